@@ -1,0 +1,71 @@
+"""Generate the student gan.py from the reference solution.
+
+    python -m grading.make_student           # rewrite gan.py
+    python -m grading.make_student --check   # exit 1 if the committed gan.py is out of date
+
+Every `### BEGIN SOLUTION` ... `### END SOLUTION` region of grading/solution/gan.py becomes a
+marked answer region that raises NotImplementedError naming its function (nbgrader strips
+solutions from notebooks, not from .py files, so this is the .py counterpart).
+"""
+
+import argparse
+import re
+import sys
+
+from grading.kit import SOLUTION_GAN, STUDENT_GAN
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+HEADER = (
+    "# GENERATED FILE: made by `python -m grading.make_student` from the course's reference;\n"
+    "# students: write your code only between the START / END OF YOUR CODE lines.\n"
+)
+DEF = re.compile(r"^\s*def (\w+)\(")
+
+
+def make_student(solution_text):
+    """Return the student version of a solution module's text."""
+    out, function, inside = [HEADER], None, False
+    for number, line in enumerate(solution_text.splitlines(keepends=True), 1):
+        stripped = line.strip()
+        match = DEF.match(line)
+        if match:
+            function = match.group(1)
+        if stripped == BEGIN:
+            if inside or function is None:
+                raise ValueError(f"line {number}: {BEGIN} outside a function or nested")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [
+                f"{indent}# ***** START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****\n",
+                f'{indent}raise NotImplementedError("{function}: write your code here (see the docstring)")\n',
+                f"{indent}# ***** END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****\n",
+            ]
+        elif stripped == END:
+            if not inside:
+                raise ValueError(f"line {number}: {END} without {BEGIN}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{BEGIN} is never closed")
+    return "".join(out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only check that gan.py is up to date")
+    args = parser.parse_args(argv)
+    expected = make_student(SOLUTION_GAN.read_text())
+    if args.check:
+        if STUDENT_GAN.read_text() != expected:
+            print(f"{STUDENT_GAN} is out of date: run python -m grading.make_student", file=sys.stderr)
+            return 1
+        print(f"{STUDENT_GAN} is up to date")
+        return 0
+    STUDENT_GAN.write_text(expected)
+    print(f"wrote {STUDENT_GAN}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

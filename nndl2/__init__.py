@@ -1,0 +1,4 @@
+"""Support files for GANs-PyTorch.ipynb: data, plots, training budgets and the image-quality evaluator.
+
+Students use these as they are; the autograder restores this folder from the course's copy.
+"""
