@@ -9,6 +9,8 @@ few iterations only (tests of the notebook's plumbing; image-quality checks then
 
 import os
 
+SEED = 0  # torch.manual_seed before building each GAN, so a run can be repeated exactly
+
 BUDGETS = {
     # The assignment: 10 epochs (3,900 iterations) for the two fully connected GANs,
     # 5 epochs (1,950 iterations) for the DCGAN.

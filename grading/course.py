@@ -1,0 +1,47 @@
+"""Build a working nbgrader course folder from the committed course files.
+
+The repository keeps one copy of everything: the source notebook in grading/source/, the student
+gan.py and nndl2/ at the top level. nbgrader wants them together in source/<assignment>/, and
+writes gradebooks, releases and submissions beside them, so every tool builds a fresh course
+in a folder of its own (a temporary one, usually) with `build_course`.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, SOURCE_NOTEBOOK, STUDENT_GAN
+
+# Kit files that are not part of a release (torchvision downloads, caches).
+IGNORED = shutil.ignore_patterns("MNIST", "__pycache__", "*.pyc", ".ipynb_checkpoints", "*.npy")
+
+
+def build_course(root, solution_gan=None):
+    """Lay out an nbgrader course in `root`; returns root. `solution_gan` replaces gan.py (tests)."""
+    root = Path(root)
+    source = root / "source" / ASSIGNMENT
+    source.mkdir(parents=True, exist_ok=True)
+    shutil.copy(NBGRADER_CONFIG, root / "nbgrader_config.py")
+    shutil.copy(SOURCE_NOTEBOOK, source / SOURCE_NOTEBOOK.name)
+    shutil.copy(solution_gan or STUDENT_GAN, source / "gan.py")
+    shutil.copytree(KIT_DATA, source / KIT_DATA.name, ignore=IGNORED, dirs_exist_ok=True)
+    return root
+
+
+def nbgrader(root, *args, env=None, timeout=None, check=True):
+    """Run the nbgrader command line in course `root` with this Python's environment."""
+    environ = dict(os.environ if env is None else env)
+    # nbgrader runs `alembic`: the venv's bin/ must be on PATH even when it is not activated.
+    environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
+    command = [sys.executable, "-m", "nbgrader", *args, "--CourseDirectory.root=" + str(root)]
+    return subprocess.run(
+        command, cwd=root, env=environ, timeout=timeout, check=check, capture_output=True, text=True
+    )
+
+
+def generate_assignment(root):
+    """nbgrader generate_assignment: writes root/release/<assignment>/ and the gradebook."""
+    db = f"sqlite:///{Path(root) / 'gradebook.db'}"
+    return nbgrader(root, "generate_assignment", ASSIGNMENT, "--force", f"--db={db}")

