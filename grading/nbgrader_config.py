@@ -26,3 +26,18 @@ c.IgnorePattern.pattern = r"^(.*\n)?[^\n]*:\d+: \w*Warning: "
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback shows neither the hidden tests' code nor tracebacks that quote it.
+# GAN_KIT_ROOT (set by grading/autograde.py) makes this course's own preprocessors importable
+# in the nbgrader process; the students' kernels never get it on their path.
+import os  # noqa: E402
+import sys  # noqa: E402
+
+if os.environ.get("GAN_KIT_ROOT"):
+    sys.path.insert(0, os.environ["GAN_KIT_ROOT"])
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbgrader.preprocessors.ClearHiddenTests",
+        "grading.preprocessors.hide_test_details.HideTestDetails",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]

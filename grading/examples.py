@@ -1,0 +1,141 @@
+"""Example submissions made from the reference solution: for the demo, the tests and TAs.
+
+    python -m grading.examples OUT_FOLDER [--all]
+
+writes one folder per example student (GANs-PyTorch.ipynb + gan.py), ready for grading/autograde.py:
+
+- reference:  the solution's gan.py and the release notebook with every inline answer filled in
+- blank:      the release as students get it
+- buggy-<function>: the reference with one bug in that function (MUTANTS; --all writes every one,
+  the default writes one of them)
+- broken:     a gan.py that does not even parse
+- colab:      the reference notebook as Colab saves it (extra metadata, output ids)
+- tampered:   the reference with a test cell deleted and another test cell edited
+
+Nothing here is committed as files: every example is made from the current solution and release.
+"""
+
+import argparse
+import copy
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+from grading.kit import ASSIGNMENT, NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK
+
+# One bug per student function: (text in the solution, replacement). Each keeps the module importable
+# and every other function correct, so it must cost exactly that function's points.
+MUTANTS = {
+    "sample_noise": ("return 2 * torch.rand(batch_size, dim) - 1", "return torch.rand(batch_size, dim)"),
+    "discriminator": ("nn.LeakyReLU(0.01),\n        nn.Linear(256, 256)", "nn.ReLU(),\n        nn.Linear(256, 256)"),
+    "generator": ("nn.Linear(1024, 784),\n        nn.Tanh()", "nn.Linear(1024, 784),\n        nn.Sigmoid()"),
+    "discriminator_loss": ("logits_fake, torch.zeros_like(logits_fake)", "logits_fake, torch.ones_like(logits_fake)"),
+    "generator_loss": (
+        "bce_loss(logits_fake, torch.ones_like(logits_fake))",
+        "bce_loss(logits_fake, torch.zeros_like(logits_fake))",
+    ),
+    "get_optimizer": ("betas=(0.5, 0.999)", "betas=(0.9, 0.999)"),
+    "ls_discriminator_loss": ("0.5 * torch.mean(scores_fake**2)", "torch.mean(scores_fake**2)"),
+    "ls_generator_loss": ("0.5 * torch.mean((scores_fake - 1) ** 2)", "0.5 * torch.sum((scores_fake - 1) ** 2)"),
+    "build_dc_classifier": (
+        "nn.MaxPool2d(kernel_size=2, stride=2),\n        Flatten()",
+        "nn.AvgPool2d(kernel_size=2, stride=2),\n        Flatten()",
+    ),
+    "build_dc_generator": ("nn.BatchNorm2d(64)", "nn.InstanceNorm2d(64, affine=True)"),
+}
+ANSWER_CELLS = ("q4_answer", "q5_answer", "q6_answer", "q5_justification", "q6_justification")
+SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.S | re.M)
+
+
+def grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def mutant_gan(function, solution_text=None):
+    """The solution's gan.py with the one bug of MUTANTS[function]."""
+    text = solution_text or SOLUTION_GAN.read_text()
+    old, new = MUTANTS[function]
+    if text.count(old) != 1:
+        raise ValueError(f"mutant {function}: {old!r} occurs {text.count(old)} times in the solution")
+    return text.replace(old, new)
+
+
+def answered_notebook():
+    """The release notebook with the inline answers of the source notebook filled in."""
+    source = {grade_id(cell): cell for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells}
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in notebook.cells:
+        if grade_id(cell) in ANSWER_CELLS:
+            cell.source = SOLUTION_REGION.sub(r"\1", source[grade_id(cell)].source)
+    return notebook
+
+
+def colab_saved(notebook):
+    """`notebook` with the metadata Colab adds when it saves (cell ids, output ids, colab sections)."""
+    notebook = copy.deepcopy(notebook)
+    notebook.metadata["colab"] = {"provenance": [], "gpuType": "T4", "toc_visible": True}
+    notebook.metadata["kernelspec"] = {"display_name": "Python 3", "name": "python3"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    for number, cell in enumerate(notebook.cells):
+        cell["id"] = f"colabCell{number:03d}"
+        if cell.cell_type == "code":
+            cell.metadata["id"] = f"colabCell{number:03d}"
+            cell.metadata["colab"] = {"base_uri": "https://localhost:8080/"}
+            cell.metadata["outputId"] = f"{number:08x}-0000-4000-8000-000000000000"
+            cell.metadata["executionInfo"] = {"status": "ok", "elapsed": 12, "user_tz": 480}
+    return notebook
+
+
+def tampered(notebook):
+    """`notebook` with the sample_noise test cell deleted and the discriminator test replaced by `pass`."""
+    notebook = copy.deepcopy(notebook)
+    notebook.cells = [cell for cell in notebook.cells if grade_id(cell) != "test_sample_noise"]
+    for cell in notebook.cells:
+        if grade_id(cell) == "test_discriminator":
+            cell.source = "pass  # nothing to see here"
+    return notebook
+
+
+def write_submission(folder, notebook, gan_text):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
+    (folder / "gan.py").write_text(gan_text)
+    return folder
+
+
+def write_examples(out, mutants=("discriminator_loss",), extras=("colab", "tampered")):
+    """Write the example submissions under `out`; returns {student: folder}."""
+    out, solution = Path(out), SOLUTION_GAN.read_text()
+    answered, blank = answered_notebook(), nbformat.read(NOTEBOOK, as_version=4)
+    made = {
+        "reference": write_submission(out / "reference", answered, solution),
+        "blank": write_submission(out / "blank", blank, Path(NOTEBOOK.parent / "gan.py").read_text()),
+        "broken": write_submission(
+            out / "broken", answered, solution.replace("def sample_noise(", "def sample_noise(:")
+        ),
+    }
+    for function in mutants:
+        made[f"buggy-{function}"] = write_submission(
+            out / f"buggy-{function}", answered, mutant_gan(function, solution)
+        )
+    variants = {"colab": colab_saved, "tampered": tampered}
+    for name in extras:
+        made[name] = write_submission(out / name, variants[name](answered), solution)
+    return made
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--all", action="store_true", help="one buggy submission per function")
+    args = parser.parse_args(argv)
+    made = write_examples(args.out, mutants=sorted(MUTANTS) if args.all else ("discriminator_loss",))
+    print(f"wrote {len(made)} example submissions to {args.out}: {', '.join(made)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
