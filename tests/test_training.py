@@ -1,0 +1,176 @@
+"""The kit's training path: MNISTBatches equals the classic DataLoader, and run_a_gan stays a plain GAN loop.
+
+No timings here (the CPU is shared): speed is measured by `python -m grading.benchmark`.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from grading.reference_gans import build
+from nndl2.data import MNISTBatches, load_mnist
+
+BATCH = 128
+
+
+@pytest.fixture(scope="module")
+def dataset(mnist_synthetic):
+    return load_mnist(mnist_synthetic, download=False)
+
+
+def classic_loader(solution, dataset, num_samples, start=0, generator=None):
+    """The CS231n notebook's loader: ToTensor on every PIL image, ChunkSampler(num_samples, start)."""
+    return DataLoader(dataset, batch_size=BATCH, sampler=solution.ChunkSampler(num_samples, start), generator=generator)
+
+
+@pytest.mark.parametrize("num_samples, start", [(1000, 0), (700, 1234), (208, 49792)])
+def test_mnist_batches_equal_the_classic_dataloader(solution, dataset, num_samples, start):
+    fast = list(MNISTBatches(dataset, BATCH, num_samples, start=start))
+    classic = list(classic_loader(solution, dataset, num_samples, start))
+    assert [len(x) for x, _ in fast] == [len(x) for x, _ in classic]  # partial last batch included
+    for index, ((x, y), (x_ref, y_ref)) in enumerate(zip(fast, classic, strict=True)):
+        assert x.dtype == x_ref.dtype == torch.float32 and y.dtype == y_ref.dtype == torch.int64
+        assert torch.equal(x, x_ref), f"batch {index}: images differ"  # bit-identical, not just close
+        assert torch.equal(y, y_ref), f"batch {index}: labels differ"
+
+
+def test_mnist_batches_follow_the_classic_chunk_sampler_order(solution, dataset):
+    """The notebook's 50,000-digit chunk: the DataLoader's batches of indices are MNISTBatches' slices.
+
+    (Its last two batches' values are compared above, as the chunk [49792, 50000); converting all
+    50,000 digits to PIL images again would only make the test slow.)
+    """
+    fast = MNISTBatches(dataset, BATCH, 50000)
+    index_batches = list(classic_loader(solution, dataset, 50000).batch_sampler)
+    assert len(fast) == len(index_batches) == 391
+    assert [len(x) for x, _ in fast] == [len(b) for b in index_batches] == [BATCH] * 390 + [80]
+    assert [b[0] for b in index_batches] == list(range(0, 50000, BATCH))
+    assert all(b == list(range(b[0], b[0] + len(b))) for b in index_batches)
+    x, y = next(iter(fast))
+    x_ref, y_ref = next(iter(classic_loader(solution, dataset, 50000)))
+    assert torch.equal(x, x_ref) and torch.equal(y, y_ref)
+
+
+def train(solution, gan, loader, iters, seed=0, **kwargs):
+    """The notebook's training of one GAN for a few iterations; returns (history, snapshots, G)."""
+    torch.manual_seed(seed)
+    D, G, d_loss, g_loss = build(gan, solution)
+    history = {}
+    images = solution.run_a_gan(
+        D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss, loader,
+        max_iters=iters, history=history, **kwargs,
+    )  # fmt: skip
+    return history, images, G
+
+
+@pytest.mark.parametrize("gan, iters, show_every", [("vanilla", 5, 2), ("dcgan", 2, 1)])
+def test_fast_and_classic_data_paths_train_the_same(solution, dataset, gan, iters, show_every, capsys):
+    # Every pass over a DataLoader draws its workers' base seed from a generator: the global one
+    # unless it is given its own. Given its own, it leaves the noise of the training to the seed, as
+    # MNISTBatches (which draws nothing) does; the batches do not depend on it (ChunkSampler is sequential).
+    classic_batches = classic_loader(solution, dataset, 50000, generator=torch.Generator())
+    fast_batches = MNISTBatches(dataset, BATCH, 50000)
+    fast, fast_images, G_fast = train(solution, gan, fast_batches, iters, show_every=show_every)
+    classic, classic_images, G_classic = train(solution, gan, classic_batches, iters, show_every=show_every)
+
+    assert len(fast["d_loss"]) == len(classic["d_loss"]) == iters
+    for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+        np.testing.assert_allclose(fast[key], classic[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    shows = list(range(0, iters, show_every))
+    assert len(fast_images) == len(classic_images) == len(shows)
+    for a, b in zip(fast_images, classic_images, strict=True):
+        assert a.shape == (16, 784) and a.dtype == np.float32
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    for p, q in zip(G_fast.parameters(), G_classic.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+        assert p.requires_grad and p.is_contiguous()  # the CPU's channels-last layout is undone afterwards
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Iter: ")]
+    assert [line.split(",")[0] for line in printed] == [f"Iter: {i}" for i in shows] * 2
+
+
+def test_run_a_gan_updates_each_network_once_per_iteration(solution, dataset):
+    torch.manual_seed(0)
+    D, G, d_loss, g_loss = build("vanilla", solution)
+    D_solver, G_solver = solution.get_optimizer(D), solution.get_optimizer(G)
+    steps = {"D": 0, "G": 0}
+    D_solver.register_step_post_hook(lambda *_: steps.__setitem__("D", steps["D"] + 1))
+    G_solver.register_step_post_hook(lambda *_: steps.__setitem__("G", steps["G"] + 1))
+    batches = MNISTBatches(dataset, BATCH, 300)  # 2 full batches and a partial one, which is skipped
+    solution.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, num_epochs=2)
+    assert steps == {"D": 4, "G": 4}
+    assert all(p.requires_grad for p in D.parameters())  # frozen only during the generator steps
+
+
+# Python-level calls that make the host wait for the device (or copy to the host).
+SYNCING = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__")
+
+
+@pytest.fixture
+def host_syncs(monkeypatch, solution):
+    """Count the syncing Tensor calls made directly by run_a_gan's own code (not Adam's or a loss's)."""
+    calls = []
+    code = solution.run_a_gan.__code__
+    for name in SYNCING:
+        original = getattr(torch.Tensor, name)
+
+        def tracked(self, *args, _name=name, _original=original, **kwargs):
+            if inspect.currentframe().f_back.f_code is code:
+                calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, tracked)
+    return calls
+
+
+def test_run_a_gan_syncs_only_at_show_every(solution, dataset, host_syncs):
+    # The loop's code is the same for every GAN: the (fast) vanilla one shows it.
+    def syncs(iters, show_every, history):
+        host_syncs.clear()
+        torch.manual_seed(0)
+        D, G, d_loss, g_loss = build("vanilla", solution)
+        solution.run_a_gan(
+            D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss,
+            MNISTBatches(dataset, BATCH, 50000), show_every=show_every, max_iters=iters, history=history,
+        )  # fmt: skip
+        return list(host_syncs)
+
+    # Shown only at iteration 0: the same calls whether training runs 2 or 5 iterations
+    # (`once` is not empty: the tracker does see run_a_gan's own calls).
+    once = syncs(2, show_every=1000, history=None)
+    assert once and syncs(5, show_every=1000, history=None) == once
+    # Every show costs the same calls again (iterations 0, 2, 4)...
+    assert syncs(5, show_every=2, history=None) == once * 3
+    # ...and the history is read back once, at the end, however long the run.
+    with_history = syncs(5, show_every=1000, history={})
+    assert len(with_history) > len(once) and syncs(2, show_every=1000, history={}) == with_history
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_run_a_gan_does_not_sync_between_shows_on_cuda(solution, dataset):
+    torch.manual_seed(0)
+    device = torch.device("cuda")
+    D, G, d_loss, g_loss = build("dcgan", solution)
+    D, G = D.to(device), G.to(device)
+    loader = MNISTBatches(dataset, BATCH, 50000, device=device)
+    args = (D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss, loader)
+    solution.run_a_gan(*args, max_iters=2)  # warm up: cuDNN autotuning and Adam's first step may sync
+    shown = []
+
+    class Skip1:  # iteration 0 shows (and syncs); iterations 1..4 must not
+        def __len__(self):
+            return len(loader)
+
+        def __iter__(self):
+            for i, batch in enumerate(loader):
+                torch.cuda.set_sync_debug_mode("error" if i >= 1 else "default")
+                shown.append(i)
+                yield batch
+
+    try:
+        solution.run_a_gan(*args[:-1], Skip1(), show_every=1000, max_iters=5, history=None)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert len(shown) >= 5
