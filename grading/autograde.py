@@ -75,8 +75,11 @@ def checksum(paths):
 class Grader:
     """One nbgrader course under `out`/course that every submission of a batch is graded in."""
 
-    def __init__(self, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="auto", log=print):
+    def __init__(
+        self, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="auto", submissions=None, log=print
+    ):
         self.out, self.budget, self.timeout, self.log = Path(out).resolve(), budget, timeout, log
+        self.submissions = Path(submissions).resolve() if submissions else None
         self.course = self.out / "course"
         self.mnist_root = Path(mnist_root).resolve() if mnist_root else None
         works = sandbox.sandbox_works()
@@ -199,6 +202,8 @@ class Grader:
             workdir = self.course / "autograded" / submission.student / ASSIGNMENT
             workdir.mkdir(parents=True, exist_ok=True)
             hidden = {ROOT, self.out, *(p.resolve().parent for p in submission.files.values())}
+            if self.submissions:
+                hidden.add(self.submissions)  # every student's files, not only this one's
             readable = [self.mnist_root] if self.mnist_root else []
             sandbox.write_kernelspec(self.course / "kernels" / submission.student, workdir, sorted(hidden), readable)
 
@@ -296,7 +301,7 @@ def autograde(
         found = collect(folder)
         if not found:
             raise SystemExit(f"no submissions found in {submissions} (see grading/submissions.py for the layouts)")
-        grader = Grader(out, budget=budget, timeout=timeout, mnist_root=mnist_root, use_sandbox=use_sandbox, log=log)
+        grader = Grader(out, budget, timeout, mnist_root, use_sandbox, submissions=folder, log=log)
         grader.prepare()
         results = []
         for number, submission in enumerate(found.values(), 1):

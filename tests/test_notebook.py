@@ -1,0 +1,54 @@
+"""The notebook runs top to bottom with the reference solution (nbclient, smoke budget, CPU)."""
+
+import pytest
+
+from grading.run_notebook import QUALITY_CELLS, cell_problems, grade_id, run_notebook
+
+
+@pytest.fixture(scope="module")
+def executed(mnist_real, monkeypatch_module):
+    monkeypatch_module.setenv("MNIST_ROOT", str(mnist_real))
+    notebook, _ = run_notebook("smoke", log=None)
+    return {grade_id(cell) or f"cell{index}": cell for index, cell in enumerate(notebook.cells)}
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def text(cell):
+    return "".join(output.get("text", "") for output in cell.get("outputs", []))
+
+
+@pytest.mark.slow
+def test_every_cell_runs_without_error_or_stderr(executed):
+    problems = {
+        name: cell_problems(cell)
+        for name, cell in executed.items()
+        if cell.cell_type == "code" and name not in QUALITY_CELLS and cell_problems(cell)
+    }
+    assert problems == {}
+
+
+@pytest.mark.slow
+def test_visible_checks_report_success(executed):
+    assert "All tests passed!" in text(executed["test_sample_noise"])
+    assert "Correct number of parameters in discriminator: 267009." in text(executed["test_discriminator"])
+    assert "Maximum error in d_loss:" in text(executed["test_discriminator_loss"])
+    assert "Inline Question 4: answer recorded." in text(executed["test_inline_q4"])
+
+
+@pytest.mark.slow
+def test_training_cells_print_the_classic_log_line(executed):
+    for name in ["train_vanilla", "train_lsgan", "train_dcgan"]:
+        assert "Iter: 0, D: " in text(executed[name])
+
+
+@pytest.mark.slow
+def test_quality_checks_fail_clearly_after_three_iterations(executed):
+    """Under the smoke budget the generators are untrained: the image-quality checks must say so."""
+    for name in QUALITY_CELLS:
+        errors = [o for o in executed[name].outputs if o.output_type == "error"]
+        assert errors and "miss the grading thresholds" in errors[0].evalue
