@@ -94,16 +94,18 @@ class MNISTClassifier(nn.Module):
         return self.head(self.dropout(self.features(x)))
 
 
-class _Features(nn.Module):
-    """The classifier's penultimate layer as torchmetrics' FID feature extractor: (N, 1, 28, 28) -> (N, D)."""
+class _Precomputed(nn.Module):
+    """
+    The feature extractor handed to torchmetrics' FID: the classifier's penultimate features, already computed.
 
-    def __init__(self, classifier):
-        super().__init__()
-        self.classifier = classifier
-        self.num_features = FEATURE_DIM  # torchmetrics reads this instead of probing with a 299x299 image
+    evaluate() runs the classifier once and uses its features (N, FEATURE_DIM) both for the
+    softmax and for the FID, so this module passes them through unchanged.
+    """
 
-    def forward(self, x):
-        return self.classifier.features(x)
+    num_features = FEATURE_DIM  # torchmetrics reads this instead of probing with a 299x299 image
+
+    def forward(self, features):
+        return features
 
 
 _CACHE = {}
@@ -220,19 +222,18 @@ def sample_images(G, n=1000, noise_dim=96, seed=0, batch_size=128):
 # ---------------------------------------------------------------------------
 
 
-def _fid(classifier, images):
-    """FID of (N, 1, 28, 28) images against the shipped real statistics, by torchmetrics (float64 states)."""
+def _fid(features):
+    """FID of (N, FEATURE_DIM) sample features against the shipped real statistics, by torchmetrics (float64)."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    metric = FrechetInceptionDistance(feature=_Features(classifier), reset_real_features=False, normalize=True)
+    metric = FrechetInceptionDistance(feature=_Precomputed(), reset_real_features=False, normalize=True)
     real = load_real_statistics()
     # The real digits enter as the sums torchmetrics itself accumulates in update(..., real=True);
     # shipping sums instead of 10,000 images keeps the kit small and the evaluation fast.
     metric.real_features_sum = torch.from_numpy(real["sum"]).to(torch.float64)
     metric.real_features_cov_sum = torch.from_numpy(real["cov_sum"]).to(torch.float64)
     metric.real_features_num_samples = torch.tensor(int(real["num_samples"]), dtype=torch.long)
-    for batch in images.split(1000):
-        metric.update(batch, real=False)
+    metric.update(features, real=False)
     return float(metric.compute())
 
 
@@ -259,7 +260,8 @@ def evaluate(images, classifier=None):
     images = as_images(images)
     classifier = classifier or load_classifier()
     with torch.no_grad():
-        probs = torch.cat([F.softmax(classifier(batch), dim=1) for batch in images.split(1000)]).double()
+        features = torch.cat([classifier.features(batch) for batch in images.split(1000)])
+        probs = F.softmax(classifier.head(features), dim=1).double()  # eval mode: no dropout
     n = len(images)
     top, predicted = probs.max(dim=1)
     confident = top >= CONFIDENCE
@@ -280,7 +282,7 @@ def evaluate(images, classifier=None):
         "coverage": coverage,
         "class_distance": class_distance,
         "inception_score": float(torch.exp(kl.mean())),
-        "fid": _fid(classifier, images),
+        "fid": _fid(features),
     }
 
 
