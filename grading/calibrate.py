@@ -248,8 +248,9 @@ def markdown(data):
         "",
         "## Setup",
         "",
-        f"- Evaluation classifier: nndl2/mnist_classifier.pt (sha256 `{data['classifier_sha256'][:16]}...`),",
-        "  trained by `python -m grading.train_classifier` on the real MNIST test set; metrics as defined in",
+        "- Evaluation classifier: nndl2/mnist_classifier.pt",
+        f"  (weights sha256 `{data['classifier_sha256'][:16]}...`), trained by `python -m grading.train_classifier`",
+        "  on the real MNIST test set; metrics as defined in",
         "  nndl2/quality.py",
         f"  (confidence {quality.CONFIDENCE}, coverage share {quality.MIN_CLASS_SHARE}).",
         "- Every GAN row: the reference solution trained exactly like the notebook at the autograde budget",
@@ -354,11 +355,16 @@ REASONING = """## Why these metrics and bounds
 """
 
 
-def file_sha256(path):
-    """Hex sha256 of a file: which classifier produced the numbers."""
+def weights_sha256(path=None):
+    """Hex sha256 of the classifier's weights (tensor values in order, not the file: torch.save adds metadata)."""
     import hashlib
 
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    state = torch.load(path or quality.CLASSIFIER_PATH, map_location="cpu", weights_only=True)
+    for name, tensor in state.items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def write_reports(runs, points, threads):
@@ -377,7 +383,7 @@ def write_reports(runs, points, threads):
             suggestions[gan][key] = bound
     problems = check_thresholds(runs, points)
     data = {
-        "classifier_sha256": file_sha256(quality.CLASSIFIER_PATH),
+        "classifier_sha256": weights_sha256(),
         "budget": BUDGETS["autograde"],
         "mnist_root": sorted({str(run.get("mnist_root", "?")) for seeds in runs.values() for run in seeds.values()}),
         "threads": threads,

@@ -24,9 +24,9 @@ test set, >= 98% accurate on real training digits it never saw):
   high when every sample is a clear digit and all digits occur equally often.
 - fid: Frechet distance between the Gaussians fitted to the classifier's penultimate features
   (FEATURE_DIM numbers per image) of the samples and of real digits (statistics shipped in
-  nndl2/mnist_features.npz), computed by torchmetrics' FrechetInceptionDistance with the
-  classifier as its feature extractor. Lower is better; it sees blur, wrong stroke width and
-  missing variety that the other metrics miss.
+  nndl2/mnist_features.npz), computed by torchmetrics' FrechetInceptionDistance fed with the
+  classifier's features. Lower is better; it sees blur, wrong stroke width and missing variety
+  that the other metrics miss.
 
 THRESHOLDS (calibrated by `python -m grading.calibrate`, see grading/calibration.md) say which
 values the final samples of each GAN of the notebook must reach; `passes` applies them.
@@ -261,7 +261,8 @@ def evaluate(images, classifier=None):
     classifier = classifier or load_classifier()
     with torch.no_grad():
         features = torch.cat([classifier.features(batch) for batch in images.split(1000)])
-        probs = F.softmax(classifier.head(features), dim=1).double()  # eval mode: no dropout
+        # head(features) = forward(x) without the dropout, which only acts while training.
+        probs = F.softmax(classifier.head(features), dim=1).double()
     n = len(images)
     top, predicted = probs.max(dim=1)
     confident = top >= CONFIDENCE
@@ -293,8 +294,8 @@ def evaluate(images, classifier=None):
 # Final samples (1,000, quality.sample_images) of each GAN of the notebook trained at the
 # autograde budget must reach these. Calibrated by `python -m grading.calibrate`: see
 # grading/calibration.md for the reference solution's values over many seeds, the failure
-# modes, and why each bound sits where it does. The same bounds hold on the full MNIST
-# training set (the instructor's machines): more and more varied data only helps the GANs.
+# modes, and why each bound sits where it does. The same bounds apply on the full MNIST
+# training set (the instructor's machines), where the GANs see more varied real digits.
 THRESHOLDS = {
     "vanilla": {
         "min_recognizable": 0.5,
