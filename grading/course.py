@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, SOURCE_NOTEBOOK, STUDENT_GAN
+from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, ROOT, SOURCE_NOTEBOOK, STUDENT_GAN
 
 # Kit files that are not part of a release (torchvision downloads, caches).
 IGNORED = shutil.ignore_patterns("MNIST", "__pycache__", "*.pyc", ".ipynb_checkpoints", "*.npy")
@@ -33,12 +33,11 @@ def build_course(root, solution_gan=None):
 def nbgrader(root, *args, env=None, timeout=None, check=True):
     """Run the nbgrader command line in course `root` with this Python's environment."""
     environ = dict(os.environ if env is None else env)
+    environ["GAN_KIT_ROOT"] = str(ROOT)  # nbgrader_config.py imports the course's preprocessors from here
     # nbgrader runs `alembic`: the venv's bin/ must be on PATH even when it is not activated.
     environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
     command = [sys.executable, "-m", "nbgrader", *args, "--CourseDirectory.root=" + str(root)]
-    return subprocess.run(
-        command, cwd=root, env=environ, timeout=timeout, check=check, capture_output=True, text=True
-    )
+    return subprocess.run(command, cwd=root, env=environ, timeout=timeout, check=check, capture_output=True, text=True)
 
 
 def generate_assignment(root):

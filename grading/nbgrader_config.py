@@ -11,8 +11,6 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # evaluator weights, budgets) is restored from the course's copy.
 c.Autograde.exclude_overwriting = {"GANs-PyTorch": ["gan.py"]}
 
-# Cells a student deleted come back (locked cells are always restored from the source).
-c.OverwriteCells.add_missing_cells = True
 
 # A cell may train a GAN: at the autograde budget (nndl2/budget.py) the slowest takes ~2 minutes
 # on a 2-core CPU. The timeout leaves room for a slow machine; a runaway cell is stopped.
@@ -27,14 +25,27 @@ c.IgnorePattern.pattern = r"^(.*\n)?[^\n]*:\d+: \w*Warning: "
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Feedback shows neither the hidden tests' code nor tracebacks that quote it.
-# GAN_KIT_ROOT (set by grading/autograde.py) makes this course's own preprocessors importable
-# in the nbgrader process; the students' kernels never get it on their path.
+# The course's own preprocessors (grading/preprocessors/) are importable in the nbgrader process
+# through GAN_KIT_ROOT, which the kit's tools set (grading/course.py); students' kernels never
+# get it on their path.
 import os  # noqa: E402
 import sys  # noqa: E402
 
 if os.environ.get("GAN_KIT_ROOT"):
     sys.path.insert(0, os.environ["GAN_KIT_ROOT"])
+
+    # Locked cells a student edited are restored from the gradebook (OverwriteCells); deleted
+    # ones are put back too (RestoreMissingCells fixes nbgrader's add_missing_cells).
+    c.Autograde.sanitize_preprocessors = [
+        "nbgrader.preprocessors.ClearOutput",
+        "nbgrader.preprocessors.DeduplicateIds",
+        "nbgrader.preprocessors.OverwriteKernelspec",
+        "grading.preprocessors.restore_missing_cells.RestoreMissingCells",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+    c.RestoreMissingCells.add_missing_cells = True
+
+    # Feedback shows neither the hidden tests' code nor tracebacks that quote it.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "nbgrader.preprocessors.ClearHiddenTests",

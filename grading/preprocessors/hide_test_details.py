@@ -6,6 +6,7 @@ autograder test cell by the error's type and message (which the tests write for 
 """
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 MAX_MESSAGE = 400
 
@@ -16,6 +17,8 @@ def is_test_cell(cell):
 
 
 class HideTestDetails(Preprocessor):
+    enabled = Bool(True, help="nbconvert's preprocessors are off unless enabled").tag(config=True)
+
     def preprocess_cell(self, cell, resources, index):
         if is_test_cell(cell):
             for output in cell.get("outputs", []):
