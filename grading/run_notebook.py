@@ -85,8 +85,10 @@ def main(argv=None):
     if args.output:
         nbformat.write(nb, args.output)
         print(f"wrote {args.output}")
-    print(f"{ASSIGNMENT} ran in {time.perf_counter() - start:.0f} s with the {args.budget} budget: "
-          f"{'FAILED' if failed else 'ok'}")
+    print(
+        f"{ASSIGNMENT} ran in {time.perf_counter() - start:.0f} s with the {args.budget} budget: "
+        f"{'FAILED' if failed else 'ok'}"
+    )
     return 1 if failed else 0
 
 
