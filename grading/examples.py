@@ -6,11 +6,13 @@ writes one folder per example student (GANs-PyTorch.ipynb + gan.py), ready for g
 
 - reference:  the solution's gan.py and the release notebook with every inline answer filled in
 - blank:      the release as students get it
-- buggy-<function>: the reference with one bug in that function (MUTANTS; --all writes every one,
-  the default writes one of them)
+- buggy-<function>: the reference with one bug in that function (MUTANTS)
 - broken:     a gan.py that does not even parse
 - colab:      the reference notebook as Colab saves it (extra metadata, output ids)
 - tampered:   the reference with a test cell deleted and another test cell edited
+
+By default: reference, blank, broken and buggy-discriminator_loss; --all adds a buggy submission
+for every function, colab and tampered.
 
 Nothing here is committed as files: every example is made from the current solution and release.
 """
@@ -106,7 +108,7 @@ def write_submission(folder, notebook, gan_text):
     return folder
 
 
-def write_examples(out, mutants=("discriminator_loss",), extras=("colab", "tampered")):
+def write_examples(out, mutants=("discriminator_loss",), extras=()):
     """Write the example submissions under `out`; returns {student: folder}."""
     out, solution = Path(out), SOLUTION_GAN.read_text()
     answered, blank = answered_notebook(), nbformat.read(NOTEBOOK, as_version=4)
@@ -132,7 +134,10 @@ def main(argv=None):
     parser.add_argument("out", type=Path)
     parser.add_argument("--all", action="store_true", help="one buggy submission per function")
     args = parser.parse_args(argv)
-    made = write_examples(args.out, mutants=sorted(MUTANTS) if args.all else ("discriminator_loss",))
+    if args.all:
+        made = write_examples(args.out, mutants=sorted(MUTANTS), extras=("colab", "tampered"))
+    else:
+        made = write_examples(args.out)
     print(f"wrote {len(made)} example submissions to {args.out}: {', '.join(made)}")
     return 0
 

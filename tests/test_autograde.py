@@ -67,7 +67,7 @@ def smoke_batch(tmp_path_factory, mnist_real):
     """Every example submission graded under the smoke budget, plus a malicious and a partial one."""
     tmp = tmp_path_factory.mktemp("autograde")
     submissions, out = tmp / "submissions", tmp / "out"
-    write_examples(submissions, mutants=sorted(MUTANTS))
+    write_examples(submissions, mutants=sorted(MUTANTS), extras=("colab", "tampered"))
     canary = tmp / "canary.txt"
     canary.write_text("untouched")
     paths = {
