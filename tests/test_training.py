@@ -4,6 +4,7 @@ No timings here (the CPU is shared): speed is measured by `python -m grading.ben
 """
 
 import inspect
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -174,3 +175,28 @@ def test_run_a_gan_does_not_sync_between_shows_on_cuda(solution, dataset):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert len(shown) >= 5
+
+
+def test_cuda_settings_are_restored(solution, monkeypatch):
+    """The GPU branch of _use_platform_speedups, without a GPU: TF32 and cuDNN autotuning on, then back."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    flags = torch.backends.cuda.matmul, torch.backends.cudnn
+    before = (flags[0].allow_tf32, flags[1].allow_tf32, flags[1].benchmark)
+    D, G, _, _ = build("dcgan", solution)
+    with pytest.warns(UserWarning, match="CUDA") if not torch.cuda.is_available() else nullcontext():
+        autocast, restore = solution._use_platform_speedups(torch.device("cuda"), D, G)
+    assert (flags[0].allow_tf32, flags[1].allow_tf32, flags[1].benchmark) == (True, True, True)
+    assert autocast.fast_dtype == torch.bfloat16
+    restore()
+    assert (flags[0].allow_tf32, flags[1].allow_tf32, flags[1].benchmark) == before
+
+
+@pytest.mark.parametrize("gan", ["vanilla", "dcgan"])
+def test_run_a_gan_handles_bfloat16_networks(solution, dataset, monkeypatch, gan):
+    """What the GPU's bf16 autocast does to the loop, tried on the CPU: float32 losses, history and snapshots."""
+    monkeypatch.setattr(
+        solution, "_use_platform_speedups", lambda device, D, G: (torch.autocast("cpu", torch.bfloat16), lambda: None)
+    )
+    history, images, _ = train(solution, gan, MNISTBatches(dataset, BATCH, 50000), 2, show_every=1)
+    assert len(images) == 2 and all(image.dtype == np.float32 and image.shape == (16, 784) for image in images)
+    assert all(np.isfinite(history[key]).all() and len(history[key]) == 2 for key in history)
