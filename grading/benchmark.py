@@ -25,7 +25,7 @@ GAN (0.77) and 19.6 against 24.2 for the DCGAN (0.81). On a CPU, where that arit
 the step, the ratio therefore stays near 0.6-0.7; the rest of the gain comes from the data loading
 and the layout.
 
-How it is timed: each loop of each GAN runs in its own freshly spawned worker process (all of them
+How it is timed: each loop of each GAN runs in its own fresh worker process (all of them
 set up before any timing starts), and for each GAN the classic and the kit worker take turns: the
 parent lets one run a block of `--block` iterations while the other waits, then the other,
 alternating which goes first (classic, kit, kit, classic, ...). Both therefore see the same machine
@@ -34,10 +34,12 @@ counted; the reported ms/iteration is the median over the remaining blocks (the 
 too). On CUDA every block ends with torch.cuda.synchronize(), so queued GPU work is counted.
 
 Memory, per loop (that is why each runs in a fresh process): on CPU the peak resident set size of the
-worker (getrusage ru_maxrss: Python + PyTorch + the dataset + training), and how much it grew over the
-RSS (psutil) measured after setup, just before training; on CUDA also torch.cuda.max_memory_allocated
-(the peak of live tensors while training: models, optimizer state, the kit's on-device dataset and the
-activations; not the CUDA context nor the caching allocator's slack).
+worker (getrusage ru_maxrss: Python, the parts of PyTorch it touched, the dataset, training), and how
+much it grew over the RSS (psutil) measured after setup, just before training: that growth is the
+number to compare, the absolute peak also depends on how the worker was started (fork server or
+not). On CUDA also torch.cuda.max_memory_allocated: the peak of live tensors while training (models,
+optimizer state, the kit's on-device dataset, activations; not the CUDA context nor the caching
+allocator's slack).
 
 With --json the last line printed is
 {"vanilla": {"classic_ms": .., "kit_ms": .., "ratio": ..}, "dcgan": {...}} with extra keys
@@ -232,7 +234,14 @@ def _receive(conn, expected, who):
 
 def _start_workers(models, device, root, warmup, block, blocks, seed, threads):
     """One spawned worker per (model, loop), all set up before any timing starts."""
-    context = multiprocessing.get_context("spawn")  # fresh processes: clean memory peaks, no forked state
+    # Fresh processes: clean memory peaks, nothing inherited from this one (never a CUDA context). Where
+    # it exists, a fork server imports PyTorch once and forks every worker from that clean state, which
+    # saves each worker the import (seconds of CPU); elsewhere every worker starts from scratch.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["torch", "torchvision.datasets", "grading.reference_gans", "nndl2.data"])
+    else:
+        context = multiprocessing.get_context("spawn")
     workers = {}
     for model in models:
         for loop in LOOPS:
