@@ -168,23 +168,25 @@ def test_run_a_gan_does_not_sync_between_shows_on_cuda(solution, dataset):
     loader = MNISTBatches(dataset, BATCH, 50000, device=device)
     args = (D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss, loader)
     solution.run_a_gan(*args, max_iters=2)  # warm up: cuDNN autotuning and Adam's first step may sync
-    shown = []
+    fetched = []
 
-    class Skip1:  # iteration 0 shows (and syncs); iterations 1..4 must not
+    class SyncCheckedBatches:
+        """The batches, with syncs made errors from the second one on: only iteration 0 (a show) may sync."""
+
         def __len__(self):
             return len(loader)
 
         def __iter__(self):
             for i, batch in enumerate(loader):
                 torch.cuda.set_sync_debug_mode("error" if i >= 1 else "default")
-                shown.append(i)
+                fetched.append(i)
                 yield batch
 
     try:
-        solution.run_a_gan(*args[:-1], Skip1(), show_every=1000, max_iters=5, history=None)
+        solution.run_a_gan(*args[:-1], SyncCheckedBatches(), show_every=1000, max_iters=5, history=None)
     finally:
         torch.cuda.set_sync_debug_mode("default")
-    assert len(shown) >= 5
+    assert len(fetched) >= 5
 
 
 def test_cuda_settings_are_restored(solution, monkeypatch):
