@@ -54,6 +54,8 @@ def make_outputs(budget="full", seed=SEED, device="cpu", path=OUTPUTS):
         axis.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
         axis.set_title(TITLES[gan])
         axis.axis("off")
+    iterations = ", ".join(f"{TITLES[g]} {reference_gans.iterations(g, budget)}" for g in reference_gans.GANS)
+    figure.suptitle(f"Reference solution, {budget} budget ({iterations} iterations)")
     figure.tight_layout()
     figure.savefig(path, dpi=100, metadata={"Description": json.dumps(record)})
     print(f"wrote {path}")

@@ -30,6 +30,14 @@ def build(gan, solution=None):
     raise ValueError(f"unknown GAN {gan!r}: choose one of {', '.join(GANS)}")
 
 
+def iterations(gan, budget):
+    """How many iterations `gan` trains for under `budget` (full batches of the first 50,000 digits)."""
+    setting = BUDGETS[budget][gan]
+    per_epoch = NUM_TRAIN // BATCH_SIZE
+    total = setting["num_epochs"] * per_epoch
+    return total if setting["max_iters"] is None else min(total, setting["max_iters"])
+
+
 def train(gan, budget="autograde", seed=SEED, device="cpu", loader=None, mnist_root=None, solution=None):
     """Train one GAN as the notebook does; returns (G, snapshots, history)."""
     s = solution or load_solution()
