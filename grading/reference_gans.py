@@ -38,7 +38,9 @@ def iterations(gan, budget):
     return total if setting["max_iters"] is None else min(total, setting["max_iters"])
 
 
-def train(gan, budget="autograde", seed=SEED, device="cpu", loader=None, mnist_root=None, solution=None):
+def train(
+    gan, budget="autograde", seed=SEED, device="cpu", loader=None, mnist_root=None, solution=None, show_every=250
+):
     """Train one GAN as the notebook does; returns (G, snapshots, history)."""
     s = solution or load_solution()
     device = torch.device(device)
@@ -50,6 +52,6 @@ def train(gan, budget="autograde", seed=SEED, device="cpu", loader=None, mnist_r
     history = {}
     images = s.run_a_gan(
         D, G, s.get_optimizer(D), s.get_optimizer(G), d_loss, g_loss, loader,
-        history=history, **BUDGETS[budget][gan],
+        history=history, show_every=show_every, **BUDGETS[budget][gan],
     )  # fmt: skip
     return G, images, history
