@@ -39,7 +39,7 @@ from pathlib import Path
 import nbformat
 
 from grading import sandbox
-from grading.course import build_course, generate_assignment
+from grading.course import build_course, generate_assignment, nbgrader_env
 from grading.kit import ASSIGNMENT, ROOT, SOURCE_NOTEBOOK
 from grading.submissions import collect, unpack
 
@@ -115,9 +115,8 @@ class Grader:
         stamp.write_text(self.kit)
 
     def env(self, student):
-        env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "GAN_KIT_BUDGET", "JUPYTER_PATH"}}
-        env["GAN_KIT_ROOT"] = str(ROOT)  # for the course's own nbgrader preprocessors (feedback)
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        unwanted = {"PYTHONPATH", "GAN_KIT_BUDGET", "JUPYTER_PATH"}  # never leak into a student's kernel
+        env = nbgrader_env({k: v for k, v in os.environ.items() if k not in unwanted})
         env["PYTHONUNBUFFERED"] = "1"
         if self.budget:
             env["GAN_KIT_BUDGET"] = self.budget

@@ -30,12 +30,18 @@ def build_course(root, solution_gan=None):
     return root
 
 
-def nbgrader(root, *args, env=None, timeout=None, check=True):
-    """Run the nbgrader command line in course `root` with this Python's environment."""
+def nbgrader_env(env=None):
+    """The environment nbgrader runs in: `env` (default os.environ) plus what the course needs."""
     environ = dict(os.environ if env is None else env)
     environ["GAN_KIT_ROOT"] = str(ROOT)  # nbgrader_config.py imports the course's preprocessors from here
     # nbgrader runs `alembic`: the venv's bin/ must be on PATH even when it is not activated.
     environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
+    return environ
+
+
+def nbgrader(root, *args, env=None, timeout=None, check=True):
+    """Run the nbgrader command line in course `root` with this Python's environment."""
+    environ = nbgrader_env(env)
     command = [sys.executable, "-m", "nbgrader", *args, "--CourseDirectory.root=" + str(root)]
     return subprocess.run(command, cwd=root, env=environ, timeout=timeout, check=check, capture_output=True, text=True)
 

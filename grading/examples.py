@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from grading.kit import ASSIGNMENT, NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK
+from grading.kit import ASSIGNMENT, NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK, STUDENT_GAN
 
 # One bug per student function: (text in the solution, replacement). Each keeps the module importable
 # and every other function correct, so it must cost exactly that function's points.
@@ -114,7 +114,7 @@ def write_examples(out, mutants=("discriminator_loss",), extras=()):
     answered, blank = answered_notebook(), nbformat.read(NOTEBOOK, as_version=4)
     made = {
         "reference": write_submission(out / "reference", answered, solution),
-        "blank": write_submission(out / "blank", blank, Path(NOTEBOOK.parent / "gan.py").read_text()),
+        "blank": write_submission(out / "blank", blank, STUDENT_GAN.read_text()),
         "broken": write_submission(
             out / "broken", answered, solution.replace("def sample_noise(", "def sample_noise(:")
         ),
