@@ -113,34 +113,38 @@ class _Precomputed(nn.Module):
 _CACHE = {}
 
 
-def load_classifier(path=CLASSIFIER_PATH):
-    """The shipped evaluation classifier in eval mode (weights loaded with weights_only=True)."""
-    key = ("classifier", str(path))
+def _cached(kind, path, load):
+    """load(path) once per process; a missing file says how to get it back."""
+    key = (kind, str(path))
     if key not in _CACHE:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(
                 f"{path} is missing: restore nndl2/ from the kit or run `python -m grading.train_classifier`"
             )
+        _CACHE[key] = load(path)
+    return _CACHE[key]
+
+
+def load_classifier(path=CLASSIFIER_PATH):
+    """The shipped evaluation classifier in eval mode (weights loaded with weights_only=True)."""
+
+    def load(path):
         model = MNISTClassifier()
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        model.eval().requires_grad_(False)
-        _CACHE[key] = model
-    return _CACHE[key]
+        return model.eval().requires_grad_(False)
+
+    return _cached("classifier", path, load)
 
 
 def load_real_statistics(path=FEATURES_PATH):
     """Sums of the real digits' features: dict with "sum" (D,), "cov_sum" (D, D), "num_samples" () (float64, int64)."""
-    key = ("features", str(path))
-    if key not in _CACHE:
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path} is missing: restore nndl2/ from the kit or run `python -m grading.train_classifier`"
-            )
+
+    def load(path):
         with np.load(path) as data:
-            _CACHE[key] = {name: data[name] for name in ("sum", "cov_sum", "num_samples")}
-    return _CACHE[key]
+            return {name: data[name] for name in ("sum", "cov_sum", "num_samples")}
+
+    return _cached("features", path, load)
 
 
 # ---------------------------------------------------------------------------
