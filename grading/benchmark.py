@@ -15,15 +15,22 @@ solution, same seed, batch 128):
 - kit: grading/solution/gan.py's run_a_gan on nndl2.data.MNISTBatches (the same batches, kept as one
   uint8 tensor on the device).
 
-What the kit saves per iteration: one generator forward pass (the fake batch of the discriminator
-step is reused), the discriminator's weight gradients in the generator step, the DataLoader's
-per-image PIL work and, on a GPU, the blocking copy of every batch to the device (the kit's noise
-copies are non-blocking) plus TF32/bf16 arithmetic; on a CPU its convolutions run channels-last.
-The arithmetic itself cannot shrink without changing the algorithm: counted with
-torch.utils.flop_counter, one kit iteration is 1.92 GFLOP against the classic 2.48 for the vanilla
-GAN (0.77) and 19.6 against 24.2 for the DCGAN (0.81). On a CPU, where that arithmetic dominates
-the step, the ratio therefore stays near 0.6-0.7; the rest of the gain comes from the data loading
-and the layout.
+What the kit saves per iteration (all within the same algorithm: one D step and one G step per
+batch, the same losses and the same Adam update rule):
+- the DataLoader's per-image PIL work and, on a GPU, the blocking copy of every batch to the device;
+- one generator forward pass (the fake batch of the discriminator step is reused) and the
+  discriminator's weight gradients in the generator step: counted with torch.utils.flop_counter,
+  1.92 against 2.48 GFLOP per iteration for the vanilla GAN, 19.6 against 24.2 for the DCGAN;
+- Adam's per-tensor loop: run_a_gan switches plain Adam optimizers to PyTorch's fused kernel (on a
+  CPU the default Adam is a third of the classic vanilla step);
+- on hardware with fast bfloat16 (CPUs with AVX512-BF16 or AMX, GPUs of compute capability 8.0+)
+  the forward and backward products run in bfloat16, which roughly halves them; weights, Adam and
+  the losses stay float32. On a CPU without it (Colab's) the kit computes in float32 and gains
+  from the three points above only. Convolutions run channels-last on a CPU, with TF32 and cuDNN
+  autotuning on a GPU.
+The classic loop gets none of this: it builds its Adam optimizers the same way, through the
+solution's get_optimizer, but steps them itself. `--precision float32` holds the kit to float32
+to measure what is left without bfloat16.
 
 How it is timed: each loop of each GAN runs in its own fresh worker process (all of them
 set up before any timing starts), and for each GAN the classic and the kit worker take turns: the
@@ -163,7 +170,7 @@ def _peak_rss_bytes():
     return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
 
 
-def _worker(conn, model, loop, device, root, warmup, block, blocks, seed, threads):
+def _worker(conn, model, loop, device, root, warmup, block, blocks, seed, threads, bfloat16):
     """One training loop in its own process: set up, then train one block per 'go' from the parent."""
     try:
         import torch
@@ -204,7 +211,16 @@ def _worker(conn, model, loop, device, root, warmup, block, blocks, seed, thread
         paced = PacedLoader(loader, BATCH_SIZE, warmup, block, blocks, pause)
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
-        ready = {"rss_before": _rss_bytes(), "threads": torch.get_num_threads(), "torch": torch.__version__}
+        if bfloat16 is None:  # what run_a_gan picks by itself
+            fast = torch.cuda.get_device_capability(device) >= (8, 0) if cuda else gan._cpu_has_fast_bfloat16()
+        else:
+            fast = bfloat16
+        ready = {
+            "rss_before": _rss_bytes(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "precision": "bfloat16 autocast" if fast and loop == "kit" else "float32",
+        }
         conn.send(("ready", dict(ready, root=str(mnist_root(root)))))
         # The loops print every show_every iterations (and the kit shows a progress bar): swallow it.
         with contextlib.redirect_stdout(io.StringIO()):
@@ -212,7 +228,7 @@ def _worker(conn, model, loop, device, root, warmup, block, blocks, seed, thread
                 classic_run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, paced, num_epochs=1,
                                   sample_noise=gan.sample_noise, device=device)  # fmt: skip
             else:
-                gan.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, paced, num_epochs=1)
+                gan.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, paced, num_epochs=1, bfloat16=bfloat16)
         memory = {"peak_rss": _peak_rss_bytes(), "rss_after": _rss_bytes()}
         if cuda:
             memory["cuda_peak"] = torch.cuda.max_memory_allocated(device)
@@ -232,7 +248,7 @@ def _receive(conn, expected, who):
     return value
 
 
-def _start_workers(models, device, root, warmup, block, blocks, seed, threads):
+def _start_workers(models, device, root, warmup, block, blocks, seed, threads, bfloat16):
     """One spawned worker per (model, loop), all set up before any timing starts."""
     # Fresh processes: clean memory peaks, nothing inherited from this one (never a CUDA context). Where
     # it exists, a fork server imports PyTorch once and forks every worker from that clean state, which
@@ -246,7 +262,7 @@ def _start_workers(models, device, root, warmup, block, blocks, seed, threads):
     for model in models:
         for loop in LOOPS:
             parent, child = context.Pipe()
-            args = (child, model, loop, device, root, warmup, block, blocks, seed, threads)
+            args = (child, model, loop, device, root, warmup, block, blocks, seed, threads, bfloat16)
             process = context.Process(target=_worker, args=args, daemon=True)
             process.start()
             child.close()
@@ -289,18 +305,27 @@ def _summary(times, info, device, blocks, block, warmup):
     per_turn = [kit / classic for kit, classic in zip(times["kit"], times["classic"], strict=True)]
     result["paired_ratio"] = round(statistics.median(per_turn), 3)
     result.update(iters=blocks * block, block=block, warmup=warmup, device=device, threads=info["kit"]["threads"])
+    result["kit_precision"] = info["kit"]["precision"]
     return result
 
 
-def compare(models, device="cpu", root=None, iters=60, block=5, warmup=5, seed=0, threads=None, out=print):
-    """Time the classic loop against the kit's on each GAN in `models`; returns {model: result dict}."""
+def compare(
+    models, device="cpu", root=None, iters=60, block=5, warmup=5, seed=0, threads=None, bfloat16=None, out=print
+):
+    """
+    Time the classic loop against the kit's on each GAN in `models`; returns {model: result dict}.
+    bfloat16 goes to the kit's run_a_gan (None: its own choice for the device).
+    """
     blocks = max(1, math.ceil(iters / block))
-    workers = _start_workers(models, device, root, warmup, block, blocks, seed, threads)
+    workers = _start_workers(models, device, root, warmup, block, blocks, seed, threads, bfloat16)
     results = {}
     try:
         info = {key: _receive(conn, "ready", "/".join(key)) for key, (_, conn) in workers.items()}
         first = info[models[0], "kit"]
-        out(f"torch {first['torch']}, device {device}, torch threads: {first['threads']}, MNIST from {first['root']}")
+        out(
+            f"torch {first['torch']}, device {device}, torch threads: {first['threads']}, MNIST from {first['root']};"
+            f" the kit computes in {first['precision']}"
+        )
         for model in models:
             started = time.perf_counter()
             times = _take_turns(model, workers, blocks, block)
@@ -353,6 +378,12 @@ def main(argv=None):
     parser.add_argument("--root", default=None, help="MNIST folder (default: $MNIST_ROOT, else nndl2/)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads in both workers")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="the kit's arithmetic (default auto: bfloat16 autocast where the hardware is fast at it)",
+    )
     parser.add_argument("--json", action="store_true", help="end with one line of JSON")
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -366,7 +397,10 @@ def main(argv=None):
     def out(text):
         print(text, flush=True)
 
-    results = compare(models, args.device, args.root, args.iters, block, args.warmup, args.seed, args.threads, out)
+    bfloat16 = {"auto": None, "float32": False, "bfloat16": True}[args.precision]
+    results = compare(
+        models, args.device, args.root, args.iters, block, args.warmup, args.seed, args.threads, bfloat16, out
+    )
     if args.json:
         print(json.dumps(results))
     return 0

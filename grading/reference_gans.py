@@ -39,9 +39,20 @@ def iterations(gan, budget):
 
 
 def train(
-    gan, budget="autograde", seed=SEED, device="cpu", loader=None, mnist_root=None, solution=None, show_every=250
+    gan,
+    budget="autograde",
+    seed=SEED,
+    device="cpu",
+    loader=None,
+    mnist_root=None,
+    solution=None,
+    show_every=250,
+    bfloat16=None,
 ):
-    """Train one GAN as the notebook does; returns (G, snapshots, history)."""
+    """Train one GAN as the notebook does; returns (G, snapshots, history).
+
+    bfloat16: passed to run_a_gan (None: its automatic choice, as in the notebook).
+    """
     s = solution or load_solution()
     device = torch.device(device)
     if loader is None:
@@ -52,6 +63,6 @@ def train(
     history = {}
     images = s.run_a_gan(
         D, G, s.get_optimizer(D), s.get_optimizer(G), d_loss, g_loss, loader,
-        history=history, show_every=show_every, **BUDGETS[budget][gan],
+        history=history, show_every=show_every, bfloat16=bfloat16, **BUDGETS[budget][gan],
     )  # fmt: skip
     return G, images, history

@@ -301,8 +301,10 @@ def evaluate(images, classifier=None):
 # Final samples (1,000, quality.sample_images) of each GAN of the notebook trained at the
 # autograde budget must reach these. Calibrated by `python -m grading.calibrate`: see
 # grading/calibration.md for the reference solution's values over many seeds, the failure
-# modes, and why each bound sits where it does. The same bounds apply on the full MNIST
-# training set (the instructor's machines), where the GANs see more varied real digits.
+# modes, and why each bound sits where it does. They hold for float32 and bfloat16 training
+# alike (run_a_gan trains in bfloat16 where the hardware is fast at it, so the grader's machine
+# decides). The same bounds apply on the full MNIST training set (the instructor's machines),
+# where the GANs see more varied real digits.
 THRESHOLDS = {
     "vanilla": {
         "min_recognizable": 0.03,
@@ -312,10 +314,10 @@ THRESHOLDS = {
         "max_fid": 330.0,
     },
     "lsgan": {
-        "min_recognizable": 0.075,
+        "min_recognizable": 0.06,
         "min_coverage": 3,
         "max_class_distance": 0.55,
-        "min_inception_score": 1.85,
+        "min_inception_score": 1.75,
         "max_fid": 260.0,
     },
     "dcgan": {

@@ -13,7 +13,7 @@ from grading.kit import ROOT
 
 def test_benchmark_json_smoke(mnist_synthetic):
     command = [sys.executable, "-m", "grading.benchmark", "--iters", "2", "--block", "1", "--warmup", "1"]
-    command += ["--root", str(mnist_synthetic), "--json", "--threads", "1"]
+    command += ["--root", str(mnist_synthetic), "--json", "--threads", "1", "--precision", "float32"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
@@ -22,8 +22,9 @@ def test_benchmark_json_smoke(mnist_synthetic):
     for model, r in results.items():
         for key in ("classic_ms", "kit_ms", "ratio"):
             assert isinstance(r[key], float) and r[key] > 0, (model, key)
-        assert r["iters"] == 2 and r["device"] == "cpu"
+        assert r["iters"] == 2 and r["device"] == "cpu" and r["kit_precision"] == "float32"
         assert r["classic_peak_rss_mib"] > 0 and r["kit_peak_rss_mib"] > 0
+    assert "the kit computes in float32" in lines[0]
     assert any(line.startswith("vanilla:") for line in lines) and any("ratio kit/classic" in line for line in lines)
 
 

@@ -314,6 +314,7 @@ def run_a_gan(
     num_epochs=10,
     max_iters=None,
     history=None,
+    bfloat16=None,
 ):
     """
     Train a GAN by alternating one discriminator step and one generator step per batch.
@@ -332,6 +333,9 @@ def run_a_gan(
     - history: if a dict is given, it is filled with per-iteration lists "d_loss", "g_loss",
       "d_real" and "d_fake" (the mean of sigmoid(D(x)) and sigmoid(D(G(z))): the
       discriminator's belief that real and fake images are real).
+    - bfloat16: run the networks' forward passes under bfloat16 autocast (weights, gradients,
+      Adam and the losses stay float32). None (default): where the hardware has fast bfloat16
+      arithmetic, see _use_platform_speedups; True / False: always / never.
 
     Returns:
     - images: list of numpy arrays, 16 generated images every show_every iterations.
@@ -349,7 +353,7 @@ def run_a_gan(
     stats = []  # per-iteration tensors; read back once at the end (no per-step sync)
     iter_count = 0
     progress = tqdm(total=total, desc="training", file=sys.stdout, mininterval=2.0, leave=False)
-    autocast, restore = _use_platform_speedups(device, D, G)
+    autocast, restore = _use_platform_speedups(device, D, G, (D_solver, G_solver), bfloat16)
     try:
         for _ in range(num_epochs):
             for x, _ in loader_train:
@@ -415,19 +419,26 @@ def run_a_gan(
     return images
 
 
-def _use_platform_speedups(device, D, G):
+def _use_platform_speedups(device, D, G, optimizers=(), bfloat16=None):
     """
     Faster settings for training D and G on `device`; returns (autocast, restore): the context
-    to run the networks in, and a function that puts every setting back as it was.
+    to run the networks in, and a function that puts every setting back as it was. None of them
+    changes the algorithm.
 
+    - Any device: plain Adam optimizers (as get_optimizer makes them) run PyTorch's fused Adam
+      kernel, see _use_fused_adam. The update rule is the same.
+    - Where the hardware has fast bfloat16 arithmetic (`bfloat16=None`), the forward passes run
+      under bfloat16 autocast (and so do their backward passes), which about halves the cost of
+      the matrix products and convolutions; weights, Adam and the losses stay float32. That is
+      GPUs of compute capability 8.0+ (A100, L4, H100...) and CPUs with AVX512-BF16 or AMX (AMD
+      Zen 4 on, Intel Xeon Cooper Lake and Sapphire Rapids on). Other CPUs, such as Colab's, and
+      the T4 compute in float32.
     - CUDA: float32 matmuls and convolutions on TF32 tensor cores, and cuDNN autotuning (the
-      shapes never change, so the search pays off after the first steps). On GPUs with bfloat16
-      tensor cores (compute capability 8.0+: A100, L4, H100...) the forward passes also run under
-      bfloat16 autocast; weights, gradients, Adam and the losses stay float32.
-    - CPU: nothing changes numerically (results stay reproducible), but convolution weights are
-      stored channels-last, the layout oneDNN's convolutions and max-pooling are fastest in (about
-      10% faster DCGAN steps on a 2-core CPU; fully connected models are unaffected).
+      shapes never change, so the search pays off after the first steps).
+    - CPU: convolution weights are stored channels-last, the layout oneDNN's convolutions and
+      max-pooling are fastest in (about 10% faster DCGAN steps on a 2-core CPU).
     """
+    restore_adam = _use_fused_adam(device, *optimizers)
     if device.type == "cuda":
         saved = (
             torch.backends.cuda.matmul.allow_tf32,
@@ -444,9 +455,11 @@ def _use_platform_speedups(device, D, G):
                 torch.backends.cudnn.allow_tf32,
                 torch.backends.cudnn.benchmark,
             ) = saved
+            restore_adam()
 
-        bf16 = torch.cuda.get_device_capability(device) >= (8, 0)
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16), restore
+        if bfloat16 is None:
+            bfloat16 = torch.cuda.get_device_capability(device) >= (8, 0)
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=bfloat16), restore
 
     if device.type == "cpu":
         D.to(memory_format=torch.channels_last)  # only 4-D (convolution) weights change layout
@@ -455,10 +468,61 @@ def _use_platform_speedups(device, D, G):
         def restore():
             D.to(memory_format=torch.contiguous_format)
             G.to(memory_format=torch.contiguous_format)
+            restore_adam()
 
-        return torch.autocast("cpu", enabled=False), restore
+        if bfloat16 is None:
+            bfloat16 = _cpu_has_fast_bfloat16()
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16), restore
 
-    return torch.autocast("cpu", enabled=False), lambda: None  # other devices: as they come
+    return torch.autocast("cpu", enabled=False), restore_adam  # other devices: as they come
+
+
+def _cpu_has_fast_bfloat16():
+    """Whether this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX instructions)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # older PyTorch lacks them: float32
+    return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
+
+
+def _use_fused_adam(device, *optimizers):
+    """
+    Switch plain torch.optim.Adam optimizers to PyTorch's fused Adam kernel (one pass over all
+    parameters, instead of a dozen small operations per parameter tensor); returns a function
+    that switches them back. The update rule is the same, only the floating-point rounding
+    differs. On a CPU, Adam's default implementation is the slowest part of a step: the fused
+    kernel makes whole training steps about 1.5x faster here (vanilla GAN and DCGAN alike).
+
+    A parameter group is left alone when its owner chose an implementation (foreach=, fused=,
+    capturable= or differentiable= given), and so is any optimizer that is not exactly
+    torch.optim.Adam. Fused Adam exists for CUDA and, from PyTorch 2.4 on, for CPUs.
+    """
+    if device.type == "cpu" and torch.__version__ < "2.4":
+        return lambda: None
+    if device.type not in ("cuda", "cpu"):
+        return lambda: None
+    switched = []
+    for optimizer in optimizers:
+        if type(optimizer) is not optim.Adam:
+            continue
+        for group in optimizer.param_groups:
+            chose = group.get("foreach") is not None or group.get("fused") is not None
+            if chose or group.get("capturable") or group.get("differentiable"):
+                continue
+            params = group["params"]
+            if all(p.device == device and p.is_floating_point() and _fresh_adam_state(optimizer, p) for p in params):
+                group["fused"] = True
+                switched.append(group)
+
+    def restore():
+        for group in switched:
+            group["fused"] = None
+
+    return restore
+
+
+def _fresh_adam_state(optimizer, p):
+    """True if p has no Adam state yet, or one the fused kernel can use (its step counter on p's device)."""
+    state = optimizer.state.get(p)
+    return not state or state["step"].device == p.device
 
 
 class ChunkSampler(sampler.Sampler):
