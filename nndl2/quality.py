@@ -317,7 +317,7 @@ THRESHOLDS = {
         "min_recognizable": 0.06,
         "min_coverage": 3,
         "max_class_distance": 0.55,
-        "min_inception_score": 1.75,
+        "min_inception_score": 1.7,
         "max_fid": 260.0,
     },
     "dcgan": {

@@ -121,7 +121,7 @@ FUSED_ADAM_ON_CPU = torch.__version__ >= "2.4"
 def fused_flags_at_each_step(optimizer):
     """Record group["fused"] of every parameter group each time the optimizer steps."""
     seen = []
-    optimizer.register_step_pre_hook(lambda opt, *_: seen.append([group["fused"] for group in opt.param_groups]))
+    optimizer.register_step_pre_hook(lambda opt, *_: seen.append([group.get("fused") for group in opt.param_groups]))
     return seen
 
 
@@ -174,9 +174,12 @@ def test_fused_adam_trains_like_the_reference_adam(solution, dataset, gan, iters
         start = [p.detach().clone() for p in (*D.parameters(), *G.parameters())]
         history = {}
         D_solver, G_solver = make_optimizer(D), make_optimizer(G)
+        seen = fused_flags_at_each_step(G_solver)
         solution.run_a_gan(
             D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=iters, history=history, bfloat16=False
         )
+        fused_ran = make_optimizer is solution.get_optimizer and FUSED_ADAM_ON_CPU
+        assert seen == [[True if fused_ran else make_optimizer(G).param_groups[0]["fused"]]] * iters
         runs.append((history, [p.detach() for p in (*D.parameters(), *G.parameters())]))
     (fused, fused_params), (reference, reference_params) = runs
     assert len(fused["g_loss"]) == iters and fused_params[0].dtype == torch.float64
@@ -186,6 +189,33 @@ def test_fused_adam_trains_like_the_reference_adam(solution, dataset, gan, iters
         torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
     moved = max((p - q).abs().max().item() for p, q in zip(fused_params, start, strict=True))
     assert moved > 1e-3  # the networks did train: the comparison is not between two untouched models
+
+
+def test_adam_with_state_keeps_its_implementation_and_trains_right(solution, dataset, float64_default):
+    """An optimizer stepped before run_a_gan (resumed training) is not switched to fused Adam.
+
+    Its state was made for contiguous weights; on a CPU run_a_gan stores the DCGAN's convolution
+    weights channels-last, and the fused CPU kernel would pair their elements with the wrong state
+    entries. The result must equal PyTorch's single-tensor Adam, stepped the same way.
+    """
+    batches = [(x.double(), y) for x, y in MNISTBatches(dataset, BATCH, BATCH * 2)]
+    runs = []
+    for foreach in (None, False):  # None: run_a_gan may choose; False: the reference implementation
+        torch.manual_seed(0)
+        D, G, d_loss, g_loss = build("dcgan", solution)
+        D_solver, G_solver = (
+            torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999), foreach=foreach) for model in (D, G)
+        )
+        for model, optimizer in ((D, D_solver), (G, G_solver)):  # one step before training, on contiguous weights
+            for p in model.parameters():
+                p.grad = torch.randn_like(p)  # uneven state: a mismatched layout would show
+            optimizer.step()
+        seen = fused_flags_at_each_step(G_solver)
+        solution.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=2, bfloat16=False)
+        runs.append(([p.detach() for p in (*D.parameters(), *G.parameters())], seen))
+    for p, q in zip(runs[0][0], runs[1][0], strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
+    assert runs[0][1] == runs[1][1] == [[None]] * 2
 
 
 # Python-level calls that make the host wait for the device (or copy to the host).
