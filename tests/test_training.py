@@ -192,11 +192,11 @@ def test_fused_adam_trains_like_the_reference_adam(solution, dataset, gan, iters
 
 
 def test_adam_with_state_keeps_its_implementation_and_trains_right(solution, dataset, float64_default):
-    """An optimizer stepped before run_a_gan (resumed training) is not switched to fused Adam.
+    """An optimizer stepped on contiguous weights before run_a_gan (resumed training) is not switched.
 
-    Its state was made for contiguous weights; on a CPU run_a_gan stores the DCGAN's convolution
-    weights channels-last, and the fused CPU kernel would pair their elements with the wrong state
-    entries. The result must equal PyTorch's single-tensor Adam, stepped the same way.
+    On a CPU run_a_gan stores the DCGAN's convolution weights channels-last, and the fused CPU kernel
+    would pair their elements with the wrong entries of the contiguous state. The result must equal
+    PyTorch's single-tensor Adam, stepped the same way.
     """
     batches = [(x.double(), y) for x, y in MNISTBatches(dataset, BATCH, BATCH * 2)]
     runs = []
@@ -216,6 +216,28 @@ def test_adam_with_state_keeps_its_implementation_and_trains_right(solution, dat
     for p, q in zip(runs[0][0], runs[1][0], strict=True):
         torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
     assert runs[0][1] == runs[1][1] == [[None]] * 2
+
+
+def test_training_resumed_with_fused_state_stays_fused_and_right(solution, dataset, float64_default):
+    """run_a_gan twice with the same optimizers: the second run reuses the fused state (no silent
+    switch back to the default Adam, whose step counters would then sit on the GPU and make every
+    step wait for it), and both runs together train like PyTorch's single-tensor Adam."""
+    batches = [(x.double(), y) for x, y in MNISTBatches(dataset, BATCH, BATCH * 2)]
+    runs = []
+    for foreach in (None, False):
+        torch.manual_seed(0)
+        D, G, d_loss, g_loss = build("dcgan", solution)
+        D_solver, G_solver = (
+            torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999), foreach=foreach) for model in (D, G)
+        )
+        seen = fused_flags_at_each_step(G_solver)
+        for _ in range(2):
+            solution.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=1, bfloat16=False)
+        runs.append(([p.detach() for p in (*D.parameters(), *G.parameters())], seen))
+    (fused, fused_seen), (reference, reference_seen) = runs
+    for p, q in zip(fused, reference, strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
+    assert fused_seen == [[FUSED_ADAM_ON_CPU or None]] * 2 and reference_seen == [[None]] * 2
 
 
 # Python-level calls that make the host wait for the device (or copy to the host).

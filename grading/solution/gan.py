@@ -442,8 +442,8 @@ def _use_platform_speedups(device, D, G, optimizers=(), bfloat16=None):
         bfloat16 = torch.cuda.get_device_capability(device) >= (8, 0)
     elif bfloat16 is None:
         bfloat16 = device.type == "cpu" and _cpu_has_fast_bfloat16()
-    restore_adam = _use_fused_adam(device, *optimizers)
     if device.type == "cuda":
+        restore_adam = _use_fused_adam(device, *optimizers)
         saved = (
             torch.backends.cuda.matmul.allow_tf32,
             torch.backends.cudnn.allow_tf32,
@@ -466,6 +466,7 @@ def _use_platform_speedups(device, D, G, optimizers=(), bfloat16=None):
     if device.type == "cpu":
         D.to(memory_format=torch.channels_last)  # only 4-D (convolution) weights change layout
         G.to(memory_format=torch.channels_last)
+        restore_adam = _use_fused_adam(device, *optimizers)  # after the layout change: see there
 
         def restore():
             D.to(memory_format=torch.contiguous_format)
@@ -474,7 +475,7 @@ def _use_platform_speedups(device, D, G, optimizers=(), bfloat16=None):
 
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16), restore
 
-    return torch.autocast("cpu", enabled=False), restore_adam  # other devices: as they come
+    return torch.autocast("cpu", enabled=False), lambda: None  # other devices: as they come
 
 
 def _cpu_has_fast_bfloat16():
@@ -492,9 +493,10 @@ def _use_fused_adam(device, *optimizers):
     kernel makes whole training steps about 1.5x faster here (vanilla GAN and DCGAN alike).
 
     A parameter group is left alone when its owner chose an implementation (foreach=, fused=,
-    capturable= or differentiable= given) or when it has stepped before (resumed training), and
-    so is any optimizer that is not exactly torch.optim.Adam. Fused Adam exists for CUDA and,
-    from PyTorch 2.4 on, for CPUs.
+    capturable= or differentiable= given) or when its state does not suit the fused kernel (see
+    _fused_adam_can_step), and so is any optimizer that is not exactly torch.optim.Adam. Fused
+    Adam exists for CUDA and, from PyTorch 2.4 on, for CPUs. Call it after any change of the
+    weights' memory layout.
     """
     if device.type == "cpu" and torch.__version__ < "2.4":
         return lambda: None
@@ -508,10 +510,7 @@ def _use_fused_adam(device, *optimizers):
             chose = group.get("foreach") is not None or group.get("fused") is not None
             if chose or group.get("capturable") or group.get("differentiable"):
                 continue
-            # Only before the group's first step: existing state was made for the weights' layout
-            # at that time, and the CPU's fused kernel assumes every tensor has the weights' layout.
-            params = group["params"]
-            if all(p.device == device and p.is_floating_point() and not optimizer.state.get(p) for p in params):
+            if all(_fused_adam_can_step(optimizer, p, device) for p in group["params"]):
                 group["fused"] = True
                 switched.append(group)
 
@@ -520,6 +519,23 @@ def _use_fused_adam(device, *optimizers):
             group["fused"] = None
 
     return restore
+
+
+def _fused_adam_can_step(optimizer, p, device):
+    """
+    Whether fused Adam can update parameter p: a float tensor on `device` with no Adam state yet,
+    or with state the fused kernel can use (made by an earlier fused run). The kernel needs the
+    step counter on p's device and assumes every state tensor has p's memory layout: state made
+    for other layouts (such as contiguous weights, before run_a_gan stored the DCGAN's
+    convolutions channels-last) would be paired with the wrong elements.
+    """
+    if p.device != device or not p.is_floating_point():
+        return False
+    state = optimizer.state.get(p)
+    if not state:
+        return True
+    tensors = [value for value in state.values() if torch.is_tensor(value)]
+    return state["step"].device == p.device and all(t.dim() == 0 or t.stride() == p.stride() for t in tensors)
 
 
 class ChunkSampler(sampler.Sampler):
