@@ -211,10 +211,7 @@ def _worker(conn, model, loop, device, root, warmup, block, blocks, seed, thread
         paced = PacedLoader(loader, BATCH_SIZE, warmup, block, blocks, pause)
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
-        if bfloat16 is None:  # what run_a_gan picks by itself
-            fast = torch.cuda.get_device_capability(device) >= (8, 0) if cuda else gan._cpu_has_fast_bfloat16()
-        else:
-            fast = bfloat16
+        fast = gan._bfloat16_is_fast(device) if bfloat16 is None else bfloat16  # None: run_a_gan's own choice
         ready = {
             "rss_before": _rss_bytes(),
             "threads": torch.get_num_threads(),

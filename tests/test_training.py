@@ -125,6 +125,16 @@ def fused_flags_at_each_step(optimizer):
     return seen
 
 
+def weights(D, G):
+    return [p.detach() for p in (*D.parameters(), *G.parameters())]
+
+
+def assert_same_weights(ours, reference):
+    """Weights after float64 training: equal up to float64 rounding (see the test below for why float64)."""
+    for p, q in zip(ours, reference, strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
+
+
 def test_run_a_gan_runs_adam_fused_and_switches_it_back(solution, dataset):
     torch.manual_seed(0)
     D, G, d_loss, g_loss = build("vanilla", solution)
@@ -168,25 +178,26 @@ def test_fused_adam_trains_like_the_reference_adam(solution, dataset, gan, iters
 
     batches = [(x.double(), y) for x, y in MNISTBatches(dataset, BATCH, BATCH * iters)]
     runs = []
-    for make_optimizer in (solution.get_optimizer, single_tensor_adam):
+    for make_optimizer, fused_flag in (
+        (solution.get_optimizer, FUSED_ADAM_ON_CPU or None),
+        (single_tensor_adam, False),
+    ):
         torch.manual_seed(0)
         D, G, d_loss, g_loss = build(gan, solution)
-        start = [p.detach().clone() for p in (*D.parameters(), *G.parameters())]
+        start = [p.clone() for p in weights(D, G)]
         history = {}
         D_solver, G_solver = make_optimizer(D), make_optimizer(G)
         seen = fused_flags_at_each_step(G_solver)
         solution.run_a_gan(
             D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=iters, history=history, bfloat16=False
         )
-        fused_ran = make_optimizer is solution.get_optimizer and FUSED_ADAM_ON_CPU
-        assert seen == [[True if fused_ran else make_optimizer(G).param_groups[0]["fused"]]] * iters
-        runs.append((history, [p.detach() for p in (*D.parameters(), *G.parameters())]))
+        assert seen == [[fused_flag]] * iters
+        runs.append((history, weights(D, G)))
     (fused, fused_params), (reference, reference_params) = runs
     assert len(fused["g_loss"]) == iters and fused_params[0].dtype == torch.float64
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
         np.testing.assert_allclose(fused[key], reference[key], rtol=1e-9, err_msg=key)
-    for p, q in zip(fused_params, reference_params, strict=True):
-        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
+    assert_same_weights(fused_params, reference_params)
     moved = max((p - q).abs().max().item() for p, q in zip(fused_params, start, strict=True))
     assert moved > 1e-3  # the networks did train: the comparison is not between two untouched models
 
@@ -212,9 +223,8 @@ def test_adam_with_state_keeps_its_implementation_and_trains_right(solution, dat
             optimizer.step()
         seen = fused_flags_at_each_step(G_solver)
         solution.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=2, bfloat16=False)
-        runs.append(([p.detach() for p in (*D.parameters(), *G.parameters())], seen))
-    for p, q in zip(runs[0][0], runs[1][0], strict=True):
-        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
+        runs.append((weights(D, G), seen))
+    assert_same_weights(runs[0][0], runs[1][0])
     assert runs[0][1] == runs[1][1] == [[None]] * 2
 
 
@@ -233,10 +243,9 @@ def test_training_resumed_with_fused_state_stays_fused_and_right(solution, datas
         seen = fused_flags_at_each_step(G_solver)
         for _ in range(2):
             solution.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=1, bfloat16=False)
-        runs.append(([p.detach() for p in (*D.parameters(), *G.parameters())], seen))
+        runs.append((weights(D, G), seen))
     (fused, fused_seen), (reference, reference_seen) = runs
-    for p, q in zip(fused, reference, strict=True):
-        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
+    assert_same_weights(fused, reference)
     assert fused_seen == [[FUSED_ADAM_ON_CPU or None]] * 2 and reference_seen == [[None]] * 2
 
 

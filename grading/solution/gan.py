@@ -438,10 +438,8 @@ def _use_platform_speedups(device, D, G, optimizers=(), bfloat16=None):
     - CPU: convolution weights are stored channels-last, the layout oneDNN's convolutions and
       max-pooling are fastest in (about 10% faster DCGAN steps on a 2-core CPU).
     """
-    if bfloat16 is None and device.type == "cuda":  # decided first: nothing below may fail half-way
-        bfloat16 = torch.cuda.get_device_capability(device) >= (8, 0)
-    elif bfloat16 is None:
-        bfloat16 = device.type == "cpu" and _cpu_has_fast_bfloat16()
+    if bfloat16 is None:  # decided first: nothing below may fail half-way
+        bfloat16 = _bfloat16_is_fast(device)
     if device.type == "cuda":
         restore_adam = _use_fused_adam(device, *optimizers)
         saved = (
@@ -478,6 +476,13 @@ def _use_platform_speedups(device, D, G, optimizers=(), bfloat16=None):
     return torch.autocast("cpu", enabled=False), lambda: None  # other devices: as they come
 
 
+def _bfloat16_is_fast(device):
+    """Whether run_a_gan trains under bfloat16 autocast on `device` by default (see _use_platform_speedups)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    return device.type == "cpu" and _cpu_has_fast_bfloat16()
+
+
 def _cpu_has_fast_bfloat16():
     """Whether this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX instructions)."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # older PyTorch lacks them: float32
@@ -495,12 +500,10 @@ def _use_fused_adam(device, *optimizers):
     A parameter group is left alone when its owner chose an implementation (foreach=, fused=,
     capturable= or differentiable= given) or when its state does not suit the fused kernel (see
     _fused_adam_can_step), and so is any optimizer that is not exactly torch.optim.Adam. Fused
-    Adam exists for CUDA and, from PyTorch 2.4 on, for CPUs. Call it after any change of the
-    weights' memory layout.
+    Adam exists for CUDA and, from PyTorch 2.4 on, for CPUs (the only devices this is called
+    for). Call it after any change of the weights' memory layout.
     """
     if device.type == "cpu" and torch.__version__ < "2.4":
-        return lambda: None
-    if device.type not in ("cuda", "cpu"):
         return lambda: None
     switched = []
     for optimizer in optimizers:
