@@ -3,7 +3,7 @@
 The notebook reads TRAINING. Students (and TAs regenerating outputs) get the assignment's full
 budget. nbgrader's autograde sets NBGRADER_EXECUTION=autograde, which selects the fixed,
 shorter budget that the image-quality thresholds of Inline Questions 1-3 are calibrated for
-(grading/calibration.md). GAN_KIT_BUDGET=full|autograde|smoke overrides both; "smoke" runs a
+(grading/ta/calibration.md). GAN_KIT_BUDGET=full|autograde|smoke overrides both; "smoke" runs a
 few iterations only (tests of the notebook's plumbing; image-quality checks then fail).
 """
 

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 import torch
+from torch.utils.data import Sampler
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",
@@ -97,3 +98,21 @@ class MNISTBatches:
         for i in range(0, len(self.images), self.batch_size):
             x = self.images[i : i + self.batch_size].to(torch.float32).div(255)
             yield x, self.labels[i : i + self.batch_size]
+
+
+class ChunkSampler(Sampler):
+    """The classic CS231n sampler: indices start, start + 1, ..., start + num_samples - 1, in order.
+
+    DataLoader(dataset, batch_size, sampler=ChunkSampler(num_samples, start)) gives the batches that
+    MNISTBatches(dataset, batch_size, num_samples, start) gives (the benchmark's classic loop uses it).
+    """
+
+    def __init__(self, num_samples, start=0):
+        self.num_samples = num_samples
+        self.start = start
+
+    def __iter__(self):
+        return iter(range(self.start, self.start + self.num_samples))
+
+    def __len__(self):
+        return self.num_samples

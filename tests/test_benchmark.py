@@ -1,4 +1,4 @@
-"""Smoke test of `python -m grading.benchmark`: it runs end to end and its --json line parses.
+"""Smoke test of `python -m grading.ta.benchmark`: it runs end to end and its --json line parses.
 
 Only the plumbing is checked (a couple of iterations on synthetic digits); never the timings.
 """
@@ -7,12 +7,12 @@ import json
 import subprocess
 import sys
 
-from grading.benchmark import PacedLoader
 from grading.kit import ROOT
+from grading.ta.benchmark import PacedLoader
 
 
 def test_benchmark_json_smoke(mnist_synthetic):
-    command = [sys.executable, "-m", "grading.benchmark", "--iters", "2", "--block", "1", "--warmup", "1"]
+    command = [sys.executable, "-m", "grading.ta.benchmark", "--iters", "2", "--block", "1", "--warmup", "1"]
     command += ["--root", str(mnist_synthetic), "--json", "--threads", "1", "--precision", "float32"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grading import make_checks
+from grading.ta import make_checks
 
 
 def test_committed_checks_file_verifies():

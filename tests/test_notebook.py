@@ -2,7 +2,7 @@
 
 import pytest
 
-from grading.run_notebook import QUALITY_CELLS, cell_problems, grade_id, run_notebook
+from grading.ta.run_notebook import QUALITY_CELLS, cell_problems, grade_id, run_notebook
 
 
 @pytest.fixture(scope="module")

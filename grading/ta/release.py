@@ -1,10 +1,10 @@
 """Build the student release: gan.py from the solution, GANs-PyTorch.ipynb from the nbgrader source.
 
-    python -m grading.release           # regenerate gan.py and GANs-PyTorch.ipynb at the top level
-    python -m grading.release --check   # exit 1 if either committed file differs from what it makes
+    python -m grading.ta.release           # regenerate gan.py and GANs-PyTorch.ipynb at the top level
+    python -m grading.ta.release --check   # exit 1 if either committed file differs from what it makes
 
 nbgrader generate_assignment strips solutions and hidden tests from the source notebook
-(grading/source/GANs-PyTorch/GANs-PyTorch.ipynb) and clears outputs; grading/make_student.py
+(grading/course/source/GANs-PyTorch/GANs-PyTorch.ipynb) and clears outputs; grading/ta/make_student.py
 does the same for gan.py.
 """
 
@@ -17,7 +17,7 @@ import nbformat
 
 from grading.course import build_course, generate_assignment
 from grading.kit import ASSIGNMENT, NOTEBOOK, SOLUTION_GAN, STUDENT_GAN
-from grading.make_student import make_student
+from grading.ta.make_student import make_student
 
 
 def release_notebook():
@@ -40,7 +40,7 @@ def main(argv=None):
     stale = [path for path, text in expected.items() if not path.exists() or path.read_text() != text]
     if args.check:
         for path in stale:
-            print(f"{path.name} is out of date: run python -m grading.release", file=sys.stderr)
+            print(f"{path.name} is out of date: run python -m grading.ta.release", file=sys.stderr)
         if not stale:
             print("gan.py and the release notebook are up to date")
         return 1 if stale else 0

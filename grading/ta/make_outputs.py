@@ -1,19 +1,22 @@
 """Regenerate (or verify) nndl2/gan_outputs.png: final samples of the solution's three GANs.
 
-    MNIST_ROOT=DIR python -m grading.make_outputs              # trains all three at the full budget
-    python -m grading.make_outputs --verify                    # was the committed image made from this solution?
+    MNIST_ROOT=DIR python -m grading.ta.make_outputs              # trains all three at the full budget
+    python -m grading.ta.make_outputs --verify                    # was the committed image made from this solution?
 
-Each GAN is trained exactly as the notebook trains it (grading/reference_gans.py) and 16 samples
+Each GAN is trained exactly as the notebook trains it (grading/ta/reference_gans.py) and 16 samples
 of its generator are drawn in a torchvision grid. The PNG records how it was made (solution
-checksum, budget, seed, data folder, quality metrics) in its text metadata; --verify compares the
-recorded solution checksum with the current solution.
+code checksum, budget, seed, data folder, quality metrics) in its text metadata; --verify compares the
+recorded checksum with the current code (the solution and nndl2's training loop; docstrings and
+comments left out).
 """
 
 import argparse
+import ast
 import hashlib
 import json
 import sys
 import time
+from pathlib import Path
 
 import matplotlib
 
@@ -23,8 +26,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
-from grading import reference_gans  # noqa: E402
 from grading.kit import KIT_DATA, SOLUTION_GAN  # noqa: E402
+from grading.ta import reference_gans  # noqa: E402
 from nndl2 import quality  # noqa: E402
 from nndl2.budget import SEED  # noqa: E402
 from nndl2.data import mnist_root  # noqa: E402
@@ -33,8 +36,27 @@ OUTPUTS = KIT_DATA / "gan_outputs.png"
 TITLES = {"vanilla": "Vanilla GAN", "lsgan": "LSGAN", "dcgan": "DCGAN"}
 
 
-def solution_checksum():
-    return hashlib.sha256(SOLUTION_GAN.read_bytes()).hexdigest()
+# What the image depends on: the reference solution and the training loop, as code (docstrings and
+# comments do not change a trained GAN, so editing them does not ask for a retrain).
+TRAINING_CODE = (SOLUTION_GAN, KIT_DATA / "training.py", KIT_DATA / "speed.py", KIT_DATA / "budget.py")
+
+
+def code_only(source):
+    """`source` without comments and docstrings (ast.unparse of the tree with every docstring removed)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+def solution_checksum(paths=TRAINING_CODE):
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(code_only(Path(path).read_text()).encode() + b"\0")
+    return digest.hexdigest()
 
 
 def make_outputs(budget="full", seed=SEED, device="cpu", path=OUTPUTS):
@@ -80,7 +102,8 @@ def main(argv=None):
         record = recorded() if OUTPUTS.exists() else None
         if not record or record.get("solution_sha256") != solution_checksum():
             print(
-                f"{OUTPUTS} was not made from the current solution: run python -m grading.make_outputs", file=sys.stderr
+                f"{OUTPUTS} was not made from the current solution: run python -m grading.ta.make_outputs",
+                file=sys.stderr,
             )
             return 1
         print(f"{OUTPUTS} was made from the current solution ({record['budget']} budget, seed {record['seed']})")

@@ -1,6 +1,6 @@
 """Train the notebook's three GANs with the reference solution, exactly as the notebook does.
 
-Used by the TA tools (grading/make_outputs.py, grading/calibrate.py) so that "how GAN X is built
+Used by the TA tools (grading/ta/make_outputs.py, grading/ta/calibrate.py) so that "how GAN X is built
 and trained" is written once outside the notebook: same networks, initialisation, optimizers,
 losses, seed and budget (nndl2/budget.py) as the notebook's training cells.
 """
@@ -10,6 +10,7 @@ import torch
 from grading.kit import load_solution
 from nndl2.budget import BUDGETS, SEED
 from nndl2.data import MNISTBatches, load_mnist
+from nndl2.training import run_a_gan
 
 GANS = ("vanilla", "lsgan", "dcgan")
 NUM_TRAIN, BATCH_SIZE = 50000, 128
@@ -61,7 +62,7 @@ def train(
     D, G, d_loss, g_loss = build(gan, s)
     D, G = D.to(device), G.to(device)
     history = {}
-    images = s.run_a_gan(
+    images = run_a_gan(
         D, G, s.get_optimizer(D), s.get_optimizer(G), d_loss, g_loss, loader,
         history=history, show_every=show_every, bfloat16=bfloat16, **BUDGETS[budget][gan],
     )  # fmt: skip

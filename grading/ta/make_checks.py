@@ -1,7 +1,7 @@
 """Regenerate (or verify) nndl2/gan-checks.npz, the loss checks of the notebook.
 
-    python -m grading.make_checks            # rewrite nndl2/gan-checks.npz
-    python -m grading.make_checks --verify   # exit 1 unless the committed file matches the solution
+    python -m grading.ta.make_checks            # rewrite nndl2/gan-checks.npz
+    python -m grading.ta.make_checks --verify   # exit 1 unless the committed file matches the solution
 
 The logits are drawn from a fixed seed; every expected loss is computed by the reference
 solution in float64, so the same seed always gives the same values.

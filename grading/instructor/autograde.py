@@ -1,9 +1,9 @@
 """Autograde a whole class with nbgrader: one command, one row per student.
 
-    python -m grading.autograde SUBMISSIONS --out RESULTS [--mnist-root DIR] [--budget autograde]
+    python -m grading.instructor.autograde SUBMISSIONS --out RESULTS [--mnist-root DIR] [--budget autograde]
 
 SUBMISSIONS is a folder or a .zip, one folder per student or a flat LMS export
-(grading/submissions.py). RESULTS receives:
+(grading/instructor/submissions.py). RESULTS receives:
 
     grades.csv                 one row per student: every graded item, the totals, status and reason
     feedback/<student>.html    nbgrader feedback, without hidden tests or their tracebacks
@@ -15,7 +15,7 @@ SUBMISSIONS is a folder or a .zip, one folder per student or a flat LMS export
 Every submission gets a row, whatever it does: missing files, a gan.py that does not parse, a
 kernel that dies or a run past --timeout give zeros where due and a reason. Re-running is
 idempotent: an unchanged submission is not graded again (--regrade forces it) and grades.csv is
-rewritten from the gradebook. Each student's kernel runs in a sandbox (grading/sandbox.py) that
+rewritten from the gradebook. Each student's kernel runs in a sandbox (grading/instructor/sandbox.py) that
 sees neither the solution, the hidden tests, nor other students' files.
 
 Training inside autograde uses the fixed budget of nndl2/budget.py ("autograde"), on the GPU when
@@ -38,10 +38,10 @@ from pathlib import Path
 
 import nbformat
 
-from grading import sandbox
 from grading.course import build_course, generate_assignment, nbgrader_env
+from grading.instructor import sandbox
+from grading.instructor.submissions import collect, unpack
 from grading.kit import ASSIGNMENT, ROOT, SOURCE_NOTEBOOK
-from grading.submissions import collect, unpack
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
 
@@ -299,7 +299,7 @@ def autograde(
         folder = unpack(submissions, tmp) if str(submissions).endswith(".zip") else Path(submissions)
         found = collect(folder)
         if not found:
-            raise SystemExit(f"no submissions found in {submissions} (see grading/submissions.py for the layouts)")
+            raise SystemExit(f"no submissions found in {submissions} (layouts: grading/instructor/submissions.py)")
         grader = Grader(out, budget, timeout, mnist_root, use_sandbox, submissions=folder, log=log)
         grader.prepare()
         results = []

@@ -1,6 +1,6 @@
 """Build a working nbgrader course folder from the committed course files.
 
-The repository keeps one copy of everything: the source notebook in grading/source/, the student
+The repository keeps one copy of everything: the source notebook in grading/course/source/, the student
 gan.py and nndl2/ at the top level. nbgrader wants them together in source/<assignment>/, and
 writes gradebooks, releases and submissions beside them, so every tool builds a fresh course
 in a folder of its own (a temporary one, usually) with `build_course`.

@@ -1,9 +1,9 @@
 """Generate the student gan.py from the reference solution.
 
-    python -m grading.make_student           # rewrite gan.py
-    python -m grading.make_student --check   # exit 1 if the committed gan.py is out of date
+    python -m grading.ta.make_student           # rewrite gan.py
+    python -m grading.ta.make_student --check   # exit 1 if the committed gan.py is out of date
 
-Every `### BEGIN SOLUTION` ... `### END SOLUTION` region of grading/solution/gan.py becomes a
+Every `### BEGIN SOLUTION` ... `### END SOLUTION` region of grading/course/solution/gan.py becomes a
 marked answer region that raises NotImplementedError naming its function (nbgrader strips
 solutions from notebooks, not from .py files, so this is the .py counterpart).
 """
@@ -16,7 +16,7 @@ from grading.kit import SOLUTION_GAN, STUDENT_GAN
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HEADER = (
-    "# GENERATED FILE: made by `python -m grading.make_student` from the course's reference;\n"
+    "# GENERATED FILE: made by `python -m grading.ta.make_student` from the course's reference;\n"
     "# students: write your code only between the START / END OF YOUR CODE lines.\n"
 )
 DEF = re.compile(r"^\s*def (\w+)\(")
@@ -58,7 +58,7 @@ def main(argv=None):
     expected = make_student(SOLUTION_GAN.read_text())
     if args.check:
         if STUDENT_GAN.read_text() != expected:
-            print(f"{STUDENT_GAN} is out of date: run python -m grading.make_student", file=sys.stderr)
+            print(f"{STUDENT_GAN} is out of date: run python -m grading.ta.make_student", file=sys.stderr)
             return 1
         print(f"{STUDENT_GAN} is up to date")
         return 0

@@ -25,8 +25,8 @@ c.IgnorePattern.pattern = r"^(.*\n)?[^\n]*:\d+: \w*Warning: "
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# The course's own preprocessors (grading/preprocessors/) are importable in the nbgrader process
-# through GAN_KIT_ROOT, which the kit's tools set (grading/course.py); students' kernels never
+# The course's own preprocessors (grading/course/preprocessors/) are importable in the nbgrader process
+# through GAN_KIT_ROOT, which the kit's tools set (grading/course/__init__.py); students' kernels never
 # get it on their path.
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -40,7 +40,7 @@ if os.environ.get("GAN_KIT_ROOT"):
         "nbgrader.preprocessors.ClearOutput",
         "nbgrader.preprocessors.DeduplicateIds",
         "nbgrader.preprocessors.OverwriteKernelspec",
-        "grading.preprocessors.restore_missing_cells.RestoreMissingCells",
+        "grading.course.preprocessors.restore_missing_cells.RestoreMissingCells",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
     c.RestoreMissingCells.add_missing_cells = True
@@ -49,6 +49,6 @@ if os.environ.get("GAN_KIT_ROOT"):
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "nbgrader.preprocessors.ClearHiddenTests",
-        "grading.preprocessors.hide_test_details.HideTestDetails",
+        "grading.course.preprocessors.hide_test_details.HideTestDetails",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]

@@ -1,10 +1,10 @@
 """Execute the assignment notebook top to bottom with the reference solution (nbclient).
 
-    python -m grading.run_notebook --budget smoke                 # plumbing check: a few iterations per GAN
-    python -m grading.run_notebook --budget full -o run.ipynb     # the full assignment, outputs kept
+    python -m grading.ta.run_notebook --budget smoke                 # plumbing check: a few iterations per GAN
+    python -m grading.ta.run_notebook --budget full -o run.ipynb     # the full assignment, outputs kept
 
 The source notebook (with its solutions and hidden tests) runs in a temporary copy of the course's
-assignment folder with grading/solution/gan.py as gan.py. MNIST comes from $MNIST_ROOT, else it is
+assignment folder with grading/course/solution/gan.py as gan.py. MNIST comes from $MNIST_ROOT, else it is
 downloaded into that folder (see nndl2/data.py). Prints each cell's time and every error; exits 1
 if a cell fails (under the smoke budget the image-quality checks of Inline Questions 1-3 are
 expected to fail and are only reported).

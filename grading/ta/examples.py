@@ -1,8 +1,8 @@
 """Example submissions made from the reference solution: for the demo, the tests and TAs.
 
-    python -m grading.examples OUT_FOLDER [--all]
+    python -m grading.ta.examples OUT_FOLDER [--all]
 
-writes one folder per example student (GANs-PyTorch.ipynb + gan.py), ready for grading/autograde.py:
+writes one folder per example student (GANs-PyTorch.ipynb + gan.py), ready for grading/instructor/autograde.py:
 
 - reference:  the solution's gan.py and the release notebook with every inline answer filled in
 - blank:      the release as students get it

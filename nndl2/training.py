@@ -1,0 +1,136 @@
+"""The notebook's training loop: `run_a_gan`. Read it; you won't need to change it.
+
+It follows PyTorch's DCGAN example (pytorch/examples, dcgan/main.py): each iteration takes one
+discriminator step and one generator step on a batch of real digits and a batch of fakes. Speed
+settings that depend on the hardware (fused Adam, bfloat16, memory layouts) sit in one context,
+nndl2.speed.platform_speedups; none of them changes the algorithm.
+"""
+
+import sys
+
+import torch
+from tqdm.auto import tqdm
+
+from nndl2.speed import platform_speedups
+
+HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
+
+
+def run_a_gan(
+    D,
+    G,
+    D_solver,
+    G_solver,
+    discriminator_loss,
+    generator_loss,
+    loader_train,
+    show_every=250,
+    batch_size=128,
+    noise_size=96,
+    num_epochs=10,
+    max_iters=None,
+    history=None,
+    bfloat16=None,
+):
+    """
+    Train a GAN by alternating one discriminator step and one generator step per batch.
+
+    Inputs:
+    - D, G: PyTorch models for the discriminator and generator (already on their device).
+    - D_solver, G_solver: torch.optim Optimizers for training the discriminator and generator.
+    - discriminator_loss, generator_loss: functions to use for computing the losses; each returns
+      one number as a tensor (shape () or (1,)).
+    - loader_train: iterable of (images, labels) batches, images in [0, 1] of shape
+      (N, 1, 28, 28); a partial last batch (N != batch_size) is skipped.
+    - show_every: print losses and keep 16 samples every show_every iterations. The samples always
+      come from the same 16 noise vectors, so the grids show how G's answer to them improves.
+    - batch_size: batch size to use for training.
+    - noise_size: dimension of the noise to use as input to the generator.
+    - num_epochs: number of epochs over the training dataset to use for training.
+    - max_iters: if not None, stop after this many iterations (a shorter run).
+    - history: if a dict is given, it is filled with per-iteration lists "d_loss", "g_loss",
+      "d_real" and "d_fake" (the mean of sigmoid(D(x)) and sigmoid(D(G(z))): the
+      discriminator's belief that real and fake images are real).
+    - bfloat16: None (default): bfloat16 autocast where the hardware is fast at it; True / False:
+      always / never (see nndl2.speed).
+
+    Returns:
+    - images: list of numpy arrays (16, 784), the samples kept every show_every iterations.
+    """
+    device = next(G.parameters()).device
+    total = num_epochs * len(loader_train)  # an upper bound: partial batches are skipped
+    if max_iters is not None:
+        total = min(total, max_iters)
+    # The progress grids' noise has its own random generator: training draws the same numbers
+    # from torch's global one with or without the grids.
+    fixed_noise = (2 * torch.rand(16, noise_size, generator=torch.Generator().manual_seed(0)) - 1).to(device)
+
+    images = []
+    stats = []  # per-iteration tensors, read back once at the end: the GPU never waits for Python
+    iteration = 0
+    progress = tqdm(total=total, desc="training", file=sys.stdout, mininterval=2.0)
+    with platform_speedups(device, (D, G), (D_solver, G_solver), bfloat16) as autocast:
+        for epoch in range(num_epochs):
+            for x, _ in loader_train:
+                if len(x) != batch_size:
+                    continue
+                if max_iters is not None and iteration >= max_iters:
+                    break
+                real_data = 2 * x.to(device, non_blocking=True) - 1  # [0, 1] -> [-1, 1], the range of G's tanh
+                noise = (2 * torch.rand(batch_size, noise_size) - 1).to(device, non_blocking=True)
+
+                # (1) Discriminator step: real digits should score "real", fakes "fake". The fake
+                # batch is made once and reused for the generator step, as in PyTorch's DCGAN
+                # example; detach() keeps this loss from sending gradients into G.
+                with autocast:
+                    fake_images = G(noise)
+                    logits_real = D(real_data)
+                    logits_fake = D(fake_images.detach().view(batch_size, 1, 28, 28))
+                # The losses see float32 logits, also when the networks ran in bfloat16.
+                logits_real, logits_fake = logits_real.float(), logits_fake.float()
+                d_total_error = one_number(discriminator_loss(logits_real, logits_fake), "discriminator")
+                D_solver.zero_grad(set_to_none=True)
+                d_total_error.backward()
+                D_solver.step()
+
+                # (2) Generator step: the same fakes, scored by the updated discriminator, should
+                # score "real". D's weights need no gradient here, so autograd skips them.
+                D.requires_grad_(False)
+                try:
+                    with autocast:
+                        gen_logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
+                    g_error = one_number(generator_loss(gen_logits_fake.float()), "generator")
+                    G_solver.zero_grad(set_to_none=True)
+                    g_error.backward()
+                    G_solver.step()
+                finally:
+                    D.requires_grad_(True)
+
+                # Logging: losses and D's beliefs every iteration, printed and drawn every show_every.
+                d_real, d_fake = torch.sigmoid(logits_real.detach()).mean(), torch.sigmoid(logits_fake.detach()).mean()
+                stats.append(torch.stack([d_total_error.detach(), g_error.detach(), d_real, d_fake]))
+                if iteration % show_every == 0:
+                    d_loss, g_loss, d_real, d_fake = stats[-1].tolist()
+                    progress.write(
+                        f"Iter: {iteration}, D: {d_loss:.4}, G: {g_loss:.4}, D(x): {d_real:.3f}, D(G(z)): {d_fake:.3f}"
+                        f" (epoch {epoch + 1}/{num_epochs})"
+                    )
+                    with torch.no_grad(), autocast:
+                        images.append(G(fixed_noise).detach().float().reshape(16, -1).cpu().numpy())
+                iteration += 1
+                progress.update(1)
+    progress.close()
+
+    if history is not None and stats:
+        values = torch.stack(stats).cpu().numpy()
+        for column, key in enumerate(HISTORY_KEYS):
+            history.setdefault(key, []).extend(values[:, column].tolist())
+    return images
+
+
+def one_number(loss, which):
+    """A loss as a 0-d tensor: the losses may return shape () or (1,); anything else is a mistake."""
+    if not torch.is_tensor(loss) or loss.numel() != 1:
+        shape = tuple(loss.shape) if torch.is_tensor(loss) else type(loss).__name__
+        raise ValueError(f"the {which} loss must be one number (a tensor of shape () or (1,)), got {shape}")
+    return loss.reshape(())
