@@ -31,6 +31,7 @@ def run_a_gan(
     max_iters=None,
     history=None,
     bfloat16=None,
+    on_show=None,
 ):
     """
     Train a GAN by alternating one discriminator step and one generator step per batch.
@@ -53,6 +54,8 @@ def run_a_gan(
       discriminator's belief that real and fake images are real).
     - bfloat16: None (default): bfloat16 autocast where the hardware is fast at it; True / False:
       always / never (see nndl2.speed).
+    - on_show: if given, called as on_show(iteration, G) every show_every iterations, after the
+      samples are kept (the "Going further" experiments measure G there).
 
     Returns:
     - images: list of numpy arrays (16, 784), the samples kept every show_every iterations.
@@ -117,6 +120,8 @@ def run_a_gan(
                     )
                     with torch.no_grad(), autocast:
                         images.append(G(fixed_noise).detach().float().reshape(16, -1).cpu().numpy())
+                    if on_show is not None:
+                        on_show(iteration, G)
                 iteration += 1
                 progress.update(1)
     progress.close()

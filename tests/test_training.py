@@ -466,3 +466,13 @@ def test_run_a_gan_prints_and_snapshots(solution, dataset, capsys):
     assert np.isclose(history["d_loss"][0], float(lines[0].split("D: ")[1].split(",")[0]), rtol=1e-3)
     # the progress bar stays, with the elapsed time
     assert "10/10 [" in out.replace("\r", "\n").splitlines()[-1] or "10/10 [" in out
+
+
+def test_on_show_sees_the_generator_at_every_show(solution, dataset):
+    torch.manual_seed(0)
+    D, G, d_loss, g_loss = build("vanilla", solution)
+    seen = []
+    run_a_gan(D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss,
+              MNISTBatches(dataset, BATCH, 50000), show_every=2, max_iters=5,
+              on_show=lambda iteration, generator: seen.append((iteration, generator is G)))  # fmt: skip
+    assert seen == [(0, True), (2, True), (4, True)]
