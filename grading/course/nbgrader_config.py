@@ -34,16 +34,20 @@ import sys  # noqa: E402
 if os.environ.get("GAN_KIT_ROOT"):
     sys.path.insert(0, os.environ["GAN_KIT_ROOT"])
 
-    # Locked cells a student edited are restored from the gradebook (OverwriteCells); deleted
-    # ones are put back too (RestoreMissingCells fixes nbgrader's add_missing_cells).
-    c.Autograde.sanitize_preprocessors = [
-        "nbgrader.preprocessors.ClearOutput",
-        "nbgrader.preprocessors.DeduplicateIds",
-        "nbgrader.preprocessors.OverwriteKernelspec",
-        "grading.course.preprocessors.restore_missing_cells.RestoreMissingCells",
+    # Submissions reach nbgrader already rebuilt from the release around the student's answers
+    # (grading/instructor/normalize.py), so nbgrader's own sanitizing passes find every cell in place.
+    # At autograde, the training cells replay the grader's own training run of the submission's gan.py
+    # (grading/course/preprocessors/replay_training.py; `--ReplayTraining.replay=True`, which the
+    # kit's autograde passes); the other passes are nbgrader's defaults.
+    c.Autograde.autograde_preprocessors = [
+        "grading.course.preprocessors.replay_training.ReplayTraining",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
-    c.RestoreMissingCells.add_missing_cells = True
 
     # Feedback shows neither the hidden tests' code nor tracebacks that quote it.
     c.GenerateFeedback.preprocessors = [

@@ -34,6 +34,15 @@ def sandbox_works():
     return subprocess.run(probe, capture_output=True).returncode == 0
 
 
+def plain_command(argv, workdir, writable, hidden, readable=()):
+    """`argv` run in the sandbox with `workdir` as its working directory; `writable` folders stay writable."""
+    command = kernel_command(workdir, hidden, readable)
+    command = command[: command.index("{connection_file}") - 1]  # up to the connection file's bind
+    for path in writable:
+        command += ["--bind", str(path), str(path)]
+    return [*command, "--chdir", str(workdir), *argv]
+
+
 def kernel_command(workdir, hidden, readable=(), python=sys.executable):
     """The sandboxed ipykernel command: `workdir` writable, `hidden` emptied, `readable` re-exposed."""
     command = [bwrap(), "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev"]
@@ -62,12 +71,16 @@ def kernel_command(workdir, hidden, readable=(), python=sys.executable):
     ]
 
 
-def write_kernelspec(jupyter_dir, workdir, hidden, readable=()):
+def write_kernelspec(jupyter_dir, workdir, hidden, readable=(), writable=()):
     """Write kernels/<KERNEL_NAME>/kernel.json under `jupyter_dir` (put it on JUPYTER_PATH)."""
     spec_dir = Path(jupyter_dir) / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
+    argv = kernel_command(workdir, hidden, readable)
+    at = argv.index("/usr/bin/env")
+    for path in writable:
+        argv[at:at] = ["--bind", str(path), str(path)]
     spec = {
-        "argv": kernel_command(workdir, hidden, readable),
+        "argv": argv,
         "display_name": "Python 3 (GAN kit sandbox)",
         "language": "python",
         # The file system is read-only: caches go to the private /tmp.
