@@ -60,6 +60,7 @@ class Upload:
     delimiter: str = ","
     bom: bool = False
     newline: str = "\n"
+    students: int = 0  # student rows in the roster
     filled: list = field(default_factory=list)  # (student, Canvas id, score)
     without_submission: list = field(default_factory=list)  # (student, Canvas id, cell kept)
     unknown: list = field(default_factory=list)  # (key, name, source, lms_id, why not uploaded)
@@ -148,6 +149,7 @@ def canvas_upload(roster, grades, column):
         if "Points Possible" in row[0]:
             points = row[at]
         elif not all(MARKER_ROW.match(cell) for cell in row):
+            upload.students += 1
             sis = row[sis_at] if sis_at is not None else ""
             out[-1] = _student(upload, row, row[id_at], sis, at, by_canvas, by_sid, used)
         upload.rows.append(out)
@@ -215,8 +217,7 @@ def write_upload(upload, path):
 
 def summary(upload, out):
     """What the instructor reads after writing the upload: counts, then every student needing a look."""
-    students = len(upload.filled) + len(upload.without_submission)
-    lines = [f"{out}: {upload.column} filled for {len(upload.filled)} of {students} students in the roster"]
+    lines = [f"{out}: {upload.column} filled for {len(upload.filled)} of {upload.students} students in the roster"]
 
     def block(title, items):
         if items:
