@@ -202,12 +202,19 @@ def test_gradescope_lateness_field_ruby_tags_and_unreadable_metadata(tmp_path):
     touch(tmp_path / "a" / "submission_2" / GAN)
     touch(tmp_path / "b" / "submission_metadata.yml", "submission_3: [unclosed\n")
     touch(tmp_path / "b" / "submission_3" / GAN)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "submission_metadata.yml").symlink_to(tmp_path / "a" / "submission_metadata.yml")
+    touch(tmp_path / "c" / "submission_4" / GAN)
     found = rows(tmp_path)
-    assert sorted(found) == ["Eve-9", "Fay-8", "gradescope-3"]
+    assert sorted(found) == ["Eve-9", "Fay-8", "gradescope-3", "gradescope-4"]
     assert found["Eve-9"].late is True and found["Fay-8"].late is False
     broken = found["gradescope-3"]
     assert broken.problems[0].startswith("submission_metadata.yml could not be read (ParserError: ")
     assert broken.problems[1:] == ["missing GANs-PyTorch.ipynb"] and files(broken) == {"gan": "b/submission_3/gan.py"}
+    assert found["gradescope-4"].problems == [
+        "submission_metadata.yml refused: it is a symbolic link (not followed, not read)",
+        "missing GANs-PyTorch.ipynb",
+    ]
 
 
 # -- finding the files inside one submission ------------------------------------------------------

@@ -195,7 +195,7 @@ class Export:
 
     def read(self):
         children = self._children(self.root)
-        gradescope_here = any(name == METADATA and stat.S_ISREG(st.st_mode) for name, st in children)
+        gradescope_here = any(name == METADATA for name, _ in children)  # read (or refused) by _read_metadata
         for name, st in children:
             if name in (METADATA, REFUSED_MANIFEST) or (gradescope_here and GRADESCOPE_FOLDER.match(name)):
                 continue
@@ -259,12 +259,8 @@ class Export:
             children = self._children(path)
         except OSError:
             return False
-        names = {name: st for name, st in children}
-        return (
-            METADATA in names
-            and stat.S_ISREG(names[METADATA].st_mode)
-            and all(GRADESCOPE_FOLDER.match(name) for name in names if name != METADATA)
-        )
+        names = [name for name, _ in children]
+        return METADATA in names and all(GRADESCOPE_FOLDER.match(name) for name in names if name != METADATA)
 
     def _add_folder(self, entry, folder, shown):
         """Every entry below `folder` (never through a link) as items of `entry`; a failure is its problem."""
