@@ -1,4 +1,4 @@
-"""End to end through the real nbgrader command line: grades, reasons, feedback, sandbox.
+"""End to end through the real command (python -m grading.instructor.autograde): grades, reasons, feedback, sandbox.
 
 Most submissions are graded under the smoke budget (3 training iterations per GAN, documented in
 nndl2/budget.py): every function item and Inline Questions 4-6 are graded as at the real budget,
@@ -13,25 +13,14 @@ import textwrap
 
 import pytest
 
-from grading.instructor import autograde, sandbox
+from grading.instructor import autograde, judge, sandbox
 from grading.kit import ROOT, SOLUTION_GAN
 from grading.ta.examples import MUTANTS, answered_notebook, write_examples, write_submission
 
 QUALITY = {"test_inline_q1", "test_inline_q2", "test_inline_q3"}
 ITEMS = autograde.graded_items()
 AUTO = [grade_id for grade_id, _, auto in ITEMS if auto]
-FUNCTION_ITEMS = {  # grade id of each student function's test cell
-    "sample_noise": "test_sample_noise",
-    "discriminator": "test_discriminator",
-    "generator": "test_generator",
-    "discriminator_loss": "test_discriminator_loss",
-    "generator_loss": "test_generator_loss",
-    "get_optimizer": "test_get_optimizer",
-    "ls_discriminator_loss": "test_ls_discriminator_loss",
-    "ls_generator_loss": "test_ls_generator_loss",
-    "build_dc_classifier": "test_dc_classifier",
-    "build_dc_generator": "test_dc_generator",
-}
+FUNCTION_ITEMS = {function: item for item, function in judge.FUNCTION_ITEMS.items()}  # function -> grade id
 INLINE = ["test_inline_q4", "test_inline_q5", "test_inline_q6"]
 
 PROBE = textwrap.dedent(
@@ -151,16 +140,31 @@ def test_grades_csv_has_a_row_per_student_and_a_column_per_item(smoke_batch):
     assert sorted(row["student"] for row in rows) == sorted(smoke_batch["results"])
     columns = set(rows[0])
     assert {autograde.column(g) for g, _, _ in ITEMS} <= columns and {"total_score", "reason"} <= columns
+    assert {"name", "source", "lms_id", "late"} <= columns
     reference = next(row for row in rows if row["student"] == "reference")
     assert reference["q5_justification"] == "" and float(reference["autograded_max"]) == len(AUTO)
     assert float(reference["autograded_score"]) == len(AUTO) - len(QUALITY)
 
 
 @pytest.mark.slow
-def test_feedback_shows_no_hidden_tests(smoke_batch):
+def test_every_item_has_the_judges_message(smoke_batch):
+    """One sentence per autograded item, from the judge (not from the student's output)."""
+    for student in ["reference", "blank", "buggy-discriminator_loss"]:
+        messages = smoke_batch["results"][student]["messages"]
+        assert set(messages) == set(AUTO) and all(m.endswith(".") for m in messages.values())
+    blank = smoke_batch["results"]["blank"]["messages"]
+    assert blank["test_sample_noise"] == "sample_noise is not implemented yet (it raises NotImplementedError)."
+    buggy = smoke_batch["results"]["buggy-discriminator_loss"]["messages"]["test_discriminator_loss"]
+    assert buggy.startswith("discriminator_loss gave ")
+
+
+@pytest.mark.slow
+def test_feedback_shows_no_solution(smoke_batch):
+    solution_lines = [line.strip() for line in SOLUTION_GAN.read_text().splitlines() if "nn.Linear(784, 256)" in line]
+    assert solution_lines
     for student in ["reference", "buggy-discriminator_loss", "blank"]:
         html = (smoke_batch["out"] / "feedback" / f"{student}.html").read_text()
-        assert "HIDDEN TESTS" not in html and "np.logaddexp(0, -_r)" not in html and "_expected" not in html
+        assert "BEGIN SOLUTION" not in html and not any(line in html for line in solution_lines)
 
 
 @pytest.mark.slow

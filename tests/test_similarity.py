@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 from html.parser import HTMLParser
-from types import SimpleNamespace
 
 import pytest
 
@@ -341,28 +340,27 @@ def test_report_files(comparison, tmp_path):
     assert f"Pairs at or above 0.90 ({len(flagged)})" in capped
 
 
-def test_command_line(tmp_path, monkeypatch, capsys):
-    """The CLI on submissions.collect's API: .key, .name, .files.get("gan"), .problems (a stand-in here)."""
+def test_command_line(tmp_path, capsys):
+    """The CLI on a real folder-per-student export: copies, a non-UTF-8 file, a missing and a linked gan.py."""
     folder = tmp_path / "submissions"
-    found = []
-    for key, text in [("u1", fill(ALICE)), ("u2", fill(ALICE)), ("u3", fill(DAVE)), ("u4", None)]:
-        files = {}
+    for key, text in [("u1", fill(ALICE)), ("u2", fill(ALICE)), ("u3", fill(DAVE)), ("u4", None), ("u5", None)]:
+        (folder / key).mkdir(parents=True)
+        (folder / key / "GANs-PyTorch.ipynb").write_text("{}")
         if text is not None:
-            (folder / key).mkdir(parents=True)
-            files["gan"] = folder / key / "gan.py"
-            files["gan"].write_text(text)
-        problems = [] if text is not None else ["gan.py missing"]
-        found.append(SimpleNamespace(key=key, name=f"Student {key}", files=files, problems=problems))
+            (folder / key / "gan.py").write_text(text)
     (folder / "u3" / "gan.py").write_bytes(fill(DAVE).encode() + b"# caf\xe9\n")  # not UTF-8
-    monkeypatch.setattr(similarity.submissions, "collect", lambda root: found if root == folder else [])
+    secret = tmp_path / "solution.py"
+    secret.write_text(fill(ALICE))
+    (folder / "u5" / "gan.py").symlink_to(secret)  # refused, never read
     assert similarity.main([str(folder), "--out", str(tmp_path / "out"), "--threshold", "0.8"]) == 0
     printed = capsys.readouterr()
     assert printed.err == ""
-    assert "1 pairs at or above 0.80" in printed.out and "1.00  Student u1 ~ Student u2" in printed.out
-    assert "not compared: Student u4 (gan.py missing)" in printed.out
+    assert "1 pairs at or above 0.80" in printed.out and "1.00  u1 ~ u2" in printed.out
+    assert "not compared: u4 (missing gan.py)" in printed.out
     with open(tmp_path / "out" / "students.csv", newline="") as stream:
         students = {row["student"]: row for row in csv.DictReader(stream)}
-    assert students["u4"]["compared"] == "not compared" and students["u4"]["note"] == "gan.py missing"
+    assert students["u4"]["compared"] == "not compared" and students["u4"]["note"] == "missing gan.py"
+    assert students["u5"]["compared"] == "not compared" and "link" in students["u5"]["note"]
     assert "not UTF-8" in students["u3"]["note"] and students["u3"]["compared"] == "answers"
 
 

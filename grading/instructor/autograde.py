@@ -38,7 +38,10 @@ Questions 1-3, which then fail).
 """
 
 import argparse
+import concurrent.futures
+import contextlib
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -52,10 +55,14 @@ import traceback
 from pathlib import Path
 
 import nbformat
+import torch
 
 from grading.course import build_course, generate_assignment, nbgrader_env
-from grading.instructor import judge, sandbox
+from grading.instructor import gradebook, judge, lms, sandbox
+from grading.instructor.gradebook import Gradebooks
+from grading.instructor.gradebook import url as gradebook_url
 from grading.instructor.normalize import rebuild
+from grading.instructor.plainfiles import Refused, UnsafeArchive, quote
 from grading.instructor.submissions import collect, unpack
 from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, ROOT, SOLUTION_GAN, SOURCE_NOTEBOOK
 from nndl2.export import EXPORTS, REPLAY
@@ -103,15 +110,57 @@ def compile_problem(data):
     return None
 
 
+# The files whose change changes a score: a change to any of them grades every submission again (manual
+# grades are kept). Documentation, the TA tools and the batch machinery (this file, the sandbox, LMS
+# import and export) are not among them.
+GRADING_FILES = (
+    SOURCE_NOTEBOOK,
+    SOLUTION_GAN,
+    NBGRADER_CONFIG,
+    ROOT / "gan.py",
+    KIT_DATA,
+    ROOT / "grading" / "course" / "preprocessors",
+    ROOT / "grading" / "instructor" / "judge.py",
+    ROOT / "grading" / "instructor" / "normalize.py",
+)
+
+
+@dataclasses.dataclass
+class Run:
+    """What grading one submission accumulates (one per submission: threads share nothing mutable)."""
+
+    submission: object
+    work: Path
+    staged: dict = dataclasses.field(default_factory=dict)  # "notebook" / "gan" -> the grader's copy
+    reasons: list = dataclasses.field(default_factory=list)
+    verdicts: dict = dataclasses.field(default_factory=dict)
+    phases: dict = dataclasses.field(default_factory=dict)  # seconds per step
+
+    @property
+    def student(self):
+        return self.submission.key
+
+    @contextlib.contextmanager
+    def timed(self, phase):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[phase] = round(self.phases.get(phase, 0.0) + time.perf_counter() - start, 1)
+
+
 class Grader:
     """One nbgrader course under `out`/course that every submission of a batch is graded in."""
 
     def __init__(
-        self, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="auto", submissions=None, log=print
-    ):
+        self, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="auto", submissions=None, log=print,
+        threads=1,
+    ):  # fmt: skip
         self.out, self.budget, self.timeout, self.log = Path(out).resolve(), budget, timeout, log
+        self.threads = threads
         self.submissions = Path(submissions).resolve() if submissions else None
         self.course = self.out / "course"
+        self.gradebooks = Gradebooks(self.course)
         self.mnist_root = Path(mnist_root).resolve() if mnist_root else None
         works = sandbox.sandbox_works()
         if use_sandbox == "on" and not works:
@@ -125,27 +174,26 @@ class Grader:
             )
         self.items = graded_items()
         self.points = {grade_id: points for grade_id, points, _ in self.items}
-        self.kit = checksum([SOURCE_NOTEBOOK, NBGRADER_CONFIG, ROOT / "gan.py", SOLUTION_GAN, KIT_DATA])
-        self.kit += checksum([ROOT / "grading" / "instructor", ROOT / "grading" / "course" / "preprocessors"])
+        self.kit = checksum(GRADING_FILES)
         self.expected = judge.expected_answers()
 
     # -- the course -------------------------------------------------------------------------
     def prepare(self):
-        """Build the course and its gradebook, or reuse the one of an earlier run of the same kit."""
+        """Build the course and its gradebook, or update them when the grading files changed (grades kept)."""
         stamp = self.course / "kit.sha256"
         if stamp.exists() and stamp.read_text() == self.kit:
+            self.gradebooks.reset()
             return
         if self.course.exists():
-            moved = self.out / f"course.before-{time.strftime('%Y%m%d-%H%M%S')}"
-            self.log(f"the kit changed since the last run: keeping the old course as {moved}")
-            self.course.rename(moved)
-            shutil.rmtree(self.out / "results", ignore_errors=True)
+            self.log("the grading files changed since the last run: every submission is graded again "
+                     "(grades entered by hand are kept)")  # fmt: skip
         build_course(self.course)
         generate_assignment(self.course)
         # Autograde needs no source notebook (locked cells come from the gradebook): keep the
         # solutions off the disk the submissions run next to.
         (self.course / "source" / ASSIGNMENT / NOTEBOOK_NAME).unlink()
         shutil.rmtree(self.course / "release", ignore_errors=True)
+        self.gradebooks.reset()
         stamp.write_text(self.kit)
 
     def env(self, student, exports=None, replay=None):
@@ -153,6 +201,10 @@ class Grader:
         env = nbgrader_env({k: v for k, v in os.environ.items() if k not in unwanted})
         env["PYTHONUNBUFFERED"] = "1"
         env["TQDM_DISABLE"] = "1"  # progress bars are for people; the logs stay readable
+        # The same number of threads however many submissions run at once: a DCGAN trained with 1 or 2
+        # threads ends with different weights, and the scores must not depend on --jobs.
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(self.threads)
         if self.budget:
             env["GAN_KIT_BUDGET"] = self.budget
         if self.mnist_root:
@@ -166,7 +218,7 @@ class Grader:
 
     def hidden(self, submission):
         """Folders a submission's code must not see: the kit, the results, every submission."""
-        hidden = {ROOT, self.out, *(p.resolve().parent for p in submission.files.values())}
+        hidden = {ROOT, self.out, *(p.parent.resolve() for p in submission.files.values())}
         if self.submissions:
             hidden.add(self.submissions)
         return sorted(hidden)
@@ -177,96 +229,106 @@ class Grader:
         if self.sandboxed:
             readable = [self.mnist_root] if self.mnist_root else []
             command = sandbox.plain_command(argv, cwd, writable, self.hidden(submission), readable)
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, errors="replace",
-        )  # fmt: skip
-        try:
-            output, _ = process.communicate(timeout=timeout)
-            return process.returncode, output
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            return None, output
+        return run_process(command, cwd, env, timeout)
 
-    def nbgrader(self, student, *args, timeout=None, env=None):
-        """Run nbgrader for one student in its own process group; returns (returncode, log text)."""
-        db = f"sqlite:///{self.course / 'gradebook.db'}"
+    def nbgrader(self, student, *args, db, timeout=None, env=None):
+        """Run nbgrader for one student on gradebook `db`, in its own process group; returns (returncode, log)."""
         command = [sys.executable, "-m", "nbgrader", *args, ASSIGNMENT, f"--student={student}", "--force"]
-        command += [f"--CourseDirectory.root={self.course}", f"--db={db}"]
+        command += [f"--CourseDirectory.root={self.course}", f"--db={gradebook_url(db)}"]
         if args[0] == "autograde":
             command.append("--ReplayTraining.replay=True")
             if self.sandboxed:
                 command.append(f"--Execute.kernel_name={sandbox.KERNEL_NAME}")
-        process = subprocess.Popen(
-            command, cwd=self.course, env=env or self.env(student), start_new_session=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-        )  # fmt: skip
-        try:
-            output, _ = process.communicate(timeout=timeout)
-            return process.returncode, output
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # nbgrader, its kernel and anything they started
-            output, _ = process.communicate()
-            return None, output
+        return run_process(command, self.course, env or self.env(student), timeout)
 
     # -- one submission ---------------------------------------------------------------------
     def grade(self, submission, regrade=False):
         """Grade one submission; never raises: whatever goes wrong becomes the row's reason."""
-        student, start = submission.student, time.perf_counter()
+        start = time.perf_counter()
+        run = Run(submission, self.out / "work" / submission.key)
         try:
-            return self._grade(submission, regrade, start)
+            return self._grade(run, regrade, start)
         except Exception as error:  # the grader's own failure on this submission: a row, and the batch goes on
-            self.log(f"{student}: grading failed: {traceback.format_exc(limit=3)}")
-            return self.save(student, None, {}, {}, [f"grading failed ({type(error).__name__}: {error})"], start)
+            self.log(f"{quote(submission.key)}: grading failed: {traceback.format_exc(limit=3)}")
+            run.reasons.append(f"grading failed ({type(error).__name__}: {quote(str(error), 200)})")
+            return self.save(run, None, {}, start)
 
-    def _grade(self, submission, regrade, start):
-        student = submission.student
-        files = list(submission.files.values())
-        key = hashlib.sha256((self.kit + checksum(files) + str(self.budget)).encode()).hexdigest()
+    def stage_files(self, run):
+        """Copy the submission's files into work/staged as plain files (a refusal becomes a reason)."""
+        shutil.rmtree(run.work, ignore_errors=True)
+        (run.work / "staged").mkdir(parents=True)
+        run.reasons.extend(run.submission.problems)  # they already say "missing gan.py"
+        for kind in sorted(run.submission.files):
+            target = run.work / "staged" / ("gan.py" if kind == "gan" else NOTEBOOK_NAME)
+            try:
+                run.submission.copy(kind, target)
+                run.staged[kind] = target
+            except Refused as error:
+                run.reasons.append(str(error))
+
+    def _grade(self, run, regrade, start):
+        student = run.student
+        self.stage_files(run)
+        key = hashlib.sha256((self.kit + checksum(run.staged.values()) + f"{self.budget}/{self.threads}").encode())
+        key = key.hexdigest()
         result_path = self.out / "results" / f"{student}.json"
         if result_path.exists() and not regrade:
             previous = json.loads(result_path.read_text())
             if previous.get("key") == key:
-                previous["scores"] = self.scores(student, previous["scores"])
-                result_path.write_text(json.dumps(previous, indent=1))
-                self.log(f"{student}: unchanged, reusing the earlier grading")
-                return previous
+                return self.reuse(run, previous, result_path)
 
-        reasons = [f"missing {name}" for name in submission.missing()]
-        work = self.out / "work" / student
-        shutil.rmtree(work, ignore_errors=True)
-        exports = work / "exports"
+        exports = run.work / "exports"
         for folder in ("functions", "training", "notebook"):
             (exports / folder).mkdir(parents=True)
-
-        verdicts = {}
-        gan_problem = None
-        if "gan" in submission.files:
-            gan_problem = compile_problem(submission.files["gan"].read_bytes())
-            if gan_problem:
-                reasons.append(gan_problem)
-        if "gan" in submission.files and not gan_problem:
-            verdicts.update(self.run_exports(submission, work, reasons))
+        gan_problem = compile_problem(run.staged["gan"].read_bytes()) if "gan" in run.staged else None
+        if gan_problem:
+            run.reasons.append(gan_problem)
+        if "gan" in run.staged and not gan_problem:
+            self.run_exports(run)
         else:
             why = gan_problem or "missing gan.py"
-            verdicts.update({item: judge.Verdict(False, f"{why}.") for item in judge.FUNCTION_ITEMS})
-            verdicts.update({item: judge.Verdict(False, f"{why}.") for item in judge.QUALITY_ITEMS})
+            run.verdicts.update({item: judge.Verdict(False, f"{why}.") for item in judge.FUNCTION_ITEMS})
+            run.verdicts.update({item: judge.Verdict(False, f"{why}.") for item in judge.QUALITY_ITEMS})
 
-        ran = self.run_notebook(submission, work, reasons)
-        verdicts.update(judge.judge_answers(exports / "notebook", self.expected))
-        scores = self.record(student, verdicts) if ran else {}
+        copy = self.gradebooks.working_copy(student)
+        ran = self.run_notebook(run, copy)
+        run.verdicts.update(judge.judge_answers(exports / "notebook", self.expected))
+        scores = {item: self.points[item] if verdict.passed else 0.0 for item, verdict in run.verdicts.items()}
         if ran:
-            self.feedback(student)
+            gradebook.record(copy, student, scores)
+            with run.timed("feedback"):
+                self.feedback(student, copy)
+            self.gradebooks.merge(copy, student)
+            scores = gradebook.scores(self.gradebooks.main, student)
+        else:
+            self.gradebooks.discard(copy)
         shutil.rmtree(exports / "training", ignore_errors=True)  # trained weights: tens of MB, judged already
-        return self.save(student, key, scores, verdicts, reasons, start)
+        result = self.save(run, key, scores, start)
+        return result
 
-    def run_exports(self, submission, work, reasons):
-        """The sandboxed function export and training run, judged here; returns {grade id: Verdict}."""
-        student = submission.student
+    def reuse(self, run, previous, result_path):
+        """An unchanged submission: its earlier result, with the gradebook's current (manual) scores."""
+        student = run.student
+        previous["scores"] = {**previous["scores"], **gradebook.scores(self.gradebooks.main, student)}
+        previous["lms"] = lms.extra_columns(run.submission)
+        state = json.dumps(gradebook.manual_state(self.gradebooks.main, student), default=str)
+        if previous.get("manual_state") != state:  # a TA graded by hand since: the feedback says so now
+            copy = self.gradebooks.working_copy(student)
+            self.feedback(student, copy)
+            self.gradebooks.discard(copy)
+            previous["manual_state"] = state
+            self.log(f"{quote(student)}: grades entered by hand changed: feedback made again")
+        else:
+            self.log(f"{quote(student)}: unchanged, reusing the earlier grading")
+        result_path.write_text(json.dumps(previous, indent=1))
+        return previous
+
+    def run_exports(self, run):
+        """The sandboxed function export and training run, judged here (into run.verdicts)."""
+        student, work = run.student, run.work
         assignment, exports = work / "assignment", work / "exports"
         assignment.mkdir(parents=True, exist_ok=True)
-        shutil.copy(submission.files["gan"], assignment / "gan.py")
+        shutil.copy(run.staged["gan"], assignment / "gan.py")
         shutil.copytree(KIT_DATA, assignment / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
         inputs = judge.draw_inputs()
         judge.save_inputs(work / "inputs.npz", inputs)  # the grader's copy: the sandbox gets another one
@@ -274,123 +336,100 @@ class Grader:
         env = self.env(student)
         python = [sys.executable, "-m", "nndl2.export"]
         functions = [*python, "functions", "--inputs", str(exports / "inputs.npz"), "--out", str(exports / "functions")]
-        code, output = self.run_sandboxed(submission, functions, assignment, [exports], env, FUNCTIONS_TIMEOUT)
+        with run.timed("functions"):
+            code, output = self.run_sandboxed(run.submission, functions, assignment, [exports], env, FUNCTIONS_TIMEOUT)
         (work / "functions.log").write_text(output)
         if code is None:
-            reasons.append(f"the grader's run of gan.py's functions passed its time limit ({FUNCTIONS_TIMEOUT} s)")
-        verdicts = judge.judge_functions(exports / "functions", inputs)
-        budget = self.budget or "autograde"
-        code, output = self.run_sandboxed(
-            submission, [*python, "train", "--budget", budget, "--out", str(exports / "training")],
-            assignment, [exports], env, TRAINING_TIMEOUT,
-        )  # fmt: skip
+            run.reasons.append(f"the grader's run of gan.py's functions passed its time limit ({FUNCTIONS_TIMEOUT} s)")
+        run.verdicts.update(judge.judge_functions(exports / "functions", inputs))
+        training = [*python, "train", "--budget", self.budget or "autograde", "--out", str(exports / "training")]
+        with run.timed("training"):
+            code, output = self.run_sandboxed(run.submission, training, assignment, [exports], env, TRAINING_TIMEOUT)
         (work / "training.log").write_text(output)
         if code is None:
-            reasons.append(f"the grader's training run passed its time limit ({TRAINING_TIMEOUT} s)")
+            run.reasons.append(f"the grader's training run passed its time limit ({TRAINING_TIMEOUT} s)")
         elif code != 0 and not (exports / "training" / "vanilla.npz").exists():
-            reasons.append("the grader's training run stopped before training anything")
-        verdicts.update(judge.judge_training(exports / "training", verdicts))
-        return verdicts
+            run.reasons.append("the grader's training run stopped before training anything")
+        with run.timed("judge"):
+            run.verdicts.update(judge.judge_training(exports / "training", run.verdicts))
 
-    def run_notebook(self, submission, work, reasons):
+    def run_notebook(self, run, db):
         """nbgrader autograde of the rebuilt notebook (sandboxed kernel); False if it could not run at all."""
-        student = submission.student
-        if "notebook" in submission.files:
-            notebook, notes = rebuild(submission.files["notebook"].read_bytes())
-            reasons.extend(notes)
+        student = run.student
+        if "notebook" in run.staged:
+            notebook, notes = rebuild(run.staged["notebook"].read_bytes())
+            run.reasons.extend(notes)
         else:
             notebook, _ = rebuild(b"")  # the release: its test cells still show the gan.py checks
         folder = self.course / "submitted" / student / ASSIGNMENT
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / NOTEBOOK_NAME)
-        if "gan" in submission.files:
-            shutil.copy(submission.files["gan"], folder / "gan.py")
-        exports, replay = work / "exports" / "notebook", work / "exports" / "training"
+        if "gan" in run.staged:
+            shutil.copy(run.staged["gan"], folder / "gan.py")
+        if run.submission.submitted_at:  # nbgrader's late policy reads the submission time from here
+            (folder / "timestamp.txt").write_text(run.submission.submitted_at.isoformat())
+        exports, replay = run.work / "exports" / "notebook", run.work / "exports" / "training"
         if self.sandboxed:
             autograded = self.course / "autograded" / student / ASSIGNMENT
             autograded.mkdir(parents=True, exist_ok=True)
             readable = ([self.mnist_root] if self.mnist_root else []) + [replay]
+            hidden = self.hidden(run.submission)
             sandbox.write_kernelspec(
-                self.course / "kernels" / student, autograded, self.hidden(submission), readable, writable=[exports]
+                self.course / "kernels" / student, autograded, hidden, readable, writable=[exports]
             )
         env = self.env(student, exports=exports, replay=replay)
-        code, output = self.nbgrader(student, "autograde", timeout=self.timeout, env=env)
-        (work / "nbgrader.log").write_text(output)
+        with run.timed("notebook"):
+            code, output = self.nbgrader(student, "autograde", db=db, timeout=self.timeout, env=env)
+        (run.work / "nbgrader.log").write_text(output)
         if code is None:
-            reasons.append(f"the notebook passed its time limit ({self.timeout} s)")
+            run.reasons.append(f"the notebook passed its time limit ({self.timeout} s)")
         elif code != 0:
-            reasons.append("nbgrader could not run the notebook: " + last_error(output))
-        return self.has_submission(student)
+            run.reasons.append("nbgrader could not run the notebook: " + last_error(output))
+        return gradebook.has_submission(db, student)
 
-    def has_submission(self, student):
-        from nbgrader.api import Gradebook, MissingEntry
-
-        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gradebook:
-            try:
-                gradebook.find_submission(ASSIGNMENT, student)
-                return True
-            except MissingEntry:
-                return False
-
-    def record(self, student, verdicts):
-        """Write the judge's scores into the gradebook (manual grades untouched); returns the scores."""
-        from nbgrader.api import Gradebook
-
-        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gradebook:
-            for item, verdict in verdicts.items():
-                grade = gradebook.find_grade(item, ASSIGNMENT, ASSIGNMENT, student)
-                grade.auto_score = self.points[item] if verdict.passed else 0.0
-                grade.needs_manual_grade = grade.manual_score is not None
-            gradebook.db.commit()
-        return self.scores(student, {})
-
-    def save(self, student, key, scores, verdicts, reasons, start):
-        for item, verdict in verdicts.items():
-            if item not in scores:  # no gradebook entry (the notebook could not run): the judge's score
-                scores[item] = self.points[item] if verdict.passed else 0.0
+    def save(self, run, key, scores, start):
         result = {
-            "student": student,
+            "student": run.student,
+            "lms": lms.extra_columns(run.submission),
             "key": key,
             "scores": scores,
-            "messages": {item: verdict.message for item, verdict in verdicts.items()},
-            "status": "ok" if not reasons else "problem",
-            "reason": "; ".join(reasons),
+            "messages": {item: verdict.message for item, verdict in run.verdicts.items()},
+            "metrics": {item: v.details["metrics"] for item, v in run.verdicts.items() if "metrics" in v.details},
+            "status": "ok" if not run.reasons else "problem",
+            "reason": "; ".join(run.reasons),
             "seconds": round(time.perf_counter() - start, 1),
+            "phases": run.phases,
+            "manual_state": json.dumps(gradebook.manual_state(self.gradebooks.main, run.student), default=str),
         }
-        path = self.out / "results" / f"{student}.json"
+        path = self.out / "results" / f"{run.student}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=1))
         return result
 
-    def feedback(self, student):
-        code, output = self.nbgrader(student, "generate_feedback", timeout=600)
+    def feedback(self, student, db):
+        code, output = self.nbgrader(student, "generate_feedback", db=db, timeout=600)
         html = self.course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
         if code == 0 and html.exists():
             (self.out / "feedback").mkdir(parents=True, exist_ok=True)
             shutil.copy(html, self.out / "feedback" / f"{student}.html")
         else:
-            self.log(f"{student}: no feedback ({last_error(output)})")
+            self.log(f"{quote(student)}: no feedback ({last_error(output)})")
 
-    def scores(self, student, fallback):
-        """{grade_id: score or None (manual, not graded yet)} from the gradebook."""
-        from nbgrader.api import Gradebook, MissingEntry
 
-        scores = dict(fallback)
-        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gradebook:
-            try:
-                submission = gradebook.find_submission(ASSIGNMENT, student)
-            except MissingEntry:
-                return scores
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    if grade.manual_score is not None:
-                        scores[grade.name] = grade.manual_score
-                    elif grade.needs_manual_grade and grade.auto_score is None:
-                        scores[grade.name] = None
-                    else:
-                        scores[grade.name] = grade.auto_score or 0.0
-        return scores
+def run_process(command, cwd, env, timeout):
+    """Run a command in its own process group; returns (returncode, or None after `timeout`, and its output)."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, errors="replace",
+    )  # fmt: skip
+    try:
+        output, _ = process.communicate(timeout=timeout)
+        return process.returncode, output
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the command and anything it started
+        output, _ = process.communicate()
+        return None, output
 
 
 def last_error(output):
@@ -400,14 +439,15 @@ def last_error(output):
 
 
 def write_grades(path, results, items):
-    """grades.csv: student, one column per item (blank = to be graded by hand), totals, status, reason."""
-    header = ["student"] + [column(g) for g, _, _ in items]
+    """grades.csv: student, LMS columns, one column per item (blank = to be graded by hand), totals, status, reason."""
+    header = ["student", *lms.EXTRA_COLUMNS] + [column(g) for g, _, _ in items]
     header += ["autograded_score", "autograded_max", "total_score", "total_max", "status", "reason", "seconds"]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for result in sorted(results, key=lambda r: r["student"]):
             scores, row = result["scores"], [result["student"]]
+            row += [result.get("lms", {}).get(name, "") for name in lms.EXTRA_COLUMNS]
             for grade_id, _, autograded in items:
                 score = scores.get(grade_id, 0.0 if autograded else None)
                 row.append("" if score is None else f"{score:g}")
@@ -447,24 +487,41 @@ def summary(results, items):
 
 
 def autograde(
-    submissions, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="auto", regrade=False, log=print
-):
-    """Grade every submission under `submissions` (folder or zip) into `out`; returns the results."""
+    submissions, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="auto", regrade=False, log=print,
+    jobs=1, threads=1,
+):  # fmt: skip
+    """Grade every submission under `submissions` (folder or zip) into `out`, `jobs` at a time; returns the results.
+
+    Each submission's runs use `threads` threads; its scores do not depend on `jobs`.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = unpack(submissions, tmp) if str(submissions).endswith(".zip") else Path(submissions)
+        try:
+            folder = unpack(submissions, tmp) if str(submissions).endswith(".zip") else Path(submissions)
+        except UnsafeArchive as error:
+            raise SystemExit(f"{submissions}: {error}") from None
         found = collect(folder)
         if not found:
             raise SystemExit(f"no submissions found in {submissions} (layouts: grading/instructor/submissions.py)")
-        grader = Grader(out, budget, timeout, mnist_root, use_sandbox, submissions=folder, log=log)
+        grader = Grader(out, budget, timeout, mnist_root, use_sandbox, submissions=folder, log=log, threads=threads)
         grader.prepare()
-        results = []
-        for number, submission in enumerate(found.values(), 1):
-            log(f"[{number}/{len(found)}] grading {submission.student} ...")
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)  # the judge's own computations, like the submissions' runs
+        total = len(found)
+
+        def grade(numbered):
+            number, submission = numbered
+            log(f"[{number}/{total}] grading {quote(submission.key)} ...")
             result = grader.grade(submission, regrade=regrade)
-            log(f"[{number}/{len(found)}] {submission.student}: {result['seconds']} s {result['reason']}")
-            results.append(result)
+            log(f"[{number}/{total}] {quote(submission.key)}: {result['seconds']} s {quote(result['reason'], 300)}")
+            return result
+
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                results = list(pool.map(grade, enumerate(found, 1)))
+        finally:
+            torch.set_num_threads(torch_threads)
     write_grades(out / "grades.csv", results, grader.items)
     return results, grader.items
 
@@ -487,11 +544,19 @@ def main(argv=None):
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per notebook (default: 1200)")
     parser.add_argument("--sandbox", choices=["auto", "on", "off"], default="auto")
     parser.add_argument("--regrade", action="store_true", help="grade unchanged submissions again")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="threads of each submission's runs (default 1); scores may differ between values: keep it for a term",
+    )  # fmt: skip
+    parser.add_argument(
+        "--jobs", type=int, help="submissions graded at once (default: the CPU cores divided by --threads)"
+    )
     args = parser.parse_args(argv)
+    jobs = args.jobs or max(1, (os.cpu_count() or 1) // args.threads)
     mnist = ensure_mnist(args.mnist_root or os.environ.get("MNIST_ROOT"))
     results, items = autograde(
         args.submissions, args.out, budget=args.budget, timeout=args.timeout, mnist_root=mnist,
-        use_sandbox=args.sandbox, regrade=args.regrade,
+        use_sandbox=args.sandbox, regrade=args.regrade, jobs=jobs, threads=args.threads,
     )  # fmt: skip
     print(summary(results, items))
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/")

@@ -522,25 +522,38 @@ def summary(comparison, threshold=THRESHOLD, names=None, skipped=None, paths=Non
 
 
 def read_submissions(root):
-    """({key: gan.py text}, {key: name}, {key: note}, {key: why not compared}) from submissions.collect(root)."""
+    """({key: gan.py text}, {key: name}, {key: note}, {key: why not compared}) from submissions.collect(root).
+
+    Each gan.py is read as the grader reads it: a plain file, never through a link, within its size limit.
+    """
     texts, names, notes, skipped = {}, {}, {}, {}
-    for submission in submissions.collect(root):
-        key = submission.key
-        names[key] = submission.name
-        problems = "; ".join(str(problem) for problem in submission.problems)
-        gan = submission.files.get("gan")
-        if gan is None:
-            skipped[key] = problems or "no gan.py"
-            continue
-        raw = Path(gan).read_bytes()
-        try:
-            texts[key] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            texts[key] = raw.decode("utf-8", errors="replace")
-            problems = "; ".join(filter(None, [problems, "gan.py is not UTF-8: undecodable bytes replaced"]))
-        if problems:
-            notes[key] = problems
+    with tempfile.TemporaryDirectory() as tmp:
+        for submission in submissions.collect(root):
+            key = submission.key
+            names[key] = submission.name
+            problems = "; ".join(str(problem) for problem in submission.problems)
+            if "gan" not in submission.files:
+                skipped[key] = problems or "no gan.py"
+                continue
+            try:
+                submission.copy("gan", Path(tmp) / "gan.py")
+            except submissions.Refused as error:
+                skipped[key] = str(error)
+                continue
+            raw = (Path(tmp) / "gan.py").read_bytes()
+            read_text(key, raw, problems, texts, notes)
     return texts, names, notes, skipped
+
+
+def read_text(key, raw, problems, texts, notes):
+    """Decode one gan.py (UTF-8; undecodable bytes replaced, with a note)."""
+    try:
+        texts[key] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        texts[key] = raw.decode("utf-8", errors="replace")
+        problems = "; ".join(filter(None, [problems, "gan.py is not UTF-8: undecodable bytes replaced"]))
+    if problems:
+        notes[key] = problems
 
 
 def fraction(text):
