@@ -45,6 +45,25 @@ if os.environ.get("GAN_KIT_ROOT"):
     ]
     c.RestoreMissingCells.add_missing_cells = True
 
+    # Student code runs in the sandbox's kernel (grading/instructor/sandbox.py). Execute becomes
+    # LimitedExecute: bytes of output per cell, a per-notebook deadline, a dead kernel that leaves the
+    # notebook and its grades written. Then no grader path, host name or environment value, and no
+    # active HTML, JavaScript or link in any output or markdown, reaches feedback or formgrader.
+    # (nbgrader's default list, with the three passes added.)
+    c.Autograde.autograde_preprocessors = [
+        "grading.course.preprocessors.limited_execute.LimitedExecute",
+        "grading.course.preprocessors.scrub_host_details.ScrubHostDetails",
+        "grading.course.preprocessors.sanitize_notebook.SanitizeNotebook",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+    c.LimitedExecute.max_output_bytes = 1 << 20
+    c.HTMLExporter.sanitize_html = True  # feedback: nbconvert's own cleaning as well
+
     # Feedback shows neither the hidden tests' code nor tracebacks that quote it.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
