@@ -422,7 +422,7 @@ print(json.dumps(results))
 
 
 # -- the kernel -----------------------------------------------------------------------------------
-def execute(place, tmp_path, cells, monkeypatch, deadline=0.0, **limit_values):
+def execute(place, tmp_path, cells, monkeypatch, deadline=0.0, options=None, **limit_values):
     """Run `cells` with LimitedExecute in the sandbox's kernel: (notebook, observations, kernel outcome)."""
     limit_values.setdefault("wall_time", 300)
     kernel = sandbox.write_kernelspec(tmp_path / "jupyter", box(place, **limit_values), tmp_path / "kernel.json")
@@ -433,6 +433,7 @@ def execute(place, tmp_path, cells, monkeypatch, deadline=0.0, **limit_values):
     execute = LimitedExecute(
         config=config, kernel_name=kernel.name, timeout=60, deadline=deadline,
         observations=str(tmp_path / "observations.json"), kernel_outcome=str(kernel.outcome),
+        **(options or {}),
     )  # fmt: skip
     try:
         nb, _ = execute.preprocess(nb, {"metadata": {"path": str(place["assignment"])}, "unique_key": "probe"})
@@ -458,6 +459,72 @@ def test_kernel_runs_confined_and_a_64_mb_line_is_cut_at_the_cap(place, tmp_path
     assert observed["truncated"] == [{"cell": 1, "bytes_received": (64 << 20) + 25, "bytes_dropped": (63 << 20) + 25}]
     assert observed["stopped"] is None and observed["executed"] == 3
     assert outcome["started"] and outcome["reason"] == "" and outcome["leftover_processes"] == 0
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_nbgraders_socket_links_cannot_be_redirected_by_the_kernel(place, tmp_path, monkeypatch):
+    """The kernel swaps its socket for a link to a host socket: connections through the links still reach only it."""
+    trap = socket.socket(socket.AF_UNIX)
+    trap.bind(str(tmp_path / "host.sock"))  # a service on the grader's machine
+    trap.listen(8)
+    trap.settimeout(0.1)
+    kernel = sandbox.write_kernelspec(tmp_path / "jupyter", box(place, wall_time=120), tmp_path / "kernel.json")
+    monkeypatch.setenv("JUPYTER_PATH", str(kernel.jupyter_dir))
+    host = str(tmp_path / "host.sock")
+    swap = f"import os\nos.unlink('/run/jupyter/kernel-1')\nos.symlink({host!r}, '/run/jupyter/kernel-1')"
+    nb = new_notebook(cells=[new_code_cell(swap), new_code_cell("import time\ntime.sleep(3)")])
+    config = Config()
+    config.KernelManager.transport, config.KernelManager.ip = "ipc", kernel.ip
+    done, trapped, reached = threading.Event(), [], []
+
+    def knock():  # what a reconnecting client would do, all through the run
+        while not done.is_set():
+            probe_socket = socket.socket(socket.AF_UNIX)
+            try:
+                probe_socket.connect(str(kernel.socket_dir / "kernel-1"))
+                reached.append(os.stat(kernel.socket_dir / "kernel-1").st_ino)
+            except OSError:
+                pass
+            finally:
+                probe_socket.close()
+            try:
+                connection, _ = trap.accept()
+                connection.close()
+                trapped.append(True)
+                return
+            except TimeoutError:
+                pass
+
+    thread = threading.Thread(target=knock)
+    thread.start()
+    try:
+        LimitedExecute(config=config, kernel_name=kernel.name, timeout=60).preprocess(nb, {"unique_key": "swap"})
+    finally:
+        done.set()
+        thread.join(timeout=15)
+        trap.close()
+        kernel.cleanup()
+    assert nb.cells[0].outputs == [] and reached  # the swap ran, and the links were used during the run
+    assert trapped == [] and len(set(reached)) == 1  # always the kernel's own socket, never the host's
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_the_whole_notebook_has_an_output_cap_too(place, tmp_path, monkeypatch):
+    cells = ["print('a' * 700_000)"] * 2 + [
+        "from IPython.display import display; display({'text/plain': 'x'}, raw=True)"
+    ]
+    options = {"max_output_bytes": MiB, "max_notebook_output_bytes": MiB}
+    nb, observed, _ = execute(place, tmp_path, cells, monkeypatch, options=options)
+    assert nb.cells[0].outputs[0].text == "a" * 700_000 + "\n"
+    assert [len(o.text) for o in nb.cells[1].outputs] == [MiB - 700_001, 52]
+    assert (
+        nb.cells[1].outputs[1].text
+        == nb.cells[2].outputs[0].text
+        == "\n[output truncated at 1 MiB for the whole notebook]\n"
+    )
+    assert len(nb.cells[2].outputs) == 1 and observed["bytes_kept"] == MiB
 
 
 @needs_bwrap

@@ -9,10 +9,11 @@ launcher runs outside the sandbox with the grader's rights and the standard libr
 1. makes a cgroup for the run (or, where it cannot, sets rlimits: grading/instructor/limits.py),
 2. starts bwrap with the sandbox's arguments, the synthetic /etc files and, for a kernel, the
    connection file rewritten for the sandbox (its sockets in the sandbox's /run/jupyter tmpfs, reached
-   from outside through links the launcher makes in the kernel's socket folder),
+   from outside through links to descriptors the launcher holds: `link_sockets`),
 3. before any submitted code runs, opens the sandbox's /exports, /tmp and /dev/shm tmpfs mounts
    from outside (/proc/PID/root) and seeds /exports with the host exports folder's files,
-4. waits, keeping at most `Limits.output` bytes of the sandbox's stdout and of its stderr, and kills
+4. waits, keeping the first and last `Limits.output` / 2 bytes of the sandbox's stdout and of its
+   stderr (untrusted text, for the instructor's eyes only), and kills
    the sandbox at the wall-time limit or when the launcher itself is told to stop,
 5. copies /exports back to the host folder (regular files and folders only), makes sure no process
    of the sandbox is left, and writes the outcome JSON: exit status, which limits were hit and
@@ -62,7 +63,7 @@ def die_with_parent(sig):
 
 
 def memfd(name, content):
-    """A sealed-in-practice anonymous file holding `content`, positioned at its start (for --ro-bind-data)."""
+    """An anonymous in-memory file holding `content`, read from its start (bwrap's --ro-bind-data copies it)."""
     fd = os.memfd_create(name, 0)  # not close-on-exec: bwrap reads it
     os.write(fd, content.encode())
     os.lseek(fd, 0, os.SEEK_SET)
@@ -70,19 +71,23 @@ def memfd(name, content):
 
 
 class Capped:
-    """The first `limit` bytes of a stream, and how many bytes came in all."""
+    """The first and the last `limit` // 2 bytes of a stream, and how many bytes came in all."""
 
     def __init__(self, limit):
-        self.limit, self.data, self.total = limit, bytearray(), 0
+        self.half, self.head, self.tail, self.total = limit // 2, bytearray(), bytearray(), 0
 
     def add(self, chunk):
         self.total += len(chunk)
-        room = self.limit - len(self.data)
+        room = self.half - len(self.head)
         if room > 0:
-            self.data += chunk[:room]
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail = (self.tail + chunk)[-self.half :] if chunk else self.tail
 
     def text(self):
-        return self.data.decode("utf-8", errors="replace")
+        dropped = self.total - len(self.head) - len(self.tail)
+        middle = f"\n[... {dropped} bytes not kept ...]\n".encode() if dropped else b""
+        return bytes(self.head + middle + self.tail).decode("utf-8", errors="replace")
 
 
 class Launch:
@@ -95,6 +100,8 @@ class Launch:
         self.cgroup = None
         self.namespace = None  # inode of the sandbox's pid namespace
         self.sockets = []  # (host link, socket name in /run/jupyter) of a kernel
+        self.linked = {}  # host link -> O_PATH fd on the kernel's socket
+        self.pid = None  # the sandbox's first process, as the launcher sees it
         self.outcome = {
             "started": False,
             "error": None,
@@ -116,6 +123,7 @@ class Launch:
             "stdout_bytes": 0,
             "stderr_bytes": 0,
             "limits": self.limits.to_json(),
+            "cgroup_unavailable": None,
         }
 
     # -- setup -------------------------------------------------------------------------------
@@ -144,7 +152,7 @@ class Launch:
                     f"{kernel['socket_dir']}/kernel); the connection file puts them at {ip}"
                 )
             # The kernel binds its sockets in its own small tmpfs; nbgrader reaches them through links
-            # the launcher makes once the sandbox exists (link_sockets): no host folder is writable inside.
+            # the launcher makes once they exist (link_sockets): no host folder is writable inside.
             self.sockets = [(ip.parent / f"{ip.name}-{info[port]}", f"{ip.name}-{info[port]}") for port in PORTS]
             inside = dict(info, ip=f"{SOCKETS}/{ip.name}")
             fd = memfd("connection.json", json.dumps(inside))
@@ -171,6 +179,8 @@ class Launch:
             self._run(start)
         except LaunchError as error:
             self.outcome["error"] = str(error)
+        except Exception as error:  # a bug or an unexpected system error: still an outcome for the grader
+            self.outcome["error"] = f"launcher failure: {type(error).__name__}: {error}"
         finally:
             self.outcome["wall_s"] = round(time.monotonic() - start, 3)
             for fd in self.fds.values():
@@ -178,9 +188,11 @@ class Launch:
             self.fds = {}
             if self.cgroup is not None:
                 self.cgroup.remove()
-            for link, _ in self.sockets:
+            for link, fd in self.linked.items():
+                os.close(fd)
                 if link.is_symlink():
                     link.unlink()
+            self.linked = {}
         self.outcome["reason"] = reason(self.outcome)
         write_json(self.spec["outcome"], self.outcome)
         if self.outcome["error"]:
@@ -227,7 +239,6 @@ class Launch:
         finally:
             for fd in (ready_w, go_r, info_w, out_w, err_w, *keep):
                 os.close(fd)
-        self.process = process
         stdout, stderr = Capped(self.limits.output), Capped(self.limits.output)
         try:
             pid = self.setup(process, info_r, ready_r, go_w, err_r)
@@ -269,12 +280,33 @@ class Launch:
                 copy_tree_in(Path(exports), self.fds["exports"])
             except OSError as error:
                 raise LaunchError(f"cannot copy {exports} into the sandbox's /exports: {error}") from error
-        for link, name in self.sockets:
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(f"/proc/{pid}/root{SOCKETS}/{name}")
+        self.pid = pid
         os.write(go_w, b"g\n")
         return pid
+
+    def link_sockets(self):
+        """Once the kernel has bound a socket, let nbgrader reach it; True when all are linked.
+
+        Each link in the host's socket folder points at /proc/<launcher>/fd/N, an O_PATH descriptor the
+        launcher opened on the socket itself (not following links) before any submitted code ran:
+        whatever that code later does to /run/jupyter, nbgrader's connections can only reach the
+        kernel's own sockets, never a path the sandbox names.
+        """
+        for link, name in self.sockets:
+            if link in self.linked:
+                continue
+            try:
+                fd = os.open(f"/proc/{self.pid}/root{SOCKETS}/{name}", os.O_PATH | os.O_NOFOLLOW)
+            except OSError:
+                continue  # not bound yet
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise LaunchError(f"{SOCKETS}/{name} in the sandbox is not a socket")
+            self.linked[link] = fd
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(f"/proc/{os.getpid()}/fd/{fd}")
+        return len(self.linked) == len(self.sockets)
 
     def wait(self, process, start, streams):
         """Relay nothing, keep the capped output, enforce the wall time, obey a stop request."""
@@ -283,9 +315,14 @@ class Launch:
             os.set_blocking(fd, False)
             selector.register(fd, selectors.EVENT_READ)
         wall = self.limits.wall_time
-        exited_at = None
+        exited_at, linked = None, not self.sockets
         while selector.get_map():
-            for key, _ in selector.select(timeout=0.2):
+            if not linked and process.poll() is None:
+                linked = self.link_sockets()
+                if not linked and time.monotonic() - start > SETUP_TIMEOUT:
+                    self.outcome["killed_by_launcher"] = "the kernel did not bind its sockets"
+                    self.kill(process)
+            for key, _ in selector.select(timeout=0.2 if linked else 0.02):
                 try:
                     chunk = os.read(key.fd, 1 << 16)
                 except BlockingIOError:
@@ -379,10 +416,14 @@ class Launch:
             if not entry.isdigit():
                 continue
             try:
-                if os.stat(f"/proc/{entry}/ns/pid").st_ino == self.namespace:
-                    found.add(int(entry))
-            except OSError:
-                pass
+                if os.stat(f"/proc/{entry}/ns/pid").st_ino != self.namespace:
+                    continue
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    state = f.read().rpartition(b")")[2].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in (b"Z", b"X"):  # a zombie is dead already, waiting for its new parent to reap it
+                found.add(int(entry))
         return found
 
 

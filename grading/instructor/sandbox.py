@@ -38,7 +38,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,20 +116,25 @@ class PythonLayout:
     host_paths: tuple  # the host paths it came from (for the output scrubber)
 
 
+# Run in the interpreter to describe (in this process when it is this one): standard library only.
+DESCRIBE_INTERPRETER = """
+import json, os, sys, sysconfig
+info = {
+    "prefix": sys.prefix,
+    "base_prefix": sys.base_prefix,
+    "executable": os.path.realpath(getattr(sys, "_base_executable", sys.executable)),
+    "shared": bool(sysconfig.get_config_var("Py_ENABLE_SHARED")),
+    "libdir": sysconfig.get_config_var("LIBDIR"),
+}
+"""
+
+
 def _python_info(python):
-    code = (
-        "import json, os, sys, sysconfig; print(json.dumps({'prefix': sys.prefix, 'base_prefix': sys.base_prefix,"
-        " 'executable': os.path.realpath(getattr(sys, '_base_executable', sys.executable)),"
-        " 'shared': bool(sysconfig.get_config_var('Py_ENABLE_SHARED')), 'libdir': sysconfig.get_config_var('LIBDIR')}))"
-    )
     if Path(python).resolve() == Path(sys.executable).resolve():
-        return {
-            "prefix": sys.prefix,
-            "base_prefix": sys.base_prefix,
-            "executable": os.path.realpath(getattr(sys, "_base_executable", sys.executable)),
-            "shared": bool(sysconfig.get_config_var("Py_ENABLE_SHARED")),
-            "libdir": sysconfig.get_config_var("LIBDIR"),
-        }
+        scope = {}
+        exec(DESCRIBE_INTERPRETER, scope)
+        return scope["info"]
+    code = DESCRIBE_INTERPRETER + "print(json.dumps(info))"
     out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True, timeout=60)
     return json.loads(out.stdout)
 
@@ -221,7 +225,7 @@ class Sandbox:
                 args += ["--symlink", os.readlink(path), str(path)]
             elif path.is_dir():
                 args += ["--ro-bind", str(path), str(path)]
-        for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives"):
+        for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts"):  # no secrets in these
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         args += ["--proc", "/proc", "--dev", "/dev"]
         if self.gpu:
@@ -356,6 +360,7 @@ def run(argv, sandbox, outcome=None, timeout=None):
         sandbox = dataclasses.replace(sandbox, limits=limits)
     with tempfile.TemporaryDirectory(prefix="gan-kit-run-") as tmp:
         result = Path(outcome) if outcome else Path(tmp) / "outcome.json"
+        result.unlink(missing_ok=True)  # never read an earlier run's outcome
         spec = Path(tmp) / "spec.json"
         spec.write_text(json.dumps(sandbox.spec(result, command=[str(a) for a in argv])))
         grace = (limits.wall_time or 0) + 120 if limits.wall_time else None
@@ -406,6 +411,7 @@ def write_kernelspec(jupyter_dir, sandbox, outcome, name=KERNEL_NAME):
     if len(str(socket_dir / "kernel-65535")) > SUN_PATH_MAX:
         raise ValueError(f"the socket folder {socket_dir} is too long for Unix sockets: set TMPDIR to a short path")
     kernel = {"python": sandbox.layout.python, "socket_dir": str(socket_dir)}
+    Path(outcome).unlink(missing_ok=True)  # the launcher writes it when this kernel ends
     launch = spec_dir / "sandbox.json"
     launch.write_text(json.dumps(sandbox.spec(Path(outcome).resolve(), kernel=kernel), indent=1))
     kernelspec = {

@@ -5,7 +5,8 @@ a cell could not be interrupted), nbgrader deletes that student's autograded not
 grades. Its LimitOutput counts lines, after the fact: one 64 MB line reaches the notebook whole.
 This subclass, used in Execute's place:
 
-- caps the bytes of output each cell keeps while the kernel's messages stream in (`max_output_bytes`):
+- caps the bytes of output each cell keeps while the kernel's messages stream in (`max_output_bytes`,
+  and `max_notebook_output_bytes` for all cells together):
   text is cut at the cap, later outputs are dropped, errors are always kept (shortened), and the cell
   ends with one note such as "[output truncated at 1 MiB]" (on stderr as well when stderr text was
   dropped, so a test cell that wrote to stderr still counts as failed);
@@ -82,6 +83,9 @@ class LimitedExecute(Execute):
     max_output_bytes = Integer(
         1 << 20, help="Bytes of output a cell keeps (text cut, later outputs dropped; errors always kept)"
     ).tag(config=True)
+    max_notebook_output_bytes = Integer(
+        32 << 20, help="Bytes of output the whole notebook keeps (a student may add many cells)"
+    ).tag(config=True)
     max_message_bytes = Integer(
         256 << 20, help="Largest kernel message accepted (ZMQ_MAXMSGSIZE); ZeroMQ drops larger ones"
     ).tag(config=True)
@@ -111,6 +115,7 @@ class LimitedExecute(Execute):
         self._deadline_at = self._start + self.deadline if self.deadline else None
         self._stopped = None
         self._received, self._dropped = {}, {}  # cell index -> bytes (all received; dropped)
+        self._kept = 0  # bytes of output kept in the whole notebook
         self._dropped_streams = {}  # cell index -> stream names whose text was dropped
         self._comms = 0
         self._executed = 0
@@ -157,30 +162,36 @@ class LimitedExecute(Execute):
             self._comms += 1
             return None
         size = payload_size(msg_type, msg["content"])
-        if size:
-            received = self._received.get(cell_index, 0)
-            self._received[cell_index] = received + size
-            room = self.max_output_bytes - min(received, self.max_output_bytes)
-            if msg_type == "error":
-                msg = dict(msg, content=shorten_error(msg["content"]))
-            elif size > room:
-                self._dropped[cell_index] = self._dropped.get(cell_index, 0) + size - room
-                if msg_type != "stream" or room == 0:
-                    if msg_type == "stream":
-                        self._dropped_streams.setdefault(cell_index, set()).add(msg["content"].get("name"))
-                    else:
-                        self._dropped_streams.setdefault(cell_index, set()).add("stdout")
-                    return None
-                content = msg["content"]
-                self._dropped_streams.setdefault(cell_index, set()).add(content.get("name"))
-                msg = dict(msg, content=dict(content, text=cut_text(str(content.get("text", "")), room)))
+        if not size:
+            return super().process_message(msg, cell, cell_index)
+        received = self._received.get(cell_index, 0)
+        self._received[cell_index] = received + size
+        room = max(0, min(self.max_output_bytes - received, self.max_notebook_output_bytes - self._kept))
+        if msg_type == "error":  # always kept, shortened
+            msg = dict(msg, content=shorten_error(msg["content"]))
+            self._kept += payload_size("error", msg["content"])
+        elif size <= room:
+            self._kept += size
+        else:
+            content, partial = msg["content"], msg_type == "stream" and room > 0
+            self._dropped[cell_index] = self._dropped.get(cell_index, 0) + size - (room if partial else 0)
+            self._dropped_streams.setdefault(cell_index, set()).add(
+                content.get("name") if msg_type == "stream" else "stdout"
+            )
+            if not partial:
+                return None
+            msg = dict(msg, content=dict(content, text=cut_text(str(content.get("text", "")), room)))
+            self._kept += room
         return super().process_message(msg, cell, cell_index)
 
     def add_notes(self, cell, index):
         """One truncation note per stream that lost text (stderr too: a test cell's stderr fails it)."""
         if index not in self._dropped:
             return
-        note = f"\n[output truncated at {describe(self.max_output_bytes)}]\n"
+        if self._kept >= self.max_notebook_output_bytes:
+            note = f"\n[output truncated at {describe(self.max_notebook_output_bytes)} for the whole notebook]\n"
+        else:
+            note = f"\n[output truncated at {describe(self.max_output_bytes)}]\n"
         for name in sorted(self._dropped_streams.get(index, {"stdout"})):
             if name in ("stdout", "stderr"):
                 cell.outputs.append(new_output("stream", name=name, text=note))
@@ -250,6 +261,8 @@ class LimitedExecute(Execute):
             ],
             "comm_messages_dropped": self._comms,
             "max_output_bytes": self.max_output_bytes,
+            "max_notebook_output_bytes": self.max_notebook_output_bytes,
+            "bytes_kept": self._kept,
             "deadline_s": self.deadline or None,
             "elapsed_s": round(time.monotonic() - self._start, 1),
         }
