@@ -221,13 +221,15 @@ class Launch:
         argv += ["--", self.spec["python"], "-I", "-S", "-c", shim, *command]
         procs = self.cgroup.procs_files() if self.cgroup else []
         limits, cgroup = self.limits, self.cgroup
+        already = 0 if cgroup else limiting.user_tasks()
 
         def child():  # between fork and exec of bwrap: join the cgroup, set the rlimits
+            os.setpgid(0, 0)  # signals for the launcher's process group (Jupyter's) are the launcher's to handle
             die_with_parent(signal.SIGKILL)
             for path in procs:
                 with open(path, "w") as f:
                     f.write(str(os.getpid()))
-            limiting.set_rlimits(limits, cgroup)
+            limiting.set_rlimits(limits, cgroup, already)
 
         try:
             process = subprocess.Popen(
@@ -320,8 +322,8 @@ class Launch:
             if not linked and process.poll() is None:
                 linked = self.link_sockets()
                 if not linked and time.monotonic() - start > SETUP_TIMEOUT:
-                    self.outcome["killed_by_launcher"] = "the kernel did not bind its sockets"
                     self.kill(process)
+                    raise LaunchError(f"the kernel did not bind its sockets within {SETUP_TIMEOUT} s")
             for key, _ in selector.select(timeout=0.2 if linked else 0.02):
                 try:
                     chunk = os.read(key.fd, 1 << 16)
@@ -429,7 +431,11 @@ class Launch:
 
 # -- reasons -----------------------------------------------------------------------------------
 def reason(outcome):
-    """One line saying why the run ended the way it did, from the observations only."""
+    """Why the run ended badly, in one line, from the observations only ("" when it did not).
+
+    A stop the grader asked for (Jupyter ending a kernel that did not exit on its shutdown request,
+    Ctrl-C) is no fault of the submission: it is in `killed_by_launcher`, not in the reason.
+    """
     if outcome["error"]:
         return f"sandbox error: {outcome['error']}"
     limits = outcome["limits"]
@@ -445,9 +451,7 @@ def reason(outcome):
         "output": f"more than {size(limits['output'])} of output",
     }
     parts = [texts[name] for name in outcome["limits_hit"]]
-    stop = outcome["killed_by_launcher"]
-    if stop and stop != "wall_time":
-        parts.append(f"stopped by the grader ({stop})")
+    stop = outcome["killed_by_launcher"]  # "wall_time", or the signal the grader stopped the launcher with
     sig = outcome["signal"]
     if sig and not stop and "memory" not in outcome["limits_hit"]:
         try:

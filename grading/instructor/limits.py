@@ -11,8 +11,9 @@ a limit depends on what the grader's account may do:
   (an OOM kill, a refused fork).
 - rlimit mode (no writable cgroup, typically a non-root user on a machine without delegation):
   RLIMIT_DATA caps each process's private writable address space (not their sum, and torch's
-  libraries reserve about 0.8 GB of it on import), RLIMIT_NPROC caps the processes of the
-  grader's user id (the grader's own processes count too; root is exempt), and hitting either
+  libraries reserve about 0.8 GB of it on import), RLIMIT_NPROC caps the threads of the grader's
+  user id at what it runs at launch plus `processes` (so the grader's other processes started
+  meanwhile count too; root is exempt), and hitting either
   shows only as a failed allocation or fork inside the sandbox, which the grader cannot tell
   from the student's own errors.
 
@@ -39,7 +40,7 @@ class Limits:
     """What one sandboxed run may use. Sizes in bytes, times in seconds (None: no limit)."""
 
     memory: int = 4 * GiB  # every process together (cgroup) or each process (RLIMIT_DATA)
-    processes: int = 256  # processes and threads (cgroup pids) or the user's processes (RLIMIT_NPROC)
+    processes: int = 256  # processes and threads (cgroup pids), or threads beyond the user's at launch (RLIMIT_NPROC)
     file_size: int = 64 * MiB  # the largest file any process may write (RLIMIT_FSIZE)
     exports: int = 128 * MiB  # size of the /exports tmpfs, copied to the host folder at the end
     tmp: int = 512 * MiB  # size of the private /tmp tmpfs
@@ -72,13 +73,32 @@ def describe(size):
 
 
 # -- rlimits: set in the launcher's child between fork and exec of bwrap -------------------------
-def set_rlimits(limits, cgroup):
-    """Apply the per-process limits; RLIMIT_DATA and RLIMIT_NPROC only where no cgroup holds them."""
+def user_tasks(uid=None, proc=Path("/proc")):
+    """Threads (what RLIMIT_NPROC counts) the user `uid` (default: this one) runs now."""
+    uid = os.getuid() if uid is None else uid
+    count = 0
+    for status in proc.glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+        except (OSError, KeyError, ValueError):
+            pass
+    return count
+
+
+def set_rlimits(limits, cgroup, already=0):
+    """Apply the per-process limits; RLIMIT_DATA and RLIMIT_NPROC only where no cgroup holds them.
+
+    RLIMIT_NPROC counts every thread of the user, so it is set to `already` (what the user runs now,
+    user_tasks()) plus Limits.processes.
+    """
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if cgroup is None:
         resource.setrlimit(resource.RLIMIT_DATA, (limits.memory, limits.memory))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        nproc = already + limits.processes
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 # -- cgroups -----------------------------------------------------------------------------------
@@ -303,8 +323,8 @@ def enforcement(mode):
     if mode == "rlimit":
         return {
             "memory": "RLIMIT_DATA per process (private writable address space; not observable)",
-            "processes": "RLIMIT_NPROC for the grader's user id (its other processes count; root exempt; "
-            "not observable)",
+            "processes": "RLIMIT_NPROC: the grader's user id may run this many threads more than at launch "
+            "(root exempt; not observable)",
             **common,
         }
     return {
