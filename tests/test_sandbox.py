@@ -542,6 +542,18 @@ def test_the_whole_notebook_has_an_output_cap_too(place, tmp_path, monkeypatch):
 
 @needs_bwrap
 @pytest.mark.slow
+def test_a_message_over_the_zeromq_cap_never_reaches_memory_and_stops_the_notebook(place, tmp_path, monkeypatch):
+    cells = ["print('x' * (4 << 20))", "print('after')"]
+    nb, observed, _ = execute(place, tmp_path, cells, monkeypatch, options={"max_message_bytes": 2 * MiB})
+    lost = "the kernel's output stopped arriving (a message over 2 MiB is refused)"
+    assert [(o.output_type, o.evalue) for o in nb.cells[0].outputs] == [("error", f"{lost} while this cell ran; "
+                                                                         "the cells below were not run")]  # fmt: skip
+    assert nb.cells[1].outputs[0].evalue == f"not run: {lost} in cell 0"
+    assert observed["stopped"]["reason"] == "output_lost"
+
+
+@needs_bwrap
+@pytest.mark.slow
 def test_a_dead_kernel_leaves_the_notebook_with_the_later_cells_not_run(place, tmp_path, monkeypatch):
     nb, observed, outcome = execute(place, tmp_path, ["x = 1", probe("kill_kernel"), "x + 1", "print(x)"], monkeypatch)
     died = nb.cells[1].outputs[-1]

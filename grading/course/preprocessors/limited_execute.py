@@ -11,10 +11,12 @@ This subclass, used in Execute's place:
   ends with one note such as "[output truncated at 1 MiB]" (on stderr as well when stderr text was
   dropped, so a test cell that wrote to stderr still counts as failed);
 - refuses kernel messages larger than `max_message_bytes` at the ZeroMQ socket, so one huge message
-  cannot exhaust the grader's memory (ZeroMQ drops it and reconnects);
+  cannot exhaust the grader's memory (ZeroMQ drops it with the connection, which does not come
+  back: the notebook stops there, as below);
 - ignores widget (comm) messages: their state would otherwise be written into the notebook;
 - stops at a per-notebook `deadline`: no cell runs longer than the time left, and none starts after it;
-- when the kernel dies, or stays busy after an interrupt, records an error on that cell, marks every
+- when the kernel dies, stays busy after an interrupt, or its output channel is lost, records an
+  error on that cell, marks every
   later code cell as not run (with an error output, so no test cell passes unrun), and returns the
   notebook, so nbgrader writes it and its grades;
 - writes what it observed (truncations, where it stopped and why) to `observations`, a JSON file the
@@ -87,7 +89,7 @@ class LimitedExecute(Execute):
         32 << 20, help="Bytes of output the whole notebook keeps (a student may add many cells)"
     ).tag(config=True)
     max_message_bytes = Integer(
-        256 << 20, help="Largest kernel message accepted (ZMQ_MAXMSGSIZE); ZeroMQ drops larger ones"
+        128 << 20, help="Largest kernel message accepted (ZMQ_MAXMSGSIZE); ZeroMQ drops larger ones"
     ).tag(config=True)
     deadline = Float(0.0, help="Seconds the whole notebook may run (0: no deadline besides Execute.timeout)").tag(
         config=True
@@ -127,7 +129,14 @@ class LimitedExecute(Execute):
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
-        km.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)  # sockets made from here on
+        make_client = km.client
+
+        def client(**kwargs):  # the client has a zmq context of its own: cap its sockets before they exist
+            kc = make_client(**kwargs)
+            kc.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+            return kc
+
+        km.client = client
         return km
 
     def preprocess_cell(self, cell, resources, index):
@@ -138,6 +147,7 @@ class LimitedExecute(Execute):
         if self._deadline_at and time.monotonic() >= self._deadline_at:
             self.stop("deadline", index, cell)
             return self.not_run(cell), resources
+        started, timeout = time.monotonic(), self.cell_timeout(cell)
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
             self._executed += 1
@@ -145,9 +155,12 @@ class LimitedExecute(Execute):
             self._executed += 1
             self.stop("kernel_died", index, cell)
             cell.outputs.append(self.error_output("DeadKernelError", self.death_message()))
-        except CellTimeoutError:  # the kernel stayed busy after the timeout's interrupt
+        except CellTimeoutError:  # no "idle" on the output channel after the kernel's reply
             self._executed += 1
-            reason = "deadline" if self._deadline_at and time.monotonic() >= self._deadline_at else "unresponsive"
+            if timeout is None or time.monotonic() - started < timeout:
+                reason = "output_lost"  # the reply came, the output did not: ZeroMQ refused a message
+            else:  # the kernel stayed busy after the timeout's interrupt
+                reason = "deadline" if self._deadline_at and time.monotonic() >= self._deadline_at else "unresponsive"
             self.stop(reason, index, cell)
             cell.outputs.append(self.error_output("CellTimeoutError", self.stop_message()))
         self.add_notes(cell, index)
@@ -213,6 +226,10 @@ class LimitedExecute(Execute):
             return f"the notebook's time limit ({self.deadline:g} s) was reached"
         if reason == "unresponsive":
             return "the kernel did not stop after the cell's time limit"
+        if reason == "output_lost":
+            return (
+                f"the kernel's output stopped arriving (a message over {describe(self.max_message_bytes)} is refused)"
+            )
         return "the kernel died"
 
     def stop_message(self):
