@@ -1,7 +1,20 @@
-"""Helpers for the notebook's visible checks: each failure says what was expected and a likely cause."""
+"""Helpers for the notebook's visible checks: each failure says what was expected and a likely cause.
+
+The tolerances here are the grader's too (grading/instructor/judge.py): what passes these checks on
+the notebook's inputs passes the grader's on fresh inputs, and float32 arithmetic is as good as float64.
+"""
 
 import numpy as np
 import torch
+
+LOSS_TOLERANCE = 1e-5  # relative error of a loss's value (float32 arithmetic gives about 1e-7)
+GRADIENT_TOLERANCE = 1e-4  # largest gradient error, relative to the largest gradient
+
+
+def relative_error(x, y):
+    """Maximum of |x - y| / (|x| + |y|), elementwise (CS231n's rel_error), for arrays or numbers."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
 def check_param_count(model, expected, name, bias_count=None):
@@ -30,14 +43,30 @@ def check_output(name, out, batch, shapes):
     print(f"{name} output shape {tuple(out.shape)}: correct.")
 
 
-def check_loss(name, loss, expected, tolerance=1e-7):
-    """Assert that a loss is a scalar tensor within `tolerance` relative error of `expected`."""
+def check_loss(name, loss, expected, inputs=(), expected_grads=()):
+    """Assert that a loss is one number within LOSS_TOLERANCE of `expected`, and that its gradients with
+    respect to `inputs` (tensors made with requires_grad=True) match `expected_grads`."""
     if not torch.is_tensor(loss):
         raise AssertionError(f"{name} should return a torch.Tensor, got {type(loss).__name__}")
     if loss.numel() != 1:
         raise AssertionError(f"{name} should return a scalar (the mean over the batch), got shape {tuple(loss.shape)}")
     got = loss.detach().cpu().double().numpy()
-    error = float(np.max(np.abs(got - expected) / np.maximum(1e-8, np.abs(got) + np.abs(expected))))
+    error = relative_error(got, expected)
     print(f"Maximum error in {name}: {error:g}")
-    if not error < tolerance:
+    if not error < LOSS_TOLERANCE:
         raise AssertionError(f"{name} is {float(got):.6g}; expected {float(expected):.6g} (relative error {error:.3g})")
+    if not inputs:
+        return
+    if not loss.requires_grad:
+        raise AssertionError(f"{name} has no gradient: compute it with torch operations on its inputs (no .detach()).")
+    grads = torch.autograd.grad(loss.sum(), list(inputs), allow_unused=True)
+    for number, (grad, want) in enumerate(zip(grads, expected_grads, strict=True), 1):
+        if grad is None:
+            raise AssertionError(f"{name} does not depend on its input {number}: is it detached?")
+        scale = float(np.max(np.abs(want))) or 1.0
+        difference = float(np.max(np.abs(grad.detach().cpu().double().numpy() - want))) / scale
+        if not difference <= GRADIENT_TOLERANCE:
+            raise AssertionError(
+                f"{name}: the gradient with respect to input {number} is wrong (off by {difference:.3g})"
+            )
+    print(f"Gradients of {name}: correct.")

@@ -139,3 +139,47 @@ def one_number(loss, which):
         shape = tuple(loss.shape) if torch.is_tensor(loss) else type(loss).__name__
         raise ValueError(f"the {which} loss must be one number (a tensor of shape () or (1,)), got {shape}")
     return loss.reshape(())
+
+
+# ---------------------------------------------------------------------------
+# The notebook's three GANs, built and trained as its training cells do. The autograder's own
+# training run of your gan.py (nndl2/export.py) and the TAs' tools use these.
+# ---------------------------------------------------------------------------
+
+GANS = ("vanilla", "lsgan", "dcgan")
+BATCH_SIZE = 128  # the notebook's batch_size
+NUM_TRAIN = 50000  # the notebook trains on the first 50,000 digits
+
+
+def build_gan(name, gan):
+    """(D, G, discriminator_loss, generator_loss) of the notebook's GAN `name`, made with module `gan`'s functions.
+
+    As the notebook's cells: the discriminator, then the generator (the DCGAN's both get Xavier weights
+    from gan.initialize_weights), on the CPU; seed torch first for repeatable weights.
+    """
+    if name == "vanilla":
+        return gan.discriminator(), gan.generator(), gan.discriminator_loss, gan.generator_loss
+    if name == "lsgan":
+        return gan.discriminator(), gan.generator(), gan.ls_discriminator_loss, gan.ls_generator_loss
+    if name == "dcgan":
+        D, G = gan.build_dc_classifier(BATCH_SIZE), gan.build_dc_generator()
+        D.apply(gan.initialize_weights)
+        G.apply(gan.initialize_weights)
+        return D, G, gan.discriminator_loss, gan.generator_loss
+    raise ValueError(f"unknown GAN {name!r}: choose one of {', '.join(GANS)}")
+
+
+def train_gan(name, gan, loader, training, seed, device="cpu", show_every=250, bfloat16=None):
+    """Train the notebook's GAN `name` with module `gan`'s functions; returns (D, G, snapshots, history).
+
+    training: the keyword arguments of run_a_gan that set its length (nndl2.budget.TRAINING[name]).
+    """
+    torch.manual_seed(seed)
+    D, G, d_loss, g_loss = build_gan(name, gan)
+    D, G = D.to(device), G.to(device)
+    history = {}
+    images = run_a_gan(
+        D, G, gan.get_optimizer(D), gan.get_optimizer(G), d_loss, g_loss, loader,
+        show_every=show_every, history=history, bfloat16=bfloat16, **training,
+    )  # fmt: skip
+    return D, G, images, history

@@ -162,6 +162,14 @@ def test_python_environment_appears_at_neutral_paths(place):
         assert sys.prefix not in value and sys.base_prefix not in value
 
 
+def test_more_folders_only_at_free_top_level_paths(place):
+    for inside in ["/usr/x", "/exports", "/etc", "relative", "/a/b", "/home"]:
+        with pytest.raises(ValueError):
+            sandbox.Sandbox(place["assignment"], binds={inside: place["data"]})
+    args = sandbox.Sandbox(place["assignment"], binds={"/replay": place["data"]}).args()
+    assert ["--ro-bind", str(place["data"]), "/replay"] == args[args.index("/replay") - 2 : args.index("/replay") + 1]
+
+
 def test_gpu_nodes_are_bound_only_when_asked(tmp_path, place):
     for name in ["nvidia0", "nvidia1", "nvidiactl", "null"]:
         (tmp_path / name).touch()
@@ -337,10 +345,11 @@ def test_the_graders_environment_is_invisible(place, monkeypatch):
 def test_exports_are_seeded_and_copied_back_as_plain_files_only(place):
     place["exports"].mkdir()
     (place["exports"] / "seed.txt").write_text("from an earlier step")
-    code = probe("exports_links") + "\nprint(open('/exports/seed.txt').read())"
+    code = probe("exports_links") + "\nprint(open('/exports/seed.txt').read(), open('/replay/train.bin').read())"
     sb = box(place, wall_time=60)
+    sb.binds = {"/replay": place["data"]}
     outcome = sandbox.run([sb.layout.python, "-c", code], sb)
-    assert "from an earlier step" in outcome.stdout
+    assert "from an earlier step digits" in outcome.stdout
     assert sorted(p.name for p in place["exports"].iterdir()) == ["regular.txt", "seed.txt"]
     skipped = outcome.exports["skipped"]
     assert sorted(s.split(" ")[0] for s in skipped) == ["dot-link", "fifo", "passwd-link", "up-link"]

@@ -34,24 +34,16 @@ import sys  # noqa: E402
 if os.environ.get("GAN_KIT_ROOT"):
     sys.path.insert(0, os.environ["GAN_KIT_ROOT"])
 
-    # Locked cells a student edited are restored from the gradebook (OverwriteCells); deleted
-    # ones are put back too (RestoreMissingCells fixes nbgrader's add_missing_cells).
-    c.Autograde.sanitize_preprocessors = [
-        "nbgrader.preprocessors.ClearOutput",
-        "nbgrader.preprocessors.DeduplicateIds",
-        "nbgrader.preprocessors.OverwriteKernelspec",
-        "grading.course.preprocessors.restore_missing_cells.RestoreMissingCells",
-        "nbgrader.preprocessors.CheckCellMetadata",
-    ]
-    c.RestoreMissingCells.add_missing_cells = True
-
-    # Student code runs in the sandbox's kernel (grading/instructor/sandbox.py). Execute becomes
-    # LimitedExecute: bytes of output per cell, a per-notebook deadline, a dead kernel that leaves the
-    # notebook and its grades written. Then no grader path, host name or environment value, and no
-    # active HTML, JavaScript or link in any output or markdown, reaches feedback or formgrader.
-    # (nbgrader's default list, with the three passes added.)
+    # Submissions reach nbgrader already rebuilt from the release around the student's answers
+    # (grading/instructor/normalize.py), so nbgrader's own sanitizing passes find every cell in place.
+    # At autograde, the training cells replay the grader's own training run of the submission's gan.py
+    # (grading/course/preprocessors/replay_training.py; `--ReplayTraining.replay=True`, which the
+    # kit's autograde passes). ReplayTraining is a LimitedExecute (limited_execute.py): bytes of output
+    # per cell and per notebook, a deadline, a dead kernel that leaves the notebook and its grades
+    # written. Then no grader path, host name or environment value, and no active HTML, JavaScript or
+    # link in any output or markdown, reaches feedback or formgrader. The other passes are nbgrader's.
     c.Autograde.autograde_preprocessors = [
-        "grading.course.preprocessors.limited_execute.LimitedExecute",
+        "grading.course.preprocessors.replay_training.ReplayTraining",
         "grading.course.preprocessors.scrub_host_details.ScrubHostDetails",
         "grading.course.preprocessors.sanitize_notebook.SanitizeNotebook",
         "nbgrader.preprocessors.IgnorePattern",

@@ -1,26 +1,40 @@
-"""Autograde a whole class with nbgrader: one command, one row per student.
+"""Autograde a whole class: one command, one row per student, scores decided outside the students' code.
 
     python -m grading.instructor.autograde SUBMISSIONS --out RESULTS [--mnist-root DIR] [--budget autograde]
 
-SUBMISSIONS is a folder or a .zip, one folder per student or a flat LMS export
+SUBMISSIONS is a folder or a .zip, one folder per student or an LMS export
 (grading/instructor/submissions.py). RESULTS receives:
 
     grades.csv                 one row per student: every graded item, the totals, status and reason
-    feedback/<student>.html    nbgrader feedback, without hidden tests or their tracebacks
-    results/<student>.json     that row plus the checksum of what was graded (re-runs reuse it)
+    feedback/<student>.html    nbgrader feedback of the notebook run, with the grader's verdicts
+    results/<student>.json     that row, the one-sentence message of every item, and the checksum of
+                               what was graded (re-runs reuse it)
     course/                    the nbgrader course (gradebook.db, autograded notebooks): open it with
                                nbgrader's formgrader to grade the two free-text answers by hand, then
                                run this command again to put those scores in grades.csv
 
-Every submission gets a row, whatever it does: missing files, a gan.py that does not parse, a
-kernel that dies or a run past --timeout give zeros where due and a reason. Re-running is
-idempotent: an unchanged submission is not graded again (--regrade forces it) and grades.csv is
-rewritten from the gradebook. Each student's kernel runs in a sandbox (grading/instructor/sandbox.py) that
-sees neither the solution, the hidden tests, nor other students' files.
+How one submission is graded ("the kernel reports, the grader judges"):
 
-Training inside autograde uses the fixed budget of nndl2/budget.py ("autograde"), on the GPU when
-there is one; --budget smoke runs a few iterations only (fast checks of everything but the image
-quality of Inline Questions 1-3, which then fail).
+1. gan.py is compiled (not run) here; the notebook is rebuilt from the release around the student's
+   answers (grading/instructor/normalize.py).
+2. In the sandbox (grading/instructor/sandbox.py), `python -m nndl2.export functions` calls every graded
+   function of gan.py on inputs drawn fresh for this submission, and `python -m nndl2.export train`
+   trains the notebook's three GANs with gan.py and the kit's training loop at the autograde budget.
+   Both write plain data only.
+3. The judge (grading/instructor/judge.py), in this process, scores the functions and Inline Questions
+   1-3 from that data; it never imports or runs student code.
+4. nbgrader runs the rebuilt notebook in the sandbox, its training cells replaying the grader's run
+   (grading/course/preprocessors/replay_training.py), so students and TAs see the familiar cells; its
+   answer cells export Inline Questions 4-6, which the judge scores.
+5. The judge's scores go into nbgrader's gradebook (formgrader, feedback and grades.csv read them).
+
+Every submission gets a row, whatever it does: an error while reading, compiling or grading one
+submission becomes that row's reason and the batch goes on. Re-running is idempotent: an unchanged
+submission is not graded again (--regrade forces it) and grades.csv is rewritten from the gradebook.
+
+Training uses the fixed budget of nndl2/budget.py ("autograde"), on the GPU when there is one;
+--budget smoke runs a few iterations only (fast checks of everything but the image quality of Inline
+Questions 1-3, which then fail).
 """
 
 import argparse
@@ -34,16 +48,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import nbformat
 
 from grading.course import build_course, generate_assignment, nbgrader_env
-from grading.instructor import sandbox
+from grading.instructor import judge, sandbox
+from grading.instructor.normalize import rebuild
 from grading.instructor.submissions import collect, unpack
-from grading.kit import ASSIGNMENT, ROOT, SOURCE_NOTEBOOK
+from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, ROOT, SOLUTION_GAN, SOURCE_NOTEBOOK
+from nndl2.export import EXPORTS, REPLAY
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
+FUNCTIONS_TIMEOUT = 300  # seconds for the function export (imports torch, builds four networks)
+TRAINING_TIMEOUT = 1800  # seconds for the grader's training run at the autograde budget
 
 
 def graded_items():
@@ -62,6 +81,7 @@ def column(grade_id):
 
 
 def checksum(paths):
+    """sha256 of the files under `paths` (names and contents), caches and downloaded data left out."""
     digest = hashlib.sha256()
     for path in sorted(Path(p) for p in paths):
         files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
@@ -70,6 +90,17 @@ def checksum(paths):
                 continue
             digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
+
+
+def compile_problem(data):
+    """None if gan.py (bytes) compiles, else the reason; any error compile() raises counts (RecursionError...)."""
+    try:
+        compile(data, "gan.py", "exec")
+    except SyntaxError as error:
+        return f"gan.py does not parse (line {error.lineno}: {error.msg})"
+    except Exception as error:  # RecursionError, MemoryError, ValueError (null bytes)...
+        return f"gan.py does not compile ({type(error).__name__})"
+    return None
 
 
 class Grader:
@@ -93,7 +124,10 @@ class Grader:
                 file=sys.stderr,
             )
         self.items = graded_items()
-        self.kit = checksum([SOURCE_NOTEBOOK, ROOT / "grading" / "nbgrader_config.py", ROOT / "gan.py", ROOT / "nndl2"])
+        self.points = {grade_id: points for grade_id, points, _ in self.items}
+        self.kit = checksum([SOURCE_NOTEBOOK, NBGRADER_CONFIG, ROOT / "gan.py", SOLUTION_GAN, KIT_DATA])
+        self.kit += checksum([ROOT / "grading" / "instructor", ROOT / "grading" / "course" / "preprocessors"])
+        self.expected = judge.expected_answers()
 
     # -- the course -------------------------------------------------------------------------
     def prepare(self):
@@ -109,32 +143,64 @@ class Grader:
         build_course(self.course)
         generate_assignment(self.course)
         # Autograde needs no source notebook (locked cells come from the gradebook): keep the
-        # solutions and hidden tests off the disk the submissions run next to.
+        # solutions off the disk the submissions run next to.
         (self.course / "source" / ASSIGNMENT / NOTEBOOK_NAME).unlink()
         shutil.rmtree(self.course / "release", ignore_errors=True)
         stamp.write_text(self.kit)
 
-    def env(self, student):
-        unwanted = {"PYTHONPATH", "GAN_KIT_BUDGET", "JUPYTER_PATH"}  # never leak into a student's kernel
+    def env(self, student, exports=None, replay=None):
+        unwanted = {"PYTHONPATH", "GAN_KIT_BUDGET", "JUPYTER_PATH", EXPORTS, REPLAY}
         env = nbgrader_env({k: v for k, v in os.environ.items() if k not in unwanted})
         env["PYTHONUNBUFFERED"] = "1"
+        env["TQDM_DISABLE"] = "1"  # progress bars are for people; the logs stay readable
         if self.budget:
             env["GAN_KIT_BUDGET"] = self.budget
         if self.mnist_root:
             env["MNIST_ROOT"] = str(self.mnist_root)
+        if exports:
+            env[EXPORTS] = str(exports)
+        if replay:
+            env[REPLAY] = str(replay)
         env["JUPYTER_PATH"] = str(self.course / "kernels" / student)  # the student's sandbox kernelspec
         return env
 
-    def nbgrader(self, student, *args, timeout=None):
+    def hidden(self, submission):
+        """Folders a submission's code must not see: the kit, the results, every submission."""
+        hidden = {ROOT, self.out, *(p.resolve().parent for p in submission.files.values())}
+        if self.submissions:
+            hidden.add(self.submissions)
+        return sorted(hidden)
+
+    def run_sandboxed(self, submission, argv, cwd, writable, env, timeout):
+        """Run `argv` in the sandbox (or plainly with --sandbox off); returns (returncode or None, output)."""
+        command = list(argv)
+        if self.sandboxed:
+            readable = [self.mnist_root] if self.mnist_root else []
+            command = sandbox.plain_command(argv, cwd, writable, self.hidden(submission), readable)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, errors="replace",
+        )  # fmt: skip
+        try:
+            output, _ = process.communicate(timeout=timeout)
+            return process.returncode, output
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            return None, output
+
+    def nbgrader(self, student, *args, timeout=None, env=None):
         """Run nbgrader for one student in its own process group; returns (returncode, log text)."""
         db = f"sqlite:///{self.course / 'gradebook.db'}"
         command = [sys.executable, "-m", "nbgrader", *args, ASSIGNMENT, f"--student={student}", "--force"]
         command += [f"--CourseDirectory.root={self.course}", f"--db={db}"]
-        if self.sandboxed and args[0] == "autograde":
-            command.append(f"--Execute.kernel_name={sandbox.KERNEL_NAME}")
+        if args[0] == "autograde":
+            command.append("--ReplayTraining.replay=True")
+            if self.sandboxed:
+                command.append(f"--Execute.kernel_name={sandbox.KERNEL_NAME}")
         process = subprocess.Popen(
-            command, cwd=self.course, env=self.env(student), start_new_session=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            command, cwd=self.course, env=env or self.env(student), start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
         )  # fmt: skip
         try:
             output, _ = process.communicate(timeout=timeout)
@@ -146,6 +212,15 @@ class Grader:
 
     # -- one submission ---------------------------------------------------------------------
     def grade(self, submission, regrade=False):
+        """Grade one submission; never raises: whatever goes wrong becomes the row's reason."""
+        student, start = submission.student, time.perf_counter()
+        try:
+            return self._grade(submission, regrade, start)
+        except Exception as error:  # the grader's own failure on this submission: a row, and the batch goes on
+            self.log(f"{student}: grading failed: {traceback.format_exc(limit=3)}")
+            return self.save(student, None, {}, {}, [f"grading failed ({type(error).__name__}: {error})"], start)
+
+    def _grade(self, submission, regrade, start):
         student = submission.student
         files = list(submission.files.values())
         key = hashlib.sha256((self.kit + checksum(files) + str(self.budget)).encode()).hexdigest()
@@ -158,53 +233,135 @@ class Grader:
                 self.log(f"{student}: unchanged, reusing the earlier grading")
                 return previous
 
-        start, reasons, ran = time.perf_counter(), [], False
-        reasons += [f"missing {name}" for name in submission.missing()]
+        reasons = [f"missing {name}" for name in submission.missing()]
+        work = self.out / "work" / student
+        shutil.rmtree(work, ignore_errors=True)
+        exports = work / "exports"
+        for folder in ("functions", "training", "notebook"):
+            (exports / folder).mkdir(parents=True)
+
+        verdicts = {}
+        gan_problem = None
         if "gan" in submission.files:
-            try:
-                compile(submission.files["gan"].read_bytes(), "gan.py", "exec")
-            except SyntaxError as error:
-                reasons.append(f"gan.py does not parse (line {error.lineno}: {error.msg})")
-        if "notebook" in submission.files:
-            ran = True
-            self.stage(submission)
-            code, output = self.nbgrader(student, "autograde", timeout=self.timeout)
-            if code is None:
-                reasons.append(f"timed out after {self.timeout} s")
-            elif code != 0:
-                reasons.append("nbgrader failed: " + last_error(output))
-            if "DeadKernelError" in output or "Kernel died" in output:
-                reasons.append("the kernel died (out of memory, or a crash in gan.py)")
+            gan_problem = compile_problem(submission.files["gan"].read_bytes())
+            if gan_problem:
+                reasons.append(gan_problem)
+        if "gan" in submission.files and not gan_problem:
+            verdicts.update(self.run_exports(submission, work, reasons))
+        else:
+            why = gan_problem or "missing gan.py"
+            verdicts.update({item: judge.Verdict(False, f"{why}.") for item in judge.FUNCTION_ITEMS})
+            verdicts.update({item: judge.Verdict(False, f"{why}.") for item in judge.QUALITY_ITEMS})
+
+        ran = self.run_notebook(submission, work, reasons)
+        verdicts.update(judge.judge_answers(exports / "notebook", self.expected))
+        scores = self.record(student, verdicts) if ran else {}
+        if ran:
             self.feedback(student)
-        scores = self.scores(student, {}) if ran else {}
+        shutil.rmtree(exports / "training", ignore_errors=True)  # trained weights: tens of MB, judged already
+        return self.save(student, key, scores, verdicts, reasons, start)
+
+    def run_exports(self, submission, work, reasons):
+        """The sandboxed function export and training run, judged here; returns {grade id: Verdict}."""
+        student = submission.student
+        assignment, exports = work / "assignment", work / "exports"
+        assignment.mkdir(parents=True, exist_ok=True)
+        shutil.copy(submission.files["gan"], assignment / "gan.py")
+        shutil.copytree(KIT_DATA, assignment / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
+        inputs = judge.draw_inputs()
+        judge.save_inputs(work / "inputs.npz", inputs)  # the grader's copy: the sandbox gets another one
+        judge.save_inputs(exports / "inputs.npz", inputs)
+        env = self.env(student)
+        python = [sys.executable, "-m", "nndl2.export"]
+        functions = [*python, "functions", "--inputs", str(exports / "inputs.npz"), "--out", str(exports / "functions")]
+        code, output = self.run_sandboxed(submission, functions, assignment, [exports], env, FUNCTIONS_TIMEOUT)
+        (work / "functions.log").write_text(output)
+        if code is None:
+            reasons.append(f"the grader's run of gan.py's functions passed its time limit ({FUNCTIONS_TIMEOUT} s)")
+        verdicts = judge.judge_functions(exports / "functions", inputs)
+        budget = self.budget or "autograde"
+        code, output = self.run_sandboxed(
+            submission, [*python, "train", "--budget", budget, "--out", str(exports / "training")],
+            assignment, [exports], env, TRAINING_TIMEOUT,
+        )  # fmt: skip
+        (work / "training.log").write_text(output)
+        if code is None:
+            reasons.append(f"the grader's training run passed its time limit ({TRAINING_TIMEOUT} s)")
+        elif code != 0 and not (exports / "training" / "vanilla.npz").exists():
+            reasons.append("the grader's training run stopped before training anything")
+        verdicts.update(judge.judge_training(exports / "training", verdicts))
+        return verdicts
+
+    def run_notebook(self, submission, work, reasons):
+        """nbgrader autograde of the rebuilt notebook (sandboxed kernel); False if it could not run at all."""
+        student = submission.student
+        if "notebook" in submission.files:
+            notebook, notes = rebuild(submission.files["notebook"].read_bytes())
+            reasons.extend(notes)
+        else:
+            notebook, _ = rebuild(b"")  # the release: its test cells still show the gan.py checks
+        folder = self.course / "submitted" / student / ASSIGNMENT
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / NOTEBOOK_NAME)
+        if "gan" in submission.files:
+            shutil.copy(submission.files["gan"], folder / "gan.py")
+        exports, replay = work / "exports" / "notebook", work / "exports" / "training"
+        if self.sandboxed:
+            autograded = self.course / "autograded" / student / ASSIGNMENT
+            autograded.mkdir(parents=True, exist_ok=True)
+            readable = ([self.mnist_root] if self.mnist_root else []) + [replay]
+            sandbox.write_kernelspec(
+                self.course / "kernels" / student, autograded, self.hidden(submission), readable, writable=[exports]
+            )
+        env = self.env(student, exports=exports, replay=replay)
+        code, output = self.nbgrader(student, "autograde", timeout=self.timeout, env=env)
+        (work / "nbgrader.log").write_text(output)
+        if code is None:
+            reasons.append(f"the notebook passed its time limit ({self.timeout} s)")
+        elif code != 0:
+            reasons.append("nbgrader could not run the notebook: " + last_error(output))
+        return self.has_submission(student)
+
+    def has_submission(self, student):
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gradebook:
+            try:
+                gradebook.find_submission(ASSIGNMENT, student)
+                return True
+            except MissingEntry:
+                return False
+
+    def record(self, student, verdicts):
+        """Write the judge's scores into the gradebook (manual grades untouched); returns the scores."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gradebook:
+            for item, verdict in verdicts.items():
+                grade = gradebook.find_grade(item, ASSIGNMENT, ASSIGNMENT, student)
+                grade.auto_score = self.points[item] if verdict.passed else 0.0
+                grade.needs_manual_grade = grade.manual_score is not None
+            gradebook.db.commit()
+        return self.scores(student, {})
+
+    def save(self, student, key, scores, verdicts, reasons, start):
+        for item, verdict in verdicts.items():
+            if item not in scores:  # no gradebook entry (the notebook could not run): the judge's score
+                scores[item] = self.points[item] if verdict.passed else 0.0
         result = {
             "student": student,
             "key": key,
             "scores": scores,
+            "messages": {item: verdict.message for item, verdict in verdicts.items()},
             "status": "ok" if not reasons else "problem",
             "reason": "; ".join(reasons),
             "seconds": round(time.perf_counter() - start, 1),
         }
-        result_path.parent.mkdir(parents=True, exist_ok=True)
-        result_path.write_text(json.dumps(result, indent=1))
+        path = self.out / "results" / f"{student}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1))
         return result
-
-    def stage(self, submission):
-        """Copy the submission into the course's submitted/ folder (and nothing else)."""
-        folder = self.course / "submitted" / submission.student / ASSIGNMENT
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        shutil.copy(submission.files["notebook"], folder / NOTEBOOK_NAME)
-        if "gan" in submission.files:
-            shutil.copy(submission.files["gan"], folder / "gan.py")
-        if self.sandboxed:
-            workdir = self.course / "autograded" / submission.student / ASSIGNMENT
-            workdir.mkdir(parents=True, exist_ok=True)
-            hidden = {ROOT, self.out, *(p.resolve().parent for p in submission.files.values())}
-            if self.submissions:
-                hidden.add(self.submissions)  # every student's files, not only this one's
-            readable = [self.mnist_root] if self.mnist_root else []
-            sandbox.write_kernelspec(self.course / "kernels" / submission.student, workdir, sorted(hidden), readable)
 
     def feedback(self, student):
         code, output = self.nbgrader(student, "generate_feedback", timeout=600)
@@ -327,7 +484,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("autograded"), help="results folder (default: autograded)")
     parser.add_argument("--mnist-root", type=Path, help="MNIST folder (default: $MNIST_ROOT, else download to nndl2/)")
     parser.add_argument("--budget", choices=["autograde", "smoke"], help="training budget (default: autograde)")
-    parser.add_argument("--timeout", type=int, default=1200, help="seconds per submission (default: 1200)")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds per notebook (default: 1200)")
     parser.add_argument("--sandbox", choices=["auto", "on", "off"], default="auto")
     parser.add_argument("--regrade", action="store_true", help="grade unchanged submissions again")
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ path (no path of the grader's appears):
     /opt/python, /opt/venv the Python environment (base installation and venv), read-only
     /assignment            the student's graded folder, read-only, the working directory
     /data                  MNIST, read-only (MNIST_ROOT=/data)
+    /replay (for example)  more read-only folders the caller names (Sandbox.binds)
     /exports               a tmpfs of Limits.exports bytes, seeded from and copied back to a host
                            folder (GAN_KIT_EXPORTS=/exports): the only place whose files outlive the run
     /tmp, /dev/shm         private tmpfs mounts, sized by Limits.tmp and Limits.shm
@@ -53,6 +54,22 @@ HOSTNAME, USER, UID, GID = "sandbox", "sandbox", 1000, 1000
 PATH = "/usr/local/bin:/usr/bin:/bin"
 SOCKETS_SIZE = 64 * 1024  # the kernel's socket tmpfs: sockets take no space, this bounds anything else
 GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset", "/dev/nvidia-caps")
+RESERVED = {
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc",
+    "/opt",
+    "/proc",
+    "/dev",
+    "/tmp",
+    "/run",
+}
+RESERVED |= {ASSIGNMENT, EXPORTS, DATA, "/sys", "/root", "/home"}  # places the sandbox fills, or none may see
 SUN_PATH_MAX = 107  # bytes of a Unix socket path (sockaddr_un.sun_path, minus its NUL)
 REQUIRED_OPTIONS = ("--size", "--info-fd", "--ro-bind-data", "--remount-ro", "--unshare-user", "--die-with-parent")
 
@@ -192,6 +209,7 @@ class Sandbox:
     assignment: Path  # the graded folder: read-only at /assignment, the working directory
     exports: Path | None = None  # receives /exports at the end (seeded from it at the start)
     data: Path | None = None  # MNIST folder: read-only at /data
+    binds: dict = field(default_factory=dict)  # more read-only folders: {sandbox path: host path}, e.g. /replay
     env: dict = field(default_factory=dict)  # extra variables inside (GAN_KIT_BUDGET...)
     pass_env: tuple = ()  # variables copied from the launcher's environment when set (NBGRADER_EXECUTION)
     limits: Limits = field(default_factory=Limits)
@@ -207,6 +225,12 @@ class Sandbox:
             raise ValueError(f"the assignment folder {self.assignment} does not exist")
         if self.data and not self.data.is_dir():
             raise ValueError(f"the data folder {self.data} does not exist")
+        self.binds = {str(inside): Path(host).resolve() for inside, host in self.binds.items()}
+        for inside, host in self.binds.items():
+            if not inside.startswith("/") or inside.rstrip("/").count("/") != 1 or inside.rstrip("/") in RESERVED:
+                raise ValueError(f"Sandbox.binds: {inside} is not a free top-level path (like /replay)")
+            if not host.exists():
+                raise ValueError(f"Sandbox.binds: {host} does not exist")
         if self.cgroup not in ("auto", "off"):
             raise ValueError(f"Sandbox.cgroup is 'auto' or 'off', not {self.cgroup!r}")
         self.layout = python_layout(self.python)
@@ -240,6 +264,8 @@ class Sandbox:
         args += ["--ro-bind", str(self.assignment), ASSIGNMENT]
         if self.data:
             args += ["--ro-bind", str(self.data), DATA]
+        for inside, host in sorted(self.binds.items()):
+            args += ["--ro-bind", str(host), inside]
         return args + ["--chdir", ASSIGNMENT]
 
     def files(self):
@@ -294,7 +320,7 @@ class Sandbox:
     def host_paths(self):
         """Host paths a scrubber should hide if they ever reach an output (they should not)."""
         paths = [*self.layout.host_paths, str(self.assignment)]
-        paths += [str(p) for p in (self.exports, self.data) if p]
+        paths += [str(p) for p in (self.exports, self.data, *self.binds.values()) if p]
         return paths
 
 

@@ -3,8 +3,9 @@
     python -m grading.ta.make_checks            # rewrite nndl2/gan-checks.npz
     python -m grading.ta.make_checks --verify   # exit 1 unless the committed file matches the solution
 
-The logits are drawn from a fixed seed; every expected loss is computed by the reference
-solution in float64, so the same seed always gives the same values.
+The logits are drawn from a fixed seed; every expected loss and its gradients with respect to the
+logits (`<loss>_grad_real`, `<loss>_grad_fake`) are computed by the reference solution in float64,
+so the same seed always gives the same values.
 """
 
 import argparse
@@ -26,16 +27,19 @@ def make_checks(seed=SEED, batch=BATCH):
     rng = np.random.default_rng(seed)
     logits_real = rng.normal(1.0, 2.0, size=(batch, 1))
     logits_fake = rng.normal(-1.0, 2.0, size=(batch, 1))
-    real, fake = torch.from_numpy(logits_real), torch.from_numpy(logits_fake)
-    return {
-        "seed": np.array(seed),
-        "logits_real": logits_real,
-        "logits_fake": logits_fake,
-        "d_loss_true": gan.discriminator_loss(real, fake).numpy(),
-        "g_loss_true": gan.generator_loss(fake).numpy(),
-        "d_loss_lsgan_true": gan.ls_discriminator_loss(real, fake).numpy(),
-        "g_loss_lsgan_true": gan.ls_generator_loss(fake).numpy(),
-    }
+    checks = {"seed": np.array(seed), "logits_real": logits_real, "logits_fake": logits_fake}
+    for key, loss, arguments in [
+        ("d_loss", gan.discriminator_loss, ("real", "fake")),
+        ("g_loss", gan.generator_loss, ("fake",)),
+        ("d_loss_lsgan", gan.ls_discriminator_loss, ("real", "fake")),
+        ("g_loss_lsgan", gan.ls_generator_loss, ("fake",)),
+    ]:
+        tensors = [torch.tensor(checks[f"logits_{a}"], requires_grad=True) for a in arguments]
+        value = loss(*tensors)
+        checks[f"{key}_true"] = value.detach().numpy()
+        for argument, grad in zip(arguments, torch.autograd.grad(value, tensors), strict=True):
+            checks[f"{key}_grad_{argument}"] = grad.numpy()
+    return checks
 
 
 def differences(expected, path=CHECKS):

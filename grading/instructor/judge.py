@@ -1,0 +1,605 @@
+"""The judge: scores a submission from the plain data its sandboxed runs exported (nndl2/export.py).
+
+It runs in the grader's own process and never imports or runs student code: it reads numeric arrays
+(.npz, no pickles) and JSON with size limits, and compares them with the reference solution
+(grading/course/solution/gan.py), which it does run. Forging an export is as hard as solving the item:
+
+- sample_noise: its output on the grader's sizes must be uniform on [-1, 1].
+- discriminator, generator, build_dc_classifier, build_dc_generator: the student's own parameters are
+  loaded into the reference architecture; with them, the reference network must reproduce the outputs
+  the student's network gave on the grader's fresh inputs (so any module style, nn.Flatten or the
+  provided Flatten, functional or in-place activations pass; a wrong layer, activation or order fails).
+- the four losses: value and input gradients on fresh logits (float64 and float32), against the
+  reference computed in float64, at float32 tolerances; shape () or (1,) both fine.
+- get_optimizer: three steps with given gradients must follow Adam(lr=1e-3, betas=(0.5, 0.999)).
+- Inline Questions 1-3: the grader's own training run of the submission exported each generator's
+  parameters; they are loaded into the reference generator and 1,000 samples are measured here
+  (nndl2/quality.py thresholds).
+- Inline Questions 4-6: the exported JSON answers against the source notebook's solution cells.
+
+Each graded item gets a Verdict: passed or not, and one sentence saying why.
+"""
+
+import itertools
+import json
+import math
+import re
+import secrets
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import torch
+
+from grading.kit import SOURCE_NOTEBOOK, load_solution
+from nndl2 import quality
+from nndl2.checks import GRADIENT_TOLERANCE, LOSS_TOLERANCE, relative_error
+
+MAX_EXPORT_BYTES = 64 * 2**20  # the DCGAN generator's parameters are 26 MB as float32
+MAX_ANSWER_BYTES = 64 * 2**10
+MAX_ASSIGNMENTS = 5040  # parameter assignments tried per architecture (equal-shaped tensors permuted)
+OUTPUT_TOLERANCE = 1e-4  # |student - reference| / (1 + max |reference|): float32 networks vs float64
+
+FUNCTION_ITEMS = {  # grade id of each graded function's test cell
+    "test_sample_noise": "sample_noise",
+    "test_discriminator": "discriminator",
+    "test_generator": "generator",
+    "test_discriminator_loss": "discriminator_loss",
+    "test_generator_loss": "generator_loss",
+    "test_get_optimizer": "get_optimizer",
+    "test_ls_discriminator_loss": "ls_discriminator_loss",
+    "test_ls_generator_loss": "ls_generator_loss",
+    "test_dc_classifier": "build_dc_classifier",
+    "test_dc_generator": "build_dc_generator",
+}
+QUALITY_ITEMS = {"test_inline_q1": "vanilla", "test_inline_q2": "lsgan", "test_inline_q3": "dcgan"}
+ANSWER_ITEMS = {"test_inline_q4": "q4", "test_inline_q5": "q5", "test_inline_q6": "q6"}
+ANSWER_CELLS = {"q4": "q4_answer", "q5": "q5_answer", "q6": "q6_answer"}
+GENERATOR_OF = {"vanilla": "generator", "lsgan": "generator", "dcgan": "build_dc_generator"}
+TITLES = {"vanilla": "vanilla GAN", "lsgan": "LSGAN", "dcgan": "DCGAN"}
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    message: str
+    details: dict = field(default_factory=dict)
+
+
+class ExportError(Exception):
+    """An export file that is missing, too large or malformed (its message is the reason)."""
+
+
+# ---------------------------------------------------------------------------
+# Inputs and exports
+# ---------------------------------------------------------------------------
+
+
+def draw_inputs(seed=None):
+    """The inputs the graded functions are called on, drawn fresh for one submission (numpy arrays)."""
+    rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
+
+    def images(n):
+        return rng.uniform(-1, 1, size=(n, 1, 28, 28)).astype(np.float32)
+
+    n_d, n_g, n_dc, n_dcg = (int(rng.integers(9, 25)) for _ in range(4))
+    g_dim, dcg_dim = int(rng.integers(4, 17)), int(rng.integers(4, 17))
+    inputs = {
+        "torch_seed": np.array(int(rng.integers(2**31))),
+        "noise_n": np.array(int(rng.integers(9000, 11000))),
+        "noise_d": np.array(int(rng.integers(24, 40))),
+        "d_images": images(n_d),
+        "g_dim": np.array(g_dim),
+        "g_noise": rng.uniform(-1, 1, size=(n_g, g_dim)).astype(np.float32),
+        "dc_images": images(n_dc),
+        "dcg_dim": np.array(dcg_dim),
+        "dcg_noise": rng.uniform(-1, 1, size=(n_dcg, dcg_dim)).astype(np.float32),
+    }
+    for dtype in ("float64", "float32"):
+        n = int(rng.integers(20, 60))
+        inputs[f"loss_{dtype}_0"] = rng.normal(0.5, 2.5, size=(n, 1)).astype(dtype)  # real scores
+        inputs[f"loss_{dtype}_1"] = rng.normal(-0.5, 2.5, size=(n, 1)).astype(dtype)  # fake scores
+    shapes = [(4, 5), (4,), (2, 4), (2,)]  # nn.Sequential(Linear(5, 4), Tanh(), Linear(4, 2))
+    for index, shape in enumerate(shapes):
+        inputs[f"opt_init{index}"] = rng.normal(0, 0.5, size=shape)
+        first = rng.normal(0, 1, size=shape)
+        # A second gradient 100x smaller lowers Adam's second moment: AMSGrad would show.
+        steps = [first, first * 0.01 * rng.choice([-1, 1], size=shape), rng.normal(0, 1, size=shape)]
+        for step, gradient in enumerate(steps):
+            inputs[f"opt_grad{step}_{index}"] = gradient
+    return inputs
+
+
+def save_inputs(path, inputs):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **inputs)
+
+
+def load_inputs(path):
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def load_export(path, limit=MAX_EXPORT_BYTES):
+    """(meta, arrays) of one exported .npz; ExportError when it is missing, too large or malformed."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        raise ExportError("missing")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(member.file_size for member in archive.infolist())
+        if size > limit:
+            raise ExportError(f"{size / 2**20:.0f} MB of data, over the {limit / 2**20:.0f} MB limit")
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        meta = json.loads(str(arrays.pop("__meta__")))
+    except ExportError:
+        raise
+    except Exception as error:  # a zip, npy or JSON error: whatever the file holds, it is not an export
+        raise ExportError(f"unreadable ({type(error).__name__})") from None
+    if not isinstance(meta, dict):
+        raise ExportError("unreadable (no description)")
+    return meta, arrays
+
+
+def described_error(meta):
+    """'raised ValueError: ... (gan.py line 12)' for an export that records an exception, else None."""
+    if "error" not in meta:
+        return None
+    message = clean(meta.get("message", ""))
+    line = f" (gan.py line {meta['line']})" if isinstance(meta.get("line"), int) else ""
+    if meta["error"] == "NotImplementedError":
+        return "is not implemented yet (it raises NotImplementedError)"
+    return f"raised {clean(meta['error'], 60)}{': ' + message if message else ''}{line}"
+
+
+def clean(text, limit=200):
+    """Student-made text (exception messages) as one short line of printable characters."""
+    text = re.sub(r"\s+", " ", str(text))
+    text = "".join(ch for ch in text if ch.isprintable())
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+# ---------------------------------------------------------------------------
+# Architectures: the student's parameters in the reference network
+# ---------------------------------------------------------------------------
+
+
+def assignments(reference_shapes, student_shapes):
+    """Ways to give each reference parameter one student tensor of its shape, in-order first."""
+    positions = {}
+    for index, shape in enumerate(student_shapes):
+        positions.setdefault(shape, []).append(index)
+    slots = {}
+    for index, shape in enumerate(reference_shapes):
+        slots.setdefault(shape, []).append(index)
+    shapes = list(slots)
+    choices = [itertools.permutations(positions[shape]) for shape in shapes]
+    for count, combination in enumerate(itertools.product(*choices)):
+        if count >= MAX_ASSIGNMENTS:
+            return
+        order = [None] * len(reference_shapes)
+        for shape, chosen in zip(shapes, combination, strict=True):
+            for slot, student_index in zip(slots[shape], chosen, strict=True):
+                order[slot] = student_index
+        yield order
+
+
+def describe_shapes(shapes):
+    return ", ".join("x".join(map(str, shape)) or "()" for shape in shapes)
+
+
+def load_into(reference, tensors):
+    """The reference network (float64) with `tensors` (numpy, reference order) as its parameters."""
+    model = reference.double()
+    with torch.no_grad():
+        for p, value in zip(model.parameters(), tensors, strict=True):
+            p.copy_(torch.from_numpy(np.asarray(value, dtype=np.float64)))
+    return model
+
+
+def fit(reference_factory, tensors, check):
+    """Find the assignment of the student's tensors under which check(model) holds; (order or None, problem)."""
+    reference_shapes = [tuple(p.shape) for p in reference_factory().parameters()]
+    student_shapes = [tuple(t.shape) for t in tensors]
+    expected_count = sum(math.prod(s) for s in reference_shapes)
+    got_count = sum(math.prod(s) for s in student_shapes)
+    if sorted(reference_shapes) != sorted(student_shapes):
+        return None, (
+            f"has {got_count:,} parameters in {len(student_shapes)} tensors ({describe_shapes(student_shapes)}); "
+            f"the architecture has {expected_count:,} in {len(reference_shapes)} "
+            f"({describe_shapes(reference_shapes)})"
+        )
+    worst = None
+    for order in assignments(reference_shapes, student_shapes):
+        ok, difference = check(load_into(reference_factory(), [tensors[i] for i in order]))
+        if ok:
+            return order, None
+        worst = difference if worst is None else min(worst, difference)
+    return None, worst
+
+
+def judge_architecture(name, meta, arrays, reference_factory, x, shapes, layers):
+    """The student's network against the reference architecture (see the module docstring)."""
+    error = described_error(meta)
+    if error:
+        return Verdict(False, f"{name} {error}.")
+    if not meta.get("module"):
+        return Verdict(False, f"{name} must return an nn.Module (a network), got {clean(meta.get('type'), 40)}.")
+    output = meta.get("output", {})
+    if "out" not in arrays:
+        return Verdict(False, f"{name}'s network did not return a tensor (got {clean(output.get('type'), 40)}).")
+    out = arrays["out"]
+    if tuple(out.shape) not in shapes:
+        expected = " or ".join(str(s) for s in shapes)
+        return Verdict(
+            False, f"{name}'s network gave output shape {tuple(out.shape)} for {x.shape}; expected {expected}."
+        )
+    names = meta.get("names") or []
+    tensors = [arrays.get(f"p{i}") for i in range(len(names))]
+    if any(t is None for t in tensors):
+        return Verdict(False, f"{name}: the exported parameters are incomplete.")
+    inputs = torch.from_numpy(np.asarray(x, dtype=np.float64))
+    target = np.asarray(out, dtype=np.float64).reshape(len(x), -1)
+
+    def check(model):
+        model.train()
+        with torch.no_grad():
+            reference_out = model(inputs).reshape(len(x), -1).numpy()
+        if reference_out.shape != target.shape:
+            return False, math.inf
+        difference = float(np.max(np.abs(reference_out - target)) / (1 + np.max(np.abs(reference_out))))
+        return difference <= OUTPUT_TOLERANCE and bool(np.isfinite(target).all()), difference
+
+    order, problem = fit(reference_factory, tensors, check)
+    if order is None and isinstance(problem, str):
+        return Verdict(False, f"{name} {problem}.")
+    if order is None:
+        return Verdict(
+            False,
+            f"{name}: with your own weights, the architecture ({layers}) gives other outputs than your network "
+            f"(largest difference {problem:.3g}): check the layers, activations and their order.",
+        )
+    return Verdict(
+        True,
+        f"{name}: your network computes the architecture ({layers}) on fresh inputs.",
+        {"names": [names[i] for i in order]},
+    )
+
+
+# ---------------------------------------------------------------------------
+# The functions
+# ---------------------------------------------------------------------------
+
+
+def judge_sample_noise(meta, arrays, inputs):
+    error = described_error(meta)
+    if error:
+        return Verdict(False, f"sample_noise {error}.")
+    n, d = int(inputs["noise_n"]), int(inputs["noise_d"])
+    if meta.get("type") != "Tensor" or "z" not in arrays:
+        return Verdict(False, f"sample_noise must return a torch tensor, got {clean(meta.get('type'), 40)}.")
+    if not meta.get("dtype", "").startswith(("float", "bfloat")):
+        return Verdict(False, f"sample_noise must return floating-point noise, got dtype {clean(meta.get('dtype'))}.")
+    z = arrays["z"]
+    if z.shape != (n, d):
+        return Verdict(False, f"sample_noise({n}, {d}) gave shape {tuple(z.shape)}; expected ({n}, {d}).")
+    if not np.isfinite(z).all() or z.min() < -1 or z.max() > 1:
+        return Verdict(False, "sample_noise must stay in [-1, 1].")
+    histogram = np.histogram(z, bins=10, range=(-1, 1))[0] / z.size
+    uniform = (
+        z.min() < -0.99
+        and z.max() > 0.99
+        and abs(z.mean()) < 0.01
+        and abs(z.std() - 1 / math.sqrt(3)) < 0.01
+        and np.all(np.abs(histogram - 0.1) < 0.01)
+        and len(np.unique(z)) > 0.9 * z.size
+    )
+    if not uniform:
+        return Verdict(
+            False, f"sample_noise({n}, {d}) is not uniform on [-1, 1] (mean {z.mean():.3f}, std {z.std():.3f})."
+        )
+    return Verdict(True, f"sample_noise({n}, {d}): uniform on [-1, 1], the right shape.")
+
+
+LOSS_FORMULAS = {
+    "discriminator_loss": "mean BCE of the real logits against 1 plus that of the fake logits against 0",
+    "generator_loss": "mean BCE of the fake logits against 1",
+    "ls_discriminator_loss": "0.5 * mean((scores_real - 1)^2) + 0.5 * mean(scores_fake^2)",
+    "ls_generator_loss": "0.5 * mean((scores_fake - 1)^2)",
+}
+LOSS_ARGUMENTS = {
+    "discriminator_loss": ("logits_real", "logits_fake"),
+    "generator_loss": ("logits_fake",),
+    "ls_discriminator_loss": ("scores_real", "scores_fake"),
+    "ls_generator_loss": ("scores_fake",),
+}
+
+
+def judge_loss(name, meta, arrays, inputs, solution):
+    error = described_error(meta)
+    if error:
+        return Verdict(False, f"{name} {error}.")
+    arguments = LOSS_ARGUMENTS[name]
+    for dtype in ("float64", "float32"):
+        info = meta.get(dtype, {})
+        if info.get("type") != "Tensor" or f"{dtype}_value" not in arrays:
+            return Verdict(False, f"{name} must return a torch tensor, got {clean(info.get('type'), 40)}.")
+        value = arrays[f"{dtype}_value"]
+        if value.size != 1:
+            return Verdict(
+                False, f"{name} must return one number (the mean over the batch), got shape {info.get('shape')}."
+            )
+        tensors = [
+            torch.tensor(inputs[f"loss_{dtype}_{i}"], dtype=torch.float64, requires_grad=True)
+            for i in range(len(arguments))
+        ]
+        expected = getattr(solution, name)(*tensors)
+        gradients = torch.autograd.grad(expected, tensors)
+        error = relative_error(float(value[0]), float(expected.detach()))
+        if not error <= LOSS_TOLERANCE:
+            return Verdict(
+                False,
+                f"{name} gave {float(value[0]):.6g} on {dtype} inputs where {LOSS_FORMULAS[name]} is "
+                f"{float(expected.detach()):.6g} (relative error {error:.2g}).",
+            )
+        for i, argument in enumerate(arguments):
+            got = arrays.get(f"{dtype}_grad{i}")
+            if got is None:
+                return Verdict(
+                    False, f"{name}: no gradient reaches {argument} (is it detached, or computed outside torch?)."
+                )
+            want = gradients[i].numpy()
+            if got.shape != want.shape or not gradient_close(got, want):
+                return Verdict(
+                    False, f"{name}: the gradient with respect to {argument} is wrong (value right: check detach())."
+                )
+    return Verdict(True, f"{name}: the right value and gradients on fresh float64 and float32 scores.")
+
+
+def gradient_close(got, want):
+    scale = float(np.max(np.abs(want))) or 1.0
+    return bool(np.all(np.isfinite(got))) and float(np.max(np.abs(got - want))) <= GRADIENT_TOLERANCE * scale
+
+
+def adam_trajectory(inputs, lr=1e-3, betas=(0.5, 0.999), eps=1e-8, steps=3):
+    """Parameters after each of `steps` Adam steps, computed here in float64 (PyTorch's update rule)."""
+    params = [inputs[f"opt_init{i}"].astype(np.float64) for i in range(4)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    trajectory = []
+    for t in range(1, steps + 1):
+        for i in range(4):
+            g = inputs[f"opt_grad{t - 1}_{i}"]
+            m[i] = betas[0] * m[i] + (1 - betas[0]) * g
+            v[i] = betas[1] * v[i] + (1 - betas[1]) * g * g
+            denominator = np.sqrt(v[i]) / math.sqrt(1 - betas[1] ** t) + eps
+            params[i] = params[i] - lr / (1 - betas[0] ** t) * m[i] / denominator
+        trajectory.append([p.copy() for p in params])
+    return trajectory
+
+
+def judge_get_optimizer(meta, arrays, inputs):
+    error = described_error(meta)
+    if error:
+        return Verdict(False, f"get_optimizer {error}.")
+    kind = clean(str(meta.get("class", "?")).rsplit(".", 1)[-1], 40)
+    for step, expected in enumerate(adam_trajectory(inputs)):
+        got = [arrays.get(f"step{step}_p{i}") for i in range(4)]
+        if any(g is None for g in got):
+            return Verdict(False, f"get_optimizer: the optimizer ({kind}) could not take step {step + 1}.")
+        if not all(
+            g.shape == e.shape and np.allclose(g, e, rtol=1e-7, atol=1e-10) for g, e in zip(got, expected, strict=True)
+        ):
+            return Verdict(
+                False,
+                f"get_optimizer: the optimizer ({kind}) does not update the weights as Adam with lr=1e-3, "
+                f"betas=(0.5, 0.999) does over all parameters (first difference at step {step + 1}).",
+            )
+    return Verdict(True, "get_optimizer: three steps exactly as Adam(lr=1e-3, betas=(0.5, 0.999)) over all parameters.")
+
+
+def arrow(*layers):
+    return " -> ".join(layers)
+
+
+def judge_functions(folder, inputs, solution=None):
+    """{grade id: Verdict} of the ten graded functions from the function export in `folder`."""
+    s = solution or load_solution()
+    folder = Path(folder)
+    try:
+        module, _ = load_export(folder / "module.npz")
+    except ExportError as error:
+        reason = "the grader's run of gan.py stopped before it exported anything" + (
+            "" if str(error) == "missing" else f" ({error})"
+        )
+        return {item: Verdict(False, f"{name}: {reason}.") for item, name in FUNCTION_ITEMS.items()}
+    if module.get("import") != "ok":
+        problem = described_error(module.get("import") if isinstance(module.get("import"), dict) else {}) or "failed"
+        return {item: Verdict(False, f"importing gan.py {problem}.") for item in FUNCTION_ITEMS}
+    n_dc = len(inputs["dc_images"])
+    g_dim, dcg_dim = int(inputs["g_dim"]), int(inputs["dcg_dim"])
+    n_g, n_dcg = len(inputs["g_noise"]), len(inputs["dcg_noise"])
+    architectures = {
+        "discriminator": (
+            s.discriminator, inputs["d_images"], [(len(inputs["d_images"]), 1)],
+            arrow("Flatten", "Linear(784, 256)", "LeakyReLU(0.01)", "Linear(256, 256)", "LeakyReLU(0.01)",
+                  "Linear(256, 1)"),
+        ),
+        "generator": (
+            lambda: s.generator(g_dim), inputs["g_noise"], [(n_g, 784), (n_g, 1, 28, 28)],
+            arrow(f"Linear({g_dim}, 1024)", "ReLU", "Linear(1024, 1024)", "ReLU", "Linear(1024, 784)", "Tanh"),
+        ),
+        "build_dc_classifier": (
+            lambda: s.build_dc_classifier(n_dc), inputs["dc_images"], [(n_dc, 1)],
+            arrow("Conv2d(1, 32, 5)", "LeakyReLU(0.01)", "MaxPool2d(2)", "Conv2d(32, 64, 5)", "LeakyReLU(0.01)",
+                  "MaxPool2d(2)", "Flatten", "Linear(1024, 1024)", "LeakyReLU(0.01)", "Linear(1024, 1)"),
+        ),
+        "build_dc_generator": (
+            lambda: s.build_dc_generator(dcg_dim), inputs["dcg_noise"], [(n_dcg, 784), (n_dcg, 1, 28, 28)],
+            arrow(f"Linear({dcg_dim}, 1024)", "ReLU", "BatchNorm1d", "Linear(1024, 6272)", "ReLU", "BatchNorm1d",
+                  "Unflatten", "ConvTranspose2d(128, 64, 4, 2, 1)", "ReLU", "BatchNorm2d",
+                  "ConvTranspose2d(64, 1, 4, 2, 1)", "Tanh"),
+        ),
+    }  # fmt: skip
+    verdicts = {}
+    for item, name in FUNCTION_ITEMS.items():
+        try:
+            meta, arrays = load_export(folder / f"{name}.npz")
+        except ExportError as error:
+            why = "the grader's run of gan.py stopped before reaching it" if str(error) == "missing" else str(error)
+            verdicts[item] = Verdict(False, f"{name}: no result ({why}).")
+            continue
+        try:
+            if name == "sample_noise":
+                verdicts[item] = judge_sample_noise(meta, arrays, inputs)
+            elif name in LOSS_FORMULAS:
+                verdicts[item] = judge_loss(name, meta, arrays, inputs, s)
+            elif name == "get_optimizer":
+                verdicts[item] = judge_get_optimizer(meta, arrays, inputs)
+            else:
+                factory, x, shapes, layers = architectures[name]
+                verdicts[item] = judge_architecture(name, meta, arrays, factory, x, shapes, layers)
+        except Exception as error:  # malformed data in a well-formed file: the export's fault, not the grader's
+            verdicts[item] = Verdict(False, f"{name}: the exported data is malformed ({type(error).__name__}).")
+    return verdicts
+
+
+# ---------------------------------------------------------------------------
+# Inline Questions 1-3: the grader's training run
+# ---------------------------------------------------------------------------
+
+
+def trained_generator(gan, meta, arrays, names_hint, solution):
+    """The reference generator holding the trained parameters of GAN `gan`, or raise ExportError."""
+    names = meta.get("g_names") or []
+    tensors = [arrays.get(f"g_p{i}") for i in range(len(names))]
+    if not names or any(t is None for t in tensors):
+        raise ExportError("no generator parameters were exported")
+    factory = solution.generator if GENERATOR_OF[gan] == "generator" else solution.build_dc_generator
+    reference_shapes = [tuple(p.shape) for p in factory().parameters()]
+    if names_hint and set(names_hint) <= set(names):  # the assignment found for the architecture item
+        order = [names.index(name) for name in names_hint]
+    else:  # in order, when every shape fits
+        order = list(range(len(tensors)))
+    if [tuple(tensors[i].shape) for i in order] != reference_shapes:
+        raise ExportError("the trained generator's parameters do not fit the generator architecture")
+    return load_into(factory(), [tensors[i] for i in order]).float().train()
+
+
+def judge_training(folder, function_verdicts, solution=None):
+    """{grade id: Verdict} of Inline Questions 1-3 from the grader's training run in `folder`."""
+    s = solution or load_solution()
+    verdicts = {}
+    for item, gan in QUALITY_ITEMS.items():
+        title = TITLES[gan]
+        try:
+            meta, arrays = load_export(Path(folder) / f"{gan}.npz")
+        except ExportError as error:
+            why = "the grader's training run stopped before it" if str(error) == "missing" else str(error)
+            verdicts[item] = Verdict(False, f"Inline Question {item[-1]}: no trained {title} ({why}).")
+            continue
+        error = described_error(meta)
+        if error:
+            verdicts[item] = Verdict(False, f"Inline Question {item[-1]}: training your {title} {error}.")
+            continue
+        architecture = function_verdicts.get(
+            "test_generator" if GENERATOR_OF[gan] == "generator" else "test_dc_generator"
+        )
+        hint = architecture.details.get("names") if architecture else None
+        try:
+            G = trained_generator(gan, meta, arrays, hint, s)
+            metrics = quality.evaluate(quality.sample_images(G, n=1000))
+        except (ExportError, ValueError) as error:
+            verdicts[item] = Verdict(False, f"Inline Question {item[-1]}: your trained {title}: {clean(error)}.")
+            continue
+        ok, reasons = quality.passes(metrics, gan)
+        summary = (
+            f"{metrics['recognizable']:.0%} recognizable, {metrics['coverage']}/10 digits, "
+            f"inception score {metrics['inception_score']:.2f}, FID {metrics['fid']:.0f}"
+        )
+        shown = {key: metrics[key] for key in ("recognizable", "coverage", "class_distance", "inception_score", "fid")}
+        if ok:
+            verdicts[item] = Verdict(True, f"Inline Question {item[-1]}: 1,000 samples of your trained {title}: "
+                                     f"{summary}: meets the thresholds.", {"metrics": shown})  # fmt: skip
+        else:
+            verdicts[item] = Verdict(False, f"Inline Question {item[-1]}: 1,000 samples of your trained {title}: "
+                                     f"{summary}: {'; '.join(reasons)}.", {"metrics": shown})  # fmt: skip
+    return verdicts
+
+
+# ---------------------------------------------------------------------------
+# Inline Questions 4-6: the answers
+# ---------------------------------------------------------------------------
+
+
+def expected_answers(notebook=SOURCE_NOTEBOOK):
+    """The right answers: the source notebook's solution regions of the answer cells, run here (trusted code)."""
+    cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in nbformat.read(notebook, 4).cells}
+    answers = {}
+    for question, grade_id in ANSWER_CELLS.items():
+        region = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cells[grade_id].source, re.S)
+        namespace = {}
+        exec(compile(region.group(1), f"<{grade_id}>", "exec"), namespace)  # noqa: S102 (the course's own code)
+        answers[question] = {k: v for k, v in namespace.items() if not k.startswith("__")}
+    return answers
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def judge_q4(answer, expected):
+    value, pairs = answer.get("minmax_value"), answer.get("xy_pairs")
+    if not is_number(value):
+        return Verdict(False, "Inline Question 4: minmax_value must be a number.")
+    if not math.isclose(value, expected["minmax_value"], abs_tol=1e-9):
+        return Verdict(False, "Inline Question 4: minmax_value is not the min-max value of f(x, y) = xy.")
+    want = [tuple(map(float, pair)) for pair in expected["xy_pairs"]]
+    if not isinstance(pairs, list) or len(pairs) != len(want):
+        return Verdict(False, f"Inline Question 4: xy_pairs must be a list of {len(want)} (x, y) pairs.")
+    for number, (pair, right) in enumerate(zip(pairs, want, strict=True), 1):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(is_number(v) for v in pair)):
+            return Verdict(False, f"Inline Question 4: pair {number} of xy_pairs is not two numbers.")
+        if not all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(pair, right, strict=True)):
+            return Verdict(False, f"Inline Question 4: minmax_value is right; pair {number} of xy_pairs is not.")
+    return Verdict(True, "Inline Question 4: the min-max value and all six (x, y) pairs are right.")
+
+
+def judge_truth(question, name, answer, expected):
+    value = answer.get(name)
+    if not isinstance(value, bool):
+        shown = "a string" if isinstance(value, dict) and "string" in value else "not True or False"
+        return Verdict(False, f"Inline Question {question[-1]}: {name} must be True or False ({shown}).")
+    if value != expected[name]:
+        return Verdict(False, f"Inline Question {question[-1]}: {name} = {value} is not the right answer.")
+    return Verdict(True, f"Inline Question {question[-1]}: {name} = {value} is right.")
+
+
+def judge_answers(folder, expected=None):
+    """{grade id: Verdict} of Inline Questions 4-6 from the notebook's exported answers in `folder`."""
+    expected = expected or expected_answers()
+    verdicts = {}
+    for item, question in ANSWER_ITEMS.items():
+        path = Path(folder) / f"answers-{question}.json"
+        try:
+            if path.is_symlink() or not path.is_file():
+                raise ExportError("missing")
+            if path.stat().st_size > MAX_ANSWER_BYTES:
+                raise ExportError("too large")
+            answer = json.loads(path.read_text())
+            if not isinstance(answer, dict):
+                raise ExportError("unreadable")
+        except (ExportError, OSError, ValueError) as error:
+            why = "the notebook did not reach its test cell" if str(error) == "missing" else f"{error}"
+            verdicts[item] = Verdict(False, f"Inline Question {question[-1]}: no answer was recorded ({why}).")
+            continue
+        if question == "q4":
+            verdicts[item] = judge_q4(answer, expected["q4"])
+        else:
+            name = next(iter(expected[question]))
+            verdicts[item] = judge_truth(question, name, answer, expected[question])
+    return verdicts

@@ -1,0 +1,327 @@
+"""What the autograder reads from your work: plain data, written only while autograding.
+
+The autograder never scores anything inside your Python process. It runs your code in a sandbox,
+and this module writes what your code produced as plain files (numpy .npz without pickles, JSON); a
+separate grader process, which never runs your code, compares them with the reference:
+
+    python -m nndl2.export functions --inputs IN.npz --out DIR
+        each graded function of gan.py called on inputs the grader drew for this submission:
+        outputs, input gradients, a model's parameters, or the exception it raised;
+    python -m nndl2.export train --budget autograde --out DIR
+        the notebook's three GANs, built with your gan.py and trained by nndl2.training.run_a_gan at
+        the autograde budget: each generator's (and discriminator's) parameters, losses and grids;
+    save_answers("q4", minmax_value=..., xy_pairs=...)     (the notebook's Inline Question 4-6 cells)
+        your answers as JSON values.
+
+When you run the notebook yourself nothing is written (GAN_KIT_EXPORTS is not set).
+"""
+
+import argparse
+import importlib
+import json
+import numbers
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+EXPORTS = "GAN_KIT_EXPORTS"  # where save_answers writes (set by the autograder only)
+REPLAY = "GAN_KIT_REPLAY"  # the grader's training run, replayed into the notebook at autograde
+MAX_TEXT = 300  # characters kept of an exception message or a string answer
+
+FUNCTIONS = (
+    "sample_noise",
+    "discriminator",
+    "generator",
+    "discriminator_loss",
+    "generator_loss",
+    "get_optimizer",
+    "ls_discriminator_loss",
+    "ls_generator_loss",
+    "build_dc_classifier",
+    "build_dc_generator",
+)
+LOSSES = {"discriminator_loss": 2, "generator_loss": 1, "ls_discriminator_loss": 2, "ls_generator_loss": 1}
+
+
+# ---------------------------------------------------------------------------
+# Writing plain data
+# ---------------------------------------------------------------------------
+
+
+def save_npz(path, meta, arrays):
+    """One .npz of numeric arrays plus a JSON `meta` string; written to a temporary name, then renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as f:
+        np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
+    os.replace(partial, path)
+
+
+def as_array(value):
+    """(numpy array or None, description) of a value a graded function returned."""
+    if torch.is_tensor(value):
+        info = {"type": "Tensor", "dtype": str(value.dtype).removeprefix("torch."), "shape": list(value.shape)}
+        if value.is_complex() or value.dtype == torch.bool:
+            return None, info
+        return value.detach().cpu().to(torch.float64 if value.is_floating_point() else torch.int64).numpy(), info
+    return None, {"type": type(value).__name__}
+
+
+def parameters(model):
+    """(arrays, names) of a model's named parameters, in registration order ("p0", "p1", ...)."""
+    names, arrays = [], {}
+    for index, (name, p) in enumerate(model.named_parameters()):
+        names.append(name)
+        arrays[f"p{index}"] = p.detach().cpu().float().numpy()
+    return arrays, names
+
+
+def plain(value, depth=0):
+    """A JSON value for an answer: numbers, booleans, strings, lists; anything else by its type name."""
+    if depth > 4:
+        return {"unexportable": "nested too deep"}
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return None if value is None else bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if np.isfinite(number) else {"unexportable": repr(number)}
+    if isinstance(value, str):
+        return {"string": value[:MAX_TEXT]}
+    if torch.is_tensor(value) or isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value[:100]]
+    return {"unexportable": type(value).__name__}
+
+
+def error_meta(error):
+    """What the grader is told about an exception: its type, message and the line of gan.py it came from."""
+    meta = {"error": type(error).__name__, "message": str(error)[:MAX_TEXT]}
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).name == "gan.py"]
+    if frames:
+        meta["line"] = frames[-1].lineno
+    return meta
+
+
+# ---------------------------------------------------------------------------
+# The graded functions, called on the grader's inputs
+# ---------------------------------------------------------------------------
+
+
+def export_sample_noise(gan, inputs):
+    z, info = as_array(gan.sample_noise(int(inputs["noise_n"]), int(inputs["noise_d"])))
+    return info, {} if z is None else {"z": z}
+
+
+def run_model(model, x, train=True):
+    """The model's output on x (no gradients), and its parameters."""
+    if not isinstance(model, nn.Module):
+        return {"type": type(model).__name__, "module": False}, {}
+    model.train(train)
+    arrays, names = parameters(model)
+    with torch.no_grad():
+        out, info = as_array(model(torch.from_numpy(x)))
+    meta = {"module": True, "class": type(model).__name__, "names": names, "output": info}
+    if out is not None:
+        arrays["out"] = out
+    return meta, arrays
+
+
+def export_discriminator(gan, inputs):
+    return run_model(gan.discriminator(), inputs["d_images"])
+
+
+def export_generator(gan, inputs):
+    return run_model(gan.generator(int(inputs["g_dim"])), inputs["g_noise"])
+
+
+def export_build_dc_classifier(gan, inputs):
+    x = inputs["dc_images"]
+    return run_model(gan.build_dc_classifier(len(x)), x)
+
+
+def export_build_dc_generator(gan, inputs):
+    return run_model(gan.build_dc_generator(int(inputs["dcg_dim"])), inputs["dcg_noise"])
+
+
+def export_losses(function, inputs, arity):
+    """A loss on the grader's logits in float64 and float32: its value and the gradients of the inputs."""
+    meta, arrays = {}, {}
+    for dtype in ("float64", "float32"):
+        tensors = [
+            torch.tensor(inputs[f"loss_{dtype}_{i}"], dtype=getattr(torch, dtype), requires_grad=True)
+            for i in range(arity)
+        ]
+        loss = function(*tensors)
+        value, info = as_array(loss)
+        meta[dtype] = info
+        if value is None:
+            continue
+        arrays[f"{dtype}_value"] = value.reshape(-1)
+        if loss.requires_grad and loss.numel() == 1:
+            loss.sum().backward()
+        for i, t in enumerate(tensors):
+            if t.grad is not None:
+                arrays[f"{dtype}_grad{i}"] = t.grad.detach().double().numpy()
+    return meta, arrays
+
+
+def export_get_optimizer(gan, inputs):
+    """get_optimizer on a small float64 model, stepped three times with the grader's gradients."""
+    model = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    with torch.no_grad():
+        for index, p in enumerate(model.parameters()):
+            p.copy_(torch.from_numpy(inputs[f"opt_init{index}"]))
+    optimizer = gan.get_optimizer(model)
+    meta = {"class": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}", "steps": 0}
+    arrays = {}
+    if not hasattr(optimizer, "step"):
+        return meta, arrays
+    for step in range(3):
+        for index, p in enumerate(model.parameters()):
+            p.grad = torch.from_numpy(inputs[f"opt_grad{step}_{index}"]).clone()
+        optimizer.step()
+        for index, p in enumerate(model.parameters()):
+            arrays[f"step{step}_p{index}"] = p.detach().double().numpy().copy()
+        meta["steps"] = step + 1
+    return meta, arrays
+
+
+def exporter(name):
+    """The function that exports graded function `name`: (gan module, inputs) -> (meta, arrays)."""
+    if name in LOSSES:
+        return lambda gan, inputs: export_losses(getattr(gan, name), inputs, LOSSES[name])
+    return globals()[f"export_{name}"]
+
+
+def export_functions(inputs_path, out):
+    """Import gan.py (from the working directory) and export every graded function into `out`."""
+    out = Path(out)
+    with np.load(inputs_path, allow_pickle=False) as data:
+        inputs = {key: data[key] for key in data.files}
+    sys.path.insert(0, os.getcwd())
+    try:
+        gan = importlib.import_module("gan")
+    except BaseException as error:  # a gan.py that raises, exits or does not parse: every function says so
+        save_npz(out / "module.npz", {"import": error_meta(error)}, {})
+        return 1
+    save_npz(out / "module.npz", {"import": "ok"}, {})
+    for name in FUNCTIONS:
+        torch.manual_seed(int(inputs["torch_seed"]))
+        try:
+            meta, arrays = exporter(name)(gan, inputs)
+        except BaseException as error:  # noqa: BLE001 (SystemExit from student code too: record it, go on)
+            meta, arrays = error_meta(error), {}
+        save_npz(out / f"{name}.npz", meta, arrays)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# The grader's training run of the notebook's three GANs
+# ---------------------------------------------------------------------------
+
+
+def export_training(out, budget, gans=None, device=None):
+    """Train the notebook's GANs with gan.py as the notebook does and export each one as soon as it is trained."""
+    from nndl2.budget import BUDGETS, SEED
+    from nndl2.data import MNISTBatches, load_mnist
+    from nndl2.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
+
+    out = Path(out)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    sys.path.insert(0, os.getcwd())
+    try:
+        gan = importlib.import_module("gan")
+    except BaseException as error:
+        save_npz(out / "module.npz", {"import": error_meta(error)}, {})
+        return 1
+    loader = MNISTBatches(load_mnist(download=False), BATCH_SIZE, NUM_TRAIN, start=0, device=device)
+    for name in gans or GANS:
+        meta, arrays = {"budget": budget, "device": str(device)}, {}
+        try:
+            D, G, images, history = train_gan(name, gan, loader, BUDGETS[budget][name], SEED, device)
+            g_arrays, meta["g_names"] = parameters(G)
+            d_arrays, meta["d_names"] = parameters(D)
+            arrays.update({f"g_{key}": value for key, value in g_arrays.items()})
+            arrays.update({f"d_{key}": value for key, value in d_arrays.items()})
+            arrays["images"] = np.asarray(images, dtype=np.float32).reshape(len(images), 16, -1)
+            for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+                arrays[f"history_{key}"] = np.asarray(history.get(key, []), dtype=np.float64)
+        except BaseException as error:  # noqa: BLE001
+            meta.update(error_meta(error))
+        save_npz(out / f"{name}.npz", meta, arrays)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# In the notebook, at autograde
+# ---------------------------------------------------------------------------
+
+
+def save_answers(question, **answers):
+    """Write the answers of one Inline Question for the grader (only while autograding; else nothing)."""
+    folder = os.environ.get(EXPORTS)
+    if not folder:
+        return
+    path = Path(folder) / f"answers-{question}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({name: plain(value) for name, value in answers.items()}))
+
+
+def replayer(name):
+    """At autograde: a stand-in for run_a_gan that replays the grader's training run of GAN `name`.
+
+    It loads the grader's trained weights into the D and G it is given (built by your gan.py in the
+    cell, as in the grader's run), fills `history`, and returns the run's progress grids, so the
+    notebook shows exactly the generators that were graded without training them twice.
+    """
+
+    def replay(D, G, D_solver, G_solver, discriminator_loss, generator_loss, loader_train, history=None, **_):
+        path = Path(os.environ[REPLAY]) / f"{name}.npz"
+        if not path.exists():
+            raise RuntimeError(f"the grader's training run has no {name} GAN (it stopped before; see the feedback)")
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            if "error" in meta:
+                raise RuntimeError(f"training failed in the grader's run: {meta['error']}: {meta.get('message', '')}")
+            for prefix, model in (("g", G), ("d", D)):
+                with torch.no_grad():
+                    for index, (_, p) in enumerate(model.named_parameters()):
+                        p.copy_(torch.from_numpy(data[f"{prefix}_p{index}"]).to(p.dtype))
+            if history is not None:
+                for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+                    history.setdefault(key, []).extend(data[f"history_{key}"].tolist())
+            images = list(data["images"])
+        print(f"Autograde: this is the grader's own training run of your gan.py ({meta['budget']} budget), shown here")
+        print("instead of training a second time. Inline Questions 1-3 are graded from exactly this generator.")
+        return images
+
+    return replay
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m nndl2.export", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    functions = commands.add_parser("functions", help="export every graded function of ./gan.py")
+    functions.add_argument("--inputs", required=True, type=Path)
+    functions.add_argument("--out", required=True, type=Path)
+    train = commands.add_parser("train", help="train the notebook's GANs with ./gan.py and export them")
+    train.add_argument("--out", required=True, type=Path)
+    train.add_argument("--budget", default="autograde")
+    train.add_argument("--gans", nargs="*")
+    args = parser.parse_args(argv)
+    if args.command == "functions":
+        return export_functions(args.inputs, args.out)
+    return export_training(args.out, args.budget, args.gans)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
