@@ -5,7 +5,8 @@ written to each writable place (/exports, /tmp, /dev/shm), and wall time. Which 
 a limit depends on what the grader's account may do:
 
 - cgroup mode (root on a cgroup v1 or v2 machine, or a user given a delegated cgroup v2 subtree):
-  the sandbox runs in a cgroup of its own, made under the launcher's, whose `memory` limit counts
+  the sandbox runs in a cgroup of its own (v1: under the launcher's; v2: beside it, under the
+  nearest ancestor that delegates memory and pids), whose `memory` limit counts
   every process of the submission together, page cache and tmpfs pages included, and whose `pids`
   limit counts its processes and threads. Hitting either is observed from the cgroup's counters
   (an OOM kill, a refused fork).
@@ -13,9 +14,8 @@ a limit depends on what the grader's account may do:
   RLIMIT_DATA caps each process's private writable address space (not their sum, and torch's
   libraries reserve about 0.8 GB of it on import), RLIMIT_NPROC caps the threads of the grader's
   user id at what it runs at launch plus `processes` (so the grader's other processes started
-  meanwhile count too; root is exempt), and hitting either
-  shows only as a failed allocation or fork inside the sandbox, which the grader cannot tell
-  from the student's own errors.
+  meanwhile count too; root is exempt), and hitting either shows only as a failed allocation or
+  fork inside the sandbox, which the grader cannot tell from the student's own errors.
 
 Both modes set RLIMIT_FSIZE (no file larger than `file_size`, writes past it fail with EFBIG) and
 RLIMIT_CORE 0, and size the sandbox's tmpfs mounts (/exports, /tmp, /dev/shm): what is written

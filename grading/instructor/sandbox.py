@@ -3,8 +3,8 @@
 Inside, the file system is an empty read-only root with only what grading needs, each at a neutral
 path (no path of the grader's appears):
 
-    /usr, /bin, /lib...    the system, read-only; in /etc only the dynamic linker's cache and
-                           synthetic passwd/group/hosts/nsswitch.conf files (no host secrets)
+    /usr, /bin, /lib...    the system, read-only; in /etc only the dynamic linker's cache, fonts,
+                           alternatives and synthetic passwd/group/hosts/nsswitch.conf (no secrets)
     /opt/python, /opt/venv the Python environment (base installation and venv), read-only
     /assignment            the student's graded folder, read-only, the working directory
     /data                  MNIST, read-only (MNIST_ROOT=/data)
