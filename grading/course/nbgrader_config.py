@@ -38,9 +38,14 @@ if os.environ.get("GAN_KIT_ROOT"):
     # (grading/instructor/normalize.py), so nbgrader's own sanitizing passes find every cell in place.
     # At autograde, the training cells replay the grader's own training run of the submission's gan.py
     # (grading/course/preprocessors/replay_training.py; `--ReplayTraining.replay=True`, which the
-    # kit's autograde passes); the other passes are nbgrader's defaults.
+    # kit's autograde passes). ReplayTraining is a LimitedExecute (limited_execute.py): bytes of output
+    # per cell and per notebook, a deadline, a dead kernel that leaves the notebook and its grades
+    # written. Then no grader path, host name or environment value, and no active HTML, JavaScript or
+    # link in any output or markdown, reaches feedback or formgrader. The other passes are nbgrader's.
     c.Autograde.autograde_preprocessors = [
         "grading.course.preprocessors.replay_training.ReplayTraining",
+        "grading.course.preprocessors.scrub_host_details.ScrubHostDetails",
+        "grading.course.preprocessors.sanitize_notebook.SanitizeNotebook",
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
@@ -48,6 +53,8 @@ if os.environ.get("GAN_KIT_ROOT"):
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
+    c.LimitedExecute.max_output_bytes = 1 << 20
+    c.HTMLExporter.sanitize_html = True  # feedback: nbconvert's own cleaning as well
 
     # Feedback shows neither the hidden tests' code nor tracebacks that quote it.
     c.GenerateFeedback.preprocessors = [

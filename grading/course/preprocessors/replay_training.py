@@ -8,15 +8,16 @@ line in the kernel that points the name `run_a_gan` at nndl2.export.replayer(<ga
 grader's trained weights into the cell's D and G and returns its history and grids), runs the cell
 as it is, and then points `run_a_gan` back at nndl2.training.run_a_gan. The cell's source is not
 changed; its output says what happened. Without `replay` (the default: formgrader, run by hand) the
-cells train as written.
+cells train as written. It runs the notebook as LimitedExecute does (output caps, deadline, dead kernel).
 """
 
 from nbclient.util import ensure_async
-from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict
 
+from grading.course.preprocessors.limited_execute import LimitedExecute
 
-class ReplayTraining(Execute):
+
+class ReplayTraining(LimitedExecute):
     replay = Bool(False, help="Replay the grader's training run in the cells of replay_cells.").tag(config=True)
     replay_cells = Dict(
         {"train_vanilla": "vanilla", "train_lsgan": "lsgan", "train_dcgan": "dcgan"},

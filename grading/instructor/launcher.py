@@ -1,0 +1,612 @@
+"""The trusted launcher: starts one bubblewrap sandbox, holds its limits, and reports what it observed.
+
+    python -I grading/instructor/launcher.py SPEC.json                          # a plain command
+    python -I grading/instructor/launcher.py SPEC.json CONNECTION_FILE [ARGS]   # an ipykernel (kernelspec argv)
+
+SPEC.json is written by grading/instructor/sandbox.py into a folder only the grader reads. The
+launcher runs outside the sandbox with the grader's rights and the standard library only. It
+
+1. makes a cgroup for the run (or, where it cannot, sets rlimits: grading/instructor/limits.py),
+2. starts bwrap with the sandbox's arguments, the synthetic /etc files and, for a kernel, the
+   connection file rewritten for the sandbox (its sockets in the sandbox's /run/jupyter tmpfs, reached
+   from outside through links to descriptors the launcher holds: `link_sockets`),
+3. before any submitted code runs, opens the sandbox's /exports, /tmp and /dev/shm tmpfs mounts
+   from outside (/proc/PID/root) and seeds /exports with the host exports folder's files,
+4. waits, keeping the first and last `Limits.output` / 2 bytes of the sandbox's stdout and of its
+   stderr (untrusted text, for the instructor's eyes only), and kills
+   the sandbox at the wall-time limit or when the launcher itself is told to stop,
+5. copies /exports back to the host folder (regular files and folders only), makes sure no process
+   of the sandbox is left, and writes the outcome JSON: exit status, which limits were hit and
+   why, peak memory, bytes used. Every reason in it comes from what the launcher observed from
+   outside, never from what the sandboxed code printed.
+
+The outcome goes to the path the spec names, atomically; the launcher exits with the sandbox's
+exit status (125 when the sandbox could not be started).
+"""
+
+import ctypes
+import errno
+import json
+import os
+import selectors
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file (python -I path/launcher.py): import from the kit
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from grading.instructor import limits as limiting  # noqa: E402
+
+SOCKETS = "/run/jupyter"  # the kernel's socket folder inside the sandbox
+CONNECTION = "/run/jupyter-connection.json"  # its connection file inside the sandbox
+PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+TMPFS = {"exports": "exports", "tmp": "tmp", "shm": "dev/shm"}  # Limits field: path under the sandbox root
+MAX_ENTRIES, MAX_DEPTH = 10_000, 16  # what the launcher walks in a tmpfs (copy, checks)
+SETUP_TIMEOUT = 60  # seconds bwrap may take to build the sandbox
+PR_SET_PDEATHSIG = 1
+FAILED = 125
+
+
+class LaunchError(Exception):
+    """The sandbox could not be started: a grader-side problem, reported in the outcome's `error`."""
+
+
+def die_with_parent(sig):
+    """Ask the kernel to send `sig` to this process when its parent exits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+
+
+def memfd(name, content):
+    """An anonymous in-memory file holding `content`, read from its start (bwrap's --ro-bind-data copies it)."""
+    fd = os.memfd_create(name, 0)  # not close-on-exec: bwrap reads it
+    os.write(fd, content.encode())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+class Capped:
+    """The first and the last `limit` // 2 bytes of a stream, and how many bytes came in all."""
+
+    def __init__(self, limit):
+        self.half, self.head, self.tail, self.total = limit // 2, bytearray(), bytearray(), 0
+
+    def add(self, chunk):
+        self.total += len(chunk)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail = (self.tail + chunk)[-self.half :] if chunk else self.tail
+
+    def text(self):
+        dropped = self.total - len(self.head) - len(self.tail)
+        middle = f"\n[... {dropped} bytes not kept ...]\n".encode() if dropped else b""
+        return bytes(self.head + middle + self.tail).decode("utf-8", errors="replace")
+
+
+class Launch:
+    def __init__(self, spec, rest):
+        self.spec = spec
+        self.limits = limiting.Limits.from_json(spec["limits"])
+        self.rest = rest
+        self.stop = None  # why the launcher was asked to stop, if it was
+        self.fds = {}  # Limits field -> O_DIRECTORY fd on that tmpfs of the sandbox
+        self.cgroup = None
+        self.namespace = None  # inode of the sandbox's pid namespace
+        self.sockets = []  # (host link, socket name in /run/jupyter) of a kernel
+        self.linked = {}  # host link -> O_PATH fd on the kernel's socket
+        self.pid = None  # the sandbox's first process, as the launcher sees it
+        self.outcome = {
+            "started": False,
+            "error": None,
+            "mode": None,
+            "exit_code": None,
+            "signal": None,
+            "killed_by_launcher": None,
+            "limits_hit": [],
+            "reason": "",
+            "peak_memory": None,
+            "peak_memory_of": None,
+            "wall_s": None,
+            "leftover_processes": 0,
+            "pid_namespace": None,
+            "exports": {"files": 0, "bytes": 0, "skipped": []},
+            "used": {},
+            "stdout": "",
+            "stderr": "",
+            "stdout_bytes": 0,
+            "stderr_bytes": 0,
+            "limits": self.limits.to_json(),
+            "cgroup_unavailable": None,
+        }
+
+    # -- setup -------------------------------------------------------------------------------
+    def command(self):
+        """bwrap's argument list after the spec's static part, and the fds bwrap must inherit."""
+        args, keep = [], []
+        for dest, content in self.spec["files"].items():
+            fd = memfd(Path(dest).name, content)
+            keep.append(fd)
+            args += ["--ro-bind-data", str(fd), dest]
+        kernel = self.spec.get("kernel")
+        if kernel:
+            if not self.rest:
+                raise LaunchError("a kernel launch needs the connection file argument ({connection_file})")
+            connection_file, extra = self.rest[0], self.rest[1:]
+            info = json.loads(Path(connection_file).read_text())
+            if info.get("transport") != "ipc":
+                raise LaunchError(
+                    "the sandboxed kernel has no network: start it with --KernelManager.transport=ipc "
+                    f"(the connection file says transport={info.get('transport')!r})"
+                )
+            ip = Path(info["ip"])
+            if ip.parent.resolve() != Path(kernel["socket_dir"]).resolve():
+                raise LaunchError(
+                    f"the kernel's sockets must be in {kernel['socket_dir']} (set --KernelManager.ip="
+                    f"{kernel['socket_dir']}/kernel); the connection file puts them at {ip}"
+                )
+            # The kernel binds its sockets in its own small tmpfs; nbgrader reaches them through links
+            # the launcher makes once they exist (link_sockets): no host folder is writable inside.
+            self.sockets = [(ip.parent / f"{ip.name}-{info[port]}", f"{ip.name}-{info[port]}") for port in PORTS]
+            inside = dict(info, ip=f"{SOCKETS}/{ip.name}")
+            fd = memfd("connection.json", json.dumps(inside))
+            keep.append(fd)
+            args += ["--ro-bind-data", str(fd), CONNECTION]
+            command = [kernel["python"], "-m", "ipykernel_launcher", "-f", CONNECTION, *extra]
+        else:
+            if self.rest:
+                raise LaunchError(f"unexpected arguments for a plain command: {self.rest}")
+            command = self.spec["command"]
+        return args, keep, command
+
+    def environment(self):
+        env = dict(self.spec["env"])
+        for name in self.spec.get("pass_env", []):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        return env
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self):
+        start = time.monotonic()
+        try:
+            self._run(start)
+        except LaunchError as error:
+            self.outcome["error"] = str(error)
+        except Exception as error:  # a bug or an unexpected system error: still an outcome for the grader
+            self.outcome["error"] = f"launcher failure: {type(error).__name__}: {error}"
+        finally:
+            self.outcome["wall_s"] = round(time.monotonic() - start, 3)
+            for fd in self.fds.values():
+                os.close(fd)
+            self.fds = {}
+            if self.cgroup is not None:
+                self.cgroup.remove()
+            for link, fd in self.linked.items():
+                os.close(fd)
+                if link.is_symlink():
+                    link.unlink()
+            self.linked = {}
+        self.outcome["reason"] = reason(self.outcome)
+        write_json(self.spec["outcome"], self.outcome)
+        if self.outcome["error"]:
+            print(f"gan-kit sandbox launcher: {self.outcome['error']}", file=sys.stderr)
+            return FAILED
+        code = self.outcome["exit_code"]
+        return code if code is not None and code >= 0 else FAILED
+
+    def _run(self, start):
+        args, keep, command = self.command()
+        if self.spec.get("cgroup", "auto") == "auto":
+            self.cgroup, why_not = limiting.create_cgroup(self.limits)
+            self.outcome["cgroup_unavailable"] = why_not
+        self.outcome["mode"] = self.cgroup.mode if self.cgroup else "rlimit"
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()
+        info_r, info_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        # The sandbox's first process: tell the launcher the mounts are ready, wait for its go, exec.
+        shim = (
+            f"import os, sys; os.write({ready_w}, b'r'); os.read({go_r}, 1); os.close({ready_w}); os.close({go_r}); "
+            "os.execvp(sys.argv[1], sys.argv[1:])"
+        )
+        argv = [self.spec["bwrap"], *self.spec["args"], *args, "--remount-ro", "/", "--info-fd", str(info_w)]
+        argv += ["--", self.spec["python"], "-I", "-S", "-c", shim, *command]
+        procs = self.cgroup.procs_files() if self.cgroup else []
+        limits, cgroup = self.limits, self.cgroup
+        already = 0 if cgroup else limiting.user_tasks()
+
+        def child():  # between fork and exec of bwrap: join the cgroup, set the rlimits
+            os.setpgid(0, 0)  # signals for the launcher's process group (Jupyter's) are the launcher's to handle
+            die_with_parent(signal.SIGKILL)
+            for path in procs:
+                with open(path, "w") as f:
+                    f.write(str(os.getpid()))
+            limiting.set_rlimits(limits, cgroup, already)
+
+        try:
+            process = subprocess.Popen(
+                argv, env=self.environment(), stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+                pass_fds=(ready_w, go_r, info_w, *keep), preexec_fn=child,
+            )  # fmt: skip
+        except OSError as error:
+            raise LaunchError(f"cannot start bwrap: {error}") from error
+        finally:
+            for fd in (ready_w, go_r, info_w, out_w, err_w, *keep):
+                os.close(fd)
+        stdout, stderr = Capped(self.limits.output), Capped(self.limits.output)
+        try:
+            pid = self.setup(process, info_r, ready_r, go_w, err_r)
+            self.outcome["started"] = True
+            self.wait(process, start, {out_r: stdout, err_r: stderr})
+        finally:
+            for fd in (info_r, ready_r, go_w, out_r, err_r):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            if process.poll() is None:
+                self.kill(process)
+            process.wait()
+            self.outcome["stdout"], self.outcome["stdout_bytes"] = stdout.text(), stdout.total
+            self.outcome["stderr"], self.outcome["stderr_bytes"] = stderr.text(), stderr.total
+        self.finish(process, pid)
+
+    def setup(self, process, info_r, ready_r, go_w, err_r):
+        """Wait until bwrap has built the sandbox, open its tmpfs mounts, seed /exports, then let it go."""
+        deadline = time.monotonic() + SETUP_TIMEOUT
+        info = read_until_eof(info_r, deadline)
+        ready = read_some(ready_r, deadline)
+        if ready != b"r":
+            if process.poll() is None:
+                self.kill(process)
+            process.wait()
+            message = read_until_eof(err_r, time.monotonic() + 5).decode(errors="replace").strip()[-2000:]
+            raise LaunchError(
+                f"bwrap could not build the sandbox (exit status {process.returncode}): {message or 'no message'}"
+            )
+        pid = json.loads(info)["child-pid"]
+        self.namespace = self.outcome["pid_namespace"] = json.loads(info).get("pid-namespace")
+        for field, path in TMPFS.items():
+            self.fds[field] = os.open(f"/proc/{pid}/root/{path}", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        exports = self.spec.get("exports")
+        if exports and Path(exports).is_dir():
+            try:
+                copy_tree_in(Path(exports), self.fds["exports"])
+            except OSError as error:
+                raise LaunchError(f"cannot copy {exports} into the sandbox's /exports: {error}") from error
+        self.pid = pid
+        os.write(go_w, b"g\n")
+        return pid
+
+    def link_sockets(self):
+        """Once the kernel has bound a socket, let nbgrader reach it; True when all are linked.
+
+        Each link in the host's socket folder points at /proc/<launcher>/fd/N, an O_PATH descriptor the
+        launcher opened on the socket itself (not following links) before any submitted code ran:
+        whatever that code later does to /run/jupyter, nbgrader's connections can only reach the
+        kernel's own sockets, never a path the sandbox names.
+        """
+        for link, name in self.sockets:
+            if link in self.linked:
+                continue
+            try:
+                fd = os.open(f"/proc/{self.pid}/root{SOCKETS}/{name}", os.O_PATH | os.O_NOFOLLOW)
+            except OSError:
+                continue  # not bound yet
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise LaunchError(f"{SOCKETS}/{name} in the sandbox is not a socket")
+            self.linked[link] = fd
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(f"/proc/{os.getpid()}/fd/{fd}")
+        return len(self.linked) == len(self.sockets)
+
+    def wait(self, process, start, streams):
+        """Relay nothing, keep the capped output, enforce the wall time, obey a stop request."""
+        selector = selectors.DefaultSelector()
+        for fd in streams:
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        wall = self.limits.wall_time
+        exited_at, linked = None, not self.sockets
+        while selector.get_map():
+            if not linked and process.poll() is None:
+                linked = self.link_sockets()
+                if not linked and time.monotonic() - start > SETUP_TIMEOUT:
+                    self.kill(process)
+                    raise LaunchError(f"the kernel did not bind its sockets within {SETUP_TIMEOUT} s")
+            for key, _ in selector.select(timeout=0.2 if linked else 0.02):
+                try:
+                    chunk = os.read(key.fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if chunk:
+                    streams[key.fd].add(chunk)
+                else:
+                    selector.unregister(key.fd)
+            if process.poll() is None:
+                if self.stop and self.outcome["killed_by_launcher"] is None:
+                    self.outcome["killed_by_launcher"] = self.stop
+                    self.kill(process)
+                elif wall and time.monotonic() - start > wall and self.outcome["killed_by_launcher"] is None:
+                    self.outcome["killed_by_launcher"] = "wall_time"
+                    self.kill(process)
+            else:
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at > 2:  # everything in the sandbox is gone with bwrap
+                    break
+        selector.close()
+
+    def kill(self, process):
+        try:
+            process.kill()  # bwrap; --die-with-parent takes the sandbox's pid 1, and its namespace, with it
+        except OSError:
+            pass
+        limiting.kill_all(self.cgroup)
+
+    # -- after the run ------------------------------------------------------------------------
+    def finish(self, process, pid):
+        outcome, limits = self.outcome, self.limits
+        code = process.returncode
+        if code < 0:  # bwrap itself was killed (by the launcher)
+            outcome["signal"] = -code
+        else:
+            outcome["exit_code"] = code
+            if code > 128 and code - 128 < signal.NSIG:  # bwrap reports a command killed by signal N as 128+N
+                outcome["signal"] = code - 128
+        outcome["leftover_processes"] = self.leftovers()
+        hit = outcome["limits_hit"]
+        if outcome["killed_by_launcher"] == "wall_time":
+            hit.append("wall_time")
+        if self.cgroup is not None:
+            stats = self.cgroup.stats()
+            outcome["peak_memory"], outcome["peak_memory_of"] = stats["peak_memory"], "all processes (cgroup)"
+            if stats["oom_kills"]:
+                hit.append("memory")
+            if stats["pids_refused"]:
+                hit.append("processes")
+        else:
+            from resource import RUSAGE_CHILDREN, getrusage
+
+            outcome["peak_memory"] = getrusage(RUSAGE_CHILDREN).ru_maxrss * 1024
+            outcome["peak_memory_of"] = "the largest process (ru_maxrss)"
+        largest = 0
+        for field, fd in self.fds.items():
+            st = os.fstatvfs(fd)
+            used = (st.f_blocks - st.f_bfree) * st.f_frsize
+            outcome["used"][field] = used
+            if st.f_bavail == 0:
+                hit.append(field)
+            largest = max(largest, largest_file(fd))
+        if largest >= limits.file_size:
+            hit.append("file_size")
+        if outcome["stdout_bytes"] > limits.output or outcome["stderr_bytes"] > limits.output:
+            hit.append("output")
+        exports = self.spec.get("exports")
+        if exports:
+            outcome["exports"] = copy_tree_out(self.fds["exports"], Path(exports))
+
+    def leftovers(self):
+        """Kill and count processes of the sandbox still alive after bwrap ended (there should be none)."""
+        # When bwrap's pid 1 dies the kernel kills the rest of its pid namespace: give it a moment.
+        deadline = time.monotonic() + 2
+        while self.in_namespace() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        left = self.in_namespace() | (self.cgroup.pids() if self.cgroup else set())
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        return len(left)
+
+    def in_namespace(self):
+        """Pids of live (not zombie) processes in the sandbox's pid namespace."""
+        found = set()
+        if not self.namespace:
+            return found
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry}/ns/pid").st_ino != self.namespace:
+                    continue
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    state = f.read().rpartition(b")")[2].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in (b"Z", b"X"):  # a zombie is dead already, waiting for its new parent to reap it
+                found.add(int(entry))
+        return found
+
+
+# -- reasons -----------------------------------------------------------------------------------
+def reason(outcome):
+    """Why the run ended badly, in one line, from the observations only ("" when it did not).
+
+    A stop the grader asked for (Jupyter ending a kernel that did not exit on its shutdown request,
+    Ctrl-C) is no fault of the submission: it is in `killed_by_launcher`, not in the reason.
+    """
+    if outcome["error"]:
+        return f"sandbox error: {outcome['error']}"
+    limits = outcome["limits"]
+    size = limiting.describe
+    texts = {
+        "memory": f"memory limit ({size(limits['memory'])}) reached",
+        "processes": f"process limit ({limits['processes']}) reached",
+        "wall_time": f"wall time limit ({limits['wall_time']:g} s) reached" if limits["wall_time"] else "",
+        "exports": f"/exports full ({size(limits['exports'])})",
+        "tmp": f"/tmp full ({size(limits['tmp'])})",
+        "shm": f"/dev/shm full ({size(limits['shm'])})",
+        "file_size": f"a file reached the size limit ({size(limits['file_size'])})",
+        "output": f"more than {size(limits['output'])} of output",
+    }
+    parts = [texts[name] for name in outcome["limits_hit"]]
+    stop = outcome["killed_by_launcher"]  # "wall_time", or the signal the grader stopped the launcher with
+    sig = outcome["signal"]
+    if sig and not stop and "memory" not in outcome["limits_hit"]:
+        try:
+            parts.append(f"killed by signal {sig} ({signal.Signals(sig).name})")
+        except ValueError:
+            parts.append(f"killed by signal {sig}")
+    return "; ".join(parts)
+
+
+# -- tmpfs walking: never follows a link the sandbox made ------------------------------------
+def _entries(dir_fd, depth=0, budget=None):
+    """(parent dir fd, name, lstat) for each entry under `dir_fd`, depth first, at most MAX_ENTRIES."""
+    budget = budget if budget is not None else [MAX_ENTRIES]
+    if depth > MAX_DEPTH:
+        return
+    for name in sorted(os.listdir(dir_fd)):
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        yield dir_fd, name, st, depth
+        if stat.S_ISDIR(st.st_mode):
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            try:
+                yield from _entries(sub, depth + 1, budget)
+            finally:
+                os.close(sub)
+
+
+def largest_file(dir_fd):
+    try:
+        return max((st.st_size for _, _, st, _ in _entries(dir_fd) if stat.S_ISREG(st.st_mode)), default=0)
+    except OSError:
+        return 0
+
+
+def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None):
+    """Replace the contents of `dest` by the regular files and folders under `dir_fd`; list what was skipped."""
+    report = report if report is not None else {"files": 0, "bytes": 0, "skipped": [], "budget": [MAX_ENTRIES]}
+    if depth == 0:
+        dest.mkdir(parents=True, exist_ok=True)
+        for old in dest.iterdir():
+            if old.is_dir() and not old.is_symlink():
+                _rmtree(old)
+            else:
+                old.unlink()
+    for name in sorted(os.listdir(dir_fd)):
+        if report["budget"][0] <= 0 or depth > MAX_DEPTH:
+            report["skipped"].append(f"{relative / name} (more than {MAX_ENTRIES} entries or {MAX_DEPTH} levels)")
+            break
+        report["budget"][0] -= 1
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            try:
+                (dest / name).mkdir()
+                copy_tree_out(sub, dest / name, relative / name, depth + 1, report)
+            finally:
+                os.close(sub)
+        elif stat.S_ISREG(st.st_mode):
+            src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            try:
+                with open(src, "rb", closefd=False) as f, open(dest / name, "xb") as out:
+                    while chunk := f.read(1 << 20):
+                        out.write(chunk)
+                        report["bytes"] += len(chunk)
+                report["files"] += 1
+            finally:
+                os.close(src)
+        else:
+            report["skipped"].append(f"{relative / name} (not a regular file or folder)")
+    if depth == 0:
+        del report["budget"]
+    return report
+
+
+def copy_tree_in(src, dir_fd):
+    """Copy the regular files and folders under host folder `src` into the (still empty) tmpfs `dir_fd`."""
+    for entry in sorted(src.iterdir()):
+        st = entry.lstat()
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(entry.name, dir_fd=dir_fd)
+            sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            try:
+                copy_tree_in(entry, sub)
+            finally:
+                os.close(sub)
+        elif stat.S_ISREG(st.st_mode):
+            out = os.open(entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
+            with open(out, "wb") as f, open(entry, "rb") as data:
+                while chunk := data.read(1 << 20):
+                    f.write(chunk)
+
+
+def _rmtree(path):
+    for child in path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            _rmtree(child)
+        else:
+            child.unlink()
+    path.rmdir()
+
+
+# -- small helpers -----------------------------------------------------------------------------
+def read_until_eof(fd, deadline):
+    data = b""
+    while chunk := read_some(fd, deadline):
+        data += chunk
+    return data
+
+
+def read_some(fd, deadline):
+    """os.read with a deadline; b"" at EOF or when the deadline passes."""
+    selector = selectors.DefaultSelector()
+    selector.register(fd, selectors.EVENT_READ)
+    try:
+        while time.monotonic() < deadline:
+            if selector.select(timeout=max(0.0, min(1.0, deadline - time.monotonic()))):
+                try:
+                    return os.read(fd, 4096)
+                except OSError as error:
+                    if error.errno in (errno.EAGAIN, errno.EINTR):
+                        continue
+                    raise
+        return b""
+    finally:
+        selector.close()
+
+
+def write_json(path, data):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=1))
+    partial.replace(path)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    die_with_parent(signal.SIGTERM)  # nbgrader (or the caller of sandbox.run) gone: clean up, then go
+    if os.getppid() == 1:
+        return FAILED
+    spec = json.loads(Path(argv[0]).read_text())
+    launch = Launch(spec, argv[1:])
+
+    def on_signal(signum, frame):
+        launch.stop = signal.Signals(signum).name
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    return launch.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Writes a 256 MiB file, then fills /exports and /tmp: writes stop at the file size limit or a full tmpfs."""
+
+import json as _json
+import os as _os
+
+
+def _probe_write(path, size):
+    written, chunk = 0, b"x" * (1 << 20)
+    try:
+        with open(path, "wb") as f:
+            while written < size:
+                f.write(chunk)
+                f.flush()
+                written += len(chunk)
+        return written, "complete"
+    except OSError as error:
+        return _os.path.getsize(path) if _os.path.exists(path) else 0, error.strerror
+
+
+def _probe_write_files():
+    report = {"probe": "write_files"}
+    report["big"] = _probe_write("/exports/big.bin", int(globals().get("PROBE_FILE_BYTES", 256 << 20)))
+    for folder in ("/exports", "/tmp"):
+        for number in range(64):  # 64 x 16 MiB at most
+            size, how = _probe_write(f"{folder}/fill-{number}.bin", 16 << 20)
+            if how != "complete":
+                report[folder] = [number, how]
+                break
+    print("GAN-KIT-PROBE " + _json.dumps(report))
+
+
+_probe_write_files()
