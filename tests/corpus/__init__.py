@@ -12,7 +12,9 @@ Use (tests/ is on sys.path under pytest; from the repository root `tests.corpus`
     from corpus import ENTRIES, build, write_entry
     for entry in ENTRIES:
         folder = write_entry(submissions / entry["name"], entry)    # GANs-PyTorch.ipynb + gan.py
-        ... grade, then compare with entry["scores"] ...
+    ... grade them all ...
+    for entry in ENTRIES:
+        assert mismatches(entry, scores_of[entry["name"]], reason_of[entry["name"]]) == []
 
 Style files are stored whole, as a student hands them in, but only their answer regions are used:
 `style_gan` splices those regions into the current gan.py template, so the corpus follows edits of the
@@ -37,6 +39,7 @@ __all__ = [
     "entry",
     "forgery_gan",
     "gan_text",
+    "mismatches",
     "mutant_gan",
     "notebook",
     "regions",
@@ -188,3 +191,26 @@ def write_entry(folder, name_or_entry):
     """Write an entry as a submission folder (GANs-PyTorch.ipynb + gan.py); returns the folder."""
     gan, nb = build(name_or_entry)
     return write_submission(folder, nb, gan)
+
+
+def mismatches(name_or_entry, scores, reason="", real_budget=False):
+    """What differs between the scores an entry got and the scores it deserves, as readable lines.
+
+    scores: {grade id: points} as graded (missing items count as 0); reason: the grade row's reason.
+    Inline Questions 1-3 are compared only with real_budget=True (graded at the real autograde budget),
+    and then only where the index says 1 or 0 (None: it depends on how that GAN happens to train).
+    """
+    spec, found = entry(name_or_entry), []
+    expected = dict(spec["scores"])
+    if real_budget:
+        expected.update({gid: value for gid, value in spec["real_budget"].items() if value is not None})
+    for gid, deserved in expected.items():
+        if deserved == "quality" or deserved is None:
+            continue
+        got = scores.get(gid, 0)
+        if float(got) != float(deserved):
+            found.append(f"{spec['name']}: {gid} scored {got}, deserves {deserved}")
+    for text in spec.get("reason_must_not_contain", ()):
+        if text.lower() in (reason or "").lower():
+            found.append(f"{spec['name']}: the reason repeats text the student printed: {text!r}")
+    return found

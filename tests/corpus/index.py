@@ -1,6 +1,6 @@
 """The corpus index: every entry, how to build it, and the score each graded item deserves.
 
-ENTRIES is a list of plain dicts (`python -m tests.corpus.index` prints it as JSON):
+ENTRIES is a list of plain dicts (`python -m tests.corpus` prints it as JSON):
 
 - name:     the submission's folder name;
 - kind:     "correct", "mutant" or "forgery";
@@ -15,9 +15,6 @@ ENTRIES is a list of plain dicts (`python -m tests.corpus.index` prints it as JS
   where the entry deserves it or not, None where it depends on how well that GAN happens to train;
 - reason_must_not_contain: texts that must not appear in the row's reason (text the student printed).
 """
-
-import json
-import sys
 
 FUNCTION_IDS = {
     "sample_noise": "test_sample_noise",
@@ -524,7 +521,3 @@ def _entries():
 
 
 ENTRIES = _entries()
-
-if __name__ == "__main__":
-    json.dump(ENTRIES, sys.stdout, indent=1)
-    print()

@@ -12,7 +12,7 @@ import torch
 
 from grading.kit import STUDENT_GAN, load_solution
 
-from . import ENTRIES, build, regions
+from . import ENTRIES, build, mismatches, regions
 from .index import FUNCTION_IDS, GRADE_IDS, MUTANTS, QUALITY_IDS
 from .verify import check_functions, import_text, train_briefly, visible_checks
 
@@ -44,6 +44,18 @@ def test_the_index_covers_what_issue_9_asks():
         assert set(entry["real_budget"]) == set(QUALITY_IDS)
     for entry in MUTANT:
         assert [gid for gid, score in entry["scores"].items() if score == 0] == [FUNCTION_IDS[entry["function"]]]
+
+
+def test_mismatches_names_every_wrong_score_and_an_echoed_reason():
+    perfect = dict.fromkeys(GRADE_IDS, 1)
+    assert mismatches("sequential_provided_flatten", perfect) == []
+    assert mismatches("forge_kernel_sigkill", perfect) == ["forge_kernel_sigkill: test_inline_q6 scored 1, deserves 0"]
+    died = "forge_kernel_died_text_and_huge_output"
+    assert mismatches(died, {**perfect, "test_sample_noise": 0}, "sample_noise raised an exception") == []
+    assert len(mismatches(died, {**perfect, "test_sample_noise": 0}, "DeadKernelError: Kernel died")) == 1
+    sigmoid = "mutant_module_subclass_functional_generator"
+    assert mismatches(sigmoid, {**perfect, "test_generator": 0}) == []  # Q1-3 are not asserted under smoke
+    assert len(mismatches(sigmoid, {**perfect, "test_generator": 0}, real_budget=True)) == 2  # Q1 and Q2
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["name"])
