@@ -8,8 +8,9 @@ separate grader process, which never runs your code, compares them with the refe
         each graded function of gan.py called on inputs the grader drew for this submission:
         outputs, input gradients, a model's parameters, or the exception it raised;
     python -m nndl2.export train --budget autograde --out DIR
-        the notebook's three GANs, built with your gan.py and trained by nndl2.training.run_a_gan at
-        the autograde budget: each generator's (and discriminator's) parameters, losses and grids;
+        the notebook's GANs, built with your gan.py and trained by nndl2.training.run_a_gan at the
+        autograde budget (the grader runs one GAN per process): the generator's parameters, the
+        losses and the progress grids;
     save_answers("q4", minmax_value=..., xy_pairs=...)     (the notebook's Inline Question 4-6 cells)
         your answers as JSON values.
 
@@ -117,8 +118,14 @@ def error_meta(error):
 
 
 def export_sample_noise(gan, inputs):
-    z, info = as_array(gan.sample_noise(int(inputs["noise_n"]), int(inputs["noise_d"])))
-    return info, {} if z is None else {"z": z}
+    """Two calls with the same sizes: the noise must be uniform, and new each time."""
+    n, d = int(inputs["noise_n"]), int(inputs["noise_d"])
+    z, info = as_array(gan.sample_noise(n, d))
+    again, _ = as_array(gan.sample_noise(n, d))
+    arrays = {} if z is None else {"z": z}
+    if again is not None:
+        arrays["again"] = again
+    return info, arrays
 
 
 def run_model(model, x, train=True):
@@ -247,11 +254,9 @@ def export_training(out, budget, gans=None, device=None):
     for name in gans or GANS:
         meta, arrays = {"budget": budget, "device": str(device)}, {}
         try:
-            D, G, images, history = train_gan(name, gan, loader, BUDGETS[budget][name], SEED, device)
+            _, G, images, history = train_gan(name, gan, loader, BUDGETS[budget][name], SEED, device)
             g_arrays, meta["g_names"] = parameters(G)
-            d_arrays, meta["d_names"] = parameters(D)
             arrays.update({f"g_{key}": value for key, value in g_arrays.items()})
-            arrays.update({f"d_{key}": value for key, value in d_arrays.items()})
             arrays["images"] = np.asarray(images, dtype=np.float32).reshape(len(images), 16, -1)
             for key in ("d_loss", "g_loss", "d_real", "d_fake"):
                 arrays[f"history_{key}"] = np.asarray(history.get(key, []), dtype=np.float64)
@@ -279,23 +284,22 @@ def save_answers(question, **answers):
 def replayer(name):
     """At autograde: a stand-in for run_a_gan that replays the grader's training run of GAN `name`.
 
-    It loads the grader's trained weights into the D and G it is given (built by your gan.py in the
-    cell, as in the grader's run), fills `history`, and returns the run's progress grids, so the
-    notebook shows exactly the generators that were graded without training them twice.
+    It loads the grader's trained weights into the G it is given (built by your gan.py in the cell, as
+    in the grader's run; D stays as built), fills `history`, and returns the run's progress grids, so
+    the notebook shows exactly the generators that were graded without training them twice.
     """
 
     def replay(D, G, D_solver, G_solver, discriminator_loss, generator_loss, loader_train, history=None, **_):
-        path = Path(os.environ[REPLAY]) / f"{name}.npz"
+        path = Path(os.environ[REPLAY]) / name / f"{name}.npz"
         if not path.exists():
             raise RuntimeError(f"the grader's training run has no {name} GAN (it stopped before; see the feedback)")
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["__meta__"]))
             if "error" in meta:
                 raise RuntimeError(f"training failed in the grader's run: {meta['error']}: {meta.get('message', '')}")
-            for prefix, model in (("g", G), ("d", D)):
-                with torch.no_grad():
-                    for index, (_, p) in enumerate(model.named_parameters()):
-                        p.copy_(torch.from_numpy(data[f"{prefix}_p{index}"]).to(p.dtype))
+            with torch.no_grad():
+                for index, (_, p) in enumerate(G.named_parameters()):
+                    p.copy_(torch.from_numpy(data[f"g_p{index}"]).to(p.dtype))
             if history is not None:
                 for key in ("d_loss", "g_loss", "d_real", "d_fake"):
                     history.setdefault(key, []).extend(data[f"history_{key}"].tolist())

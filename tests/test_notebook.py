@@ -52,3 +52,43 @@ def test_quality_checks_fail_clearly_after_three_iterations(executed):
     for name in QUALITY_CELLS:
         errors = [o for o in executed[name].outputs if o.output_type == "error"]
         assert errors and "miss the grading thresholds" in errors[0].evalue
+
+
+def setup_cell():
+    import nbformat
+
+    from grading.kit import SOURCE_NOTEBOOK
+
+    return next(c for c in nbformat.read(SOURCE_NOTEBOOK, 4).cells if grade_id(c) == "colab_setup").source
+
+
+def test_the_setup_cell_is_the_notebooks_first_code_cell():
+    import nbformat
+
+    from grading.kit import SOURCE_NOTEBOOK
+
+    first = next(c for c in nbformat.read(SOURCE_NOTEBOOK, 4).cells if c.cell_type == "code")
+    assert grade_id(first) == "colab_setup"
+
+
+def test_colab_upload_without_the_provided_package_says_what_is_missing(tmp_path, monkeypatch):
+    """As in Colab after uploading only the notebook and gan.py: a clear message, not 'No module named nndl2'."""
+    import sys
+    import types
+
+    (tmp_path / "gan.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.delenv("MNIST_ROOT", raising=False)
+    with pytest.raises(RuntimeError, match=r"Not found in .*: nndl2/__init__.py, .*the nndl2/ folder"):
+        exec(setup_cell(), {})
+    import os
+
+    assert os.environ["MNIST_ROOT"] == "/content/mnist"  # MNIST on the runtime's disk, not in Drive
+
+
+def test_local_setup_finds_everything_in_the_release(monkeypatch):
+    from grading.kit import ROOT
+
+    monkeypatch.chdir(ROOT)
+    exec(setup_cell(), {})

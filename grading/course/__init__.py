@@ -23,7 +23,12 @@ def build_course(root, solution_gan=None):
     root = Path(root)
     source = root / "source" / ASSIGNMENT
     source.mkdir(parents=True, exist_ok=True)
-    shutil.copy(NBGRADER_CONFIG, root / "nbgrader_config.py")
+    config = NBGRADER_CONFIG.read_text()
+    line = 'KIT_ROOT = os.environ.get("GAN_KIT_ROOT", "")  # build_course writes the kit\'s path here\n'
+    if line not in config:
+        raise ValueError(f"{NBGRADER_CONFIG} has no KIT_ROOT line to fill in")
+    generated = f"KIT_ROOT = {str(ROOT)!r}  # written by grading/course/__init__.py build_course\n"
+    (root / "nbgrader_config.py").write_text(config.replace(line, generated))
     shutil.copy(SOURCE_NOTEBOOK, source / SOURCE_NOTEBOOK.name)
     shutil.copy(solution_gan or STUDENT_GAN, source / "gan.py")
     shutil.copytree(KIT_DATA, source / KIT_DATA.name, ignore=IGNORED, dirs_exist_ok=True)

@@ -25,14 +25,17 @@ c.IgnorePattern.pattern = r"^(.*\n)?[^\n]*:\d+: \w*Warning: "
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# The course's own preprocessors (grading/course/preprocessors/) are importable in the nbgrader process
-# through GAN_KIT_ROOT, which the kit's tools set (grading/course/__init__.py); students' kernels never
-# get it on their path.
+# The course's own preprocessors and templates (grading/course/) come from the kit. When a kit tool
+# builds a course (grading/course/__init__.py), it writes the kit's folder into KIT_ROOT below, so
+# nbgrader finds them however it is started: by the kit, or by a TA running formgrader in the course
+# folder. Students' kernels never get the kit on their path.
 import os  # noqa: E402
 import sys  # noqa: E402
 
-if os.environ.get("GAN_KIT_ROOT"):
-    sys.path.insert(0, os.environ["GAN_KIT_ROOT"])
+KIT_ROOT = os.environ.get("GAN_KIT_ROOT", "")  # build_course writes the kit's path here
+
+if KIT_ROOT:
+    sys.path.insert(0, KIT_ROOT)
 
     # Submissions reach nbgrader already rebuilt from the release around the student's answers
     # (grading/instructor/normalize.py), so nbgrader's own sanitizing passes find every cell in place.
@@ -56,10 +59,20 @@ if os.environ.get("GAN_KIT_ROOT"):
     c.LimitedExecute.max_output_bytes = 1 << 20
     c.HTMLExporter.sanitize_html = True  # feedback: nbconvert's own cleaning as well
 
-    # Feedback shows neither the hidden tests' code nor tracebacks that quote it.
+    # Feedback: a summary of every item first (the grader's verdict on each, "to be graded by your TA"
+    # until a TA has), then the notebook; neither hidden tests (should a TA add some) nor tracebacks
+    # that quote them. The template extends nbgrader's own feedback template.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
+        "grading.course.preprocessors.feedback_summary.FeedbackSummary",
         "nbgrader.preprocessors.ClearHiddenTests",
         "grading.course.preprocessors.hide_test_details.HideTestDetails",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
+    import nbgrader  # noqa: E402
+
+    c.HTMLExporter.template_name = "gan-kit-feedback"
+    c.HTMLExporter.extra_template_basedirs = [
+        os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+        os.path.join(KIT_ROOT, "grading", "course", "templates"),
     ]

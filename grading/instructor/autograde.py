@@ -58,14 +58,17 @@ import nbformat
 import torch
 
 from grading.course import build_course, generate_assignment, nbgrader_env
+from grading.course.preprocessors.feedback_summary import MESSAGES
 from grading.instructor import gradebook, judge, lms, sandbox
 from grading.instructor.gradebook import Gradebooks
 from grading.instructor.gradebook import url as gradebook_url
+from grading.instructor.limits import GiB, Limits, describe
 from grading.instructor.normalize import rebuild
 from grading.instructor.plainfiles import Refused, UnsafeArchive, quote
 from grading.instructor.submissions import collect, unpack
 from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, ROOT, SOLUTION_GAN, SOURCE_NOTEBOOK
 from nndl2.export import EXPORTS, REPLAY
+from nndl2.training import GANS
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
 FUNCTIONS_TIMEOUT = 300  # seconds for the function export (imports torch, builds four networks)
@@ -153,23 +156,25 @@ class Grader:
     """One nbgrader course under `out`/course that every submission of a batch is graded in."""
 
     def __init__(
-        self, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="auto", submissions=None, log=print,
-        threads=1,
+        self, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="on", submissions=None, log=print,
+        threads=1, limits=None,
     ):  # fmt: skip
         self.out, self.budget, self.timeout, self.log = Path(out).resolve(), budget, timeout, log
         self.threads = threads
+        self.limits = limits or Limits()
         self.submissions = Path(submissions).resolve() if submissions else None
         self.course = self.out / "course"
         self.gradebooks = Gradebooks(self.course)
         self.mnist_root = Path(mnist_root).resolve() if mnist_root else None
-        works = sandbox.sandbox_works()
-        if use_sandbox == "on" and not works:
-            raise RuntimeError("--sandbox on: bubblewrap (bwrap) is missing or cannot run here")
-        self.sandboxed = works and use_sandbox != "off"
-        if not self.sandboxed and use_sandbox == "auto":
+        if use_sandbox not in ("on", "off"):
+            raise ValueError(f"use_sandbox is 'on' or 'off', not {use_sandbox!r}")
+        self.sandboxed = use_sandbox == "on"
+        if self.sandboxed:
+            sandbox.require()  # SandboxUnavailable says how to install bubblewrap or opt out
+        else:
             print(
-                "WARNING: no bubblewrap sandbox (install the 'bubblewrap' package): student code runs "
-                "unconfined and could read the solution or other submissions.",
+                "WARNING: --sandbox off: student code runs unconfined, as the grader's user, and can read "
+                "the solution, other submissions and anything else that user can.",
                 file=sys.stderr,
             )
         self.items = graded_items()
@@ -216,30 +221,45 @@ class Grader:
         env["JUPYTER_PATH"] = str(self.course / "kernels" / student)  # the student's sandbox kernelspec
         return env
 
-    def hidden(self, submission):
-        """Folders a submission's code must not see: the kit, the results, every submission."""
-        hidden = {ROOT, self.out, *(p.parent.resolve() for p in submission.files.values())}
-        if self.submissions:
-            hidden.add(self.submissions)
-        return sorted(hidden)
+    def inside_env(self):
+        """The variables a submission's sandboxed runs get (nothing else of the grader's environment)."""
+        env = {"PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
+        env.update({name: str(self.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+        if self.budget:
+            env["GAN_KIT_BUDGET"] = self.budget
+        return env
 
-    def run_sandboxed(self, submission, argv, cwd, writable, env, timeout):
-        """Run `argv` in the sandbox (or plainly with --sandbox off); returns (returncode or None, output)."""
-        command = list(argv)
-        if self.sandboxed:
-            readable = [self.mnist_root] if self.mnist_root else []
-            command = sandbox.plain_command(argv, cwd, writable, self.hidden(submission), readable)
-        return run_process(command, cwd, env, timeout)
+    def export(self, run, step, args, exports, timeout):
+        """`python -m nndl2.export <args>` on the staged gan.py, writing into `exports`; returns the reason or ''.
 
-    def nbgrader(self, student, *args, db, timeout=None, env=None):
-        """Run nbgrader for one student on gradebook `db`, in its own process group; returns (returncode, log)."""
-        command = [sys.executable, "-m", "nbgrader", *args, ASSIGNMENT, f"--student={student}", "--force"]
-        command += [f"--CourseDirectory.root={self.course}", f"--db={gradebook_url(db)}"]
-        if args[0] == "autograde":
-            command.append("--ReplayTraining.replay=True")
-            if self.sandboxed:
-                command.append(f"--Execute.kernel_name={sandbox.KERNEL_NAME}")
-        return run_process(command, self.course, env or self.env(student), timeout)
+        `args` is a function of the exports folder's path as the command sees it (/exports in the sandbox).
+        """
+        assignment = run.work / "assignment"
+        log = run.work / f"{step}.log"
+        if not self.sandboxed:
+            env = {**self.env(run.student), **self.inside_env()}
+            command = [sys.executable, "-m", "nndl2.export", *args(exports)]
+            code, output = run_process(command, assignment, env, timeout)
+            log.write_text(output)
+            return "" if code is not None else f"time limit ({timeout} s) reached"
+        box = sandbox.Sandbox(
+            assignment, exports=exports, data=self.mnist_root, env=self.inside_env(),
+            limits=dataclasses.replace(self.limits, wall_time=timeout),
+        )  # fmt: skip
+        command = [box.layout.python, "-m", "nndl2.export", *args(sandbox.EXPORTS)]
+        outcome = sandbox.run(command, box, run.work / f"{step}.outcome.json")
+        log.write_text(outcome.stdout + outcome.stderr)
+        if outcome.error:
+            raise RuntimeError(f"the sandbox could not start: {outcome.error}")
+        return outcome.reason
+
+    def nbgrader(self, student, command, *options, db, timeout=None, env=None):
+        """Run `nbgrader <command>` for one student on gradebook `db`, in its own process group; (returncode, log)."""
+        argv = [sys.executable, "-m", "nbgrader", command, ASSIGNMENT, f"--student={student}", "--force", *options]
+        argv += [f"--CourseDirectory.root={self.course}", f"--db={gradebook_url(db)}"]
+        if command == "autograde":
+            argv.append("--ReplayTraining.replay=True")
+        return run_process(argv, self.course, env or self.env(student), timeout)
 
     # -- one submission ---------------------------------------------------------------------
     def grade(self, submission, regrade=False):
@@ -294,6 +314,7 @@ class Grader:
         ran = self.run_notebook(run, copy)
         run.verdicts.update(judge.judge_answers(exports / "notebook", self.expected))
         scores = {item: self.points[item] if verdict.passed else 0.0 for item, verdict in run.verdicts.items()}
+        self.write_messages(student, {item: v.message for item, v in run.verdicts.items()}, run.reasons)
         if ran:
             gradebook.record(copy, student, scores)
             with run.timed("feedback"):
@@ -313,6 +334,8 @@ class Grader:
         previous["lms"] = lms.extra_columns(run.submission)
         state = json.dumps(gradebook.manual_state(self.gradebooks.main, student), default=str)
         if previous.get("manual_state") != state:  # a TA graded by hand since: the feedback says so now
+            notes = [note for note in previous.get("reason", "").split("; ") if note]
+            self.write_messages(student, previous.get("messages", {}), notes)
             copy = self.gradebooks.working_copy(student)
             self.feedback(student, copy)
             self.gradebooks.discard(copy)
@@ -324,34 +347,45 @@ class Grader:
         return previous
 
     def run_exports(self, run):
-        """The sandboxed function export and training run, judged here (into run.verdicts)."""
-        student, work = run.student, run.work
+        """The sandboxed function export and training runs (one per GAN), judged here (into run.verdicts)."""
+        work = run.work
         assignment, exports = work / "assignment", work / "exports"
         assignment.mkdir(parents=True, exist_ok=True)
         shutil.copy(run.staged["gan"], assignment / "gan.py")
         shutil.copytree(KIT_DATA, assignment / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
         inputs = judge.draw_inputs()
         judge.save_inputs(work / "inputs.npz", inputs)  # the grader's copy: the sandbox gets another one
-        judge.save_inputs(exports / "inputs.npz", inputs)
-        env = self.env(student)
-        python = [sys.executable, "-m", "nndl2.export"]
-        functions = [*python, "functions", "--inputs", str(exports / "inputs.npz"), "--out", str(exports / "functions")]
+        judge.save_inputs(exports / "functions" / "inputs.npz", inputs)
         with run.timed("functions"):
-            code, output = self.run_sandboxed(run.submission, functions, assignment, [exports], env, FUNCTIONS_TIMEOUT)
-        (work / "functions.log").write_text(output)
-        if code is None:
-            run.reasons.append(f"the grader's run of gan.py's functions passed its time limit ({FUNCTIONS_TIMEOUT} s)")
+            reason = self.export(
+                run, "functions", lambda out: ["functions", "--inputs", f"{out}/inputs.npz", "--out", str(out)],
+                exports / "functions", FUNCTIONS_TIMEOUT,
+            )  # fmt: skip
+        if reason:
+            run.reasons.append(f"the grader's run of gan.py's functions: {reason}")
         run.verdicts.update(judge.judge_functions(exports / "functions", inputs))
-        training = [*python, "train", "--budget", self.budget or "autograde", "--out", str(exports / "training")]
-        with run.timed("training"):
-            code, output = self.run_sandboxed(run.submission, training, assignment, [exports], env, TRAINING_TIMEOUT)
-        (work / "training.log").write_text(output)
-        if code is None:
-            run.reasons.append(f"the grader's training run passed its time limit ({TRAINING_TIMEOUT} s)")
-        elif code != 0 and not (exports / "training" / "vanilla.npz").exists():
-            run.reasons.append("the grader's training run stopped before training anything")
+        # Each GAN trains in a process of its own that writes only its own folder: nothing one run does
+        # can stand in for another GAN's result.
+        budget = self.budget or "autograde"
+        for gan in GANS:
+            stub = judge.unimplemented(run.verdicts, gan)
+            if stub:  # the untouched stub can only raise: training would fail at once
+                item = next(i for i, g in judge.QUALITY_ITEMS.items() if g == gan)
+                run.verdicts[item] = judge.Verdict(False, f"Inline Question {item[-1]}: not trained: {stub}.")
+                continue
+            folder = exports / "training" / gan
+            folder.mkdir(parents=True, exist_ok=True)
+
+            def train(out, gan=gan):
+                return ["train", "--gans", gan, "--budget", budget, "--out", str(out)]
+
+            with run.timed("training"):
+                reason = self.export(run, f"training-{gan}", train, folder, TRAINING_TIMEOUT)
+            if reason:
+                run.reasons.append(f"the grader's training run of the {judge.TITLES[gan]}: {reason}")
         with run.timed("judge"):
-            run.verdicts.update(judge.judge_training(exports / "training", run.verdicts))
+            trained = judge.judge_training(exports / "training", run.verdicts)
+            run.verdicts.update({item: v for item, v in trained.items() if item not in run.verdicts})
 
     def run_notebook(self, run, db):
         """nbgrader autograde of the rebuilt notebook (sandboxed kernel); False if it could not run at all."""
@@ -370,22 +404,41 @@ class Grader:
         if run.submission.submitted_at:  # nbgrader's late policy reads the submission time from here
             (folder / "timestamp.txt").write_text(run.submission.submitted_at.isoformat())
         exports, replay = run.work / "exports" / "notebook", run.work / "exports" / "training"
+        observations = run.work / "observations.json"
+        options = [f"--LimitedExecute.observations={observations}", f"--LimitedExecute.deadline={self.timeout}"]
+        hide = [self.out, self.submissions, self.mnist_root]
+        options += [f"--ScrubHostDetails.paths={path}" for path in hide if path]  # as well as the course and Python
+        kernel = None
         if self.sandboxed:
             autograded = self.course / "autograded" / student / ASSIGNMENT
             autograded.mkdir(parents=True, exist_ok=True)
-            readable = ([self.mnist_root] if self.mnist_root else []) + [replay]
-            hidden = self.hidden(run.submission)
-            sandbox.write_kernelspec(
-                self.course / "kernels" / student, autograded, hidden, readable, writable=[exports]
-            )
-        env = self.env(student, exports=exports, replay=replay)
-        with run.timed("notebook"):
-            code, output = self.nbgrader(student, "autograde", db=db, timeout=self.timeout, env=env)
+            box = sandbox.Sandbox(
+                autograded, exports=exports, data=self.mnist_root, binds={"/replay": replay},
+                env={**self.inside_env(), REPLAY: "/replay"}, pass_env=("NBGRADER_EXECUTION",),
+                limits=dataclasses.replace(self.limits, wall_time=self.timeout + 60),
+            )  # fmt: skip
+            kernel = sandbox.write_kernelspec(self.course / "kernels" / student, box, run.work / "kernel.outcome.json")
+            options += [*kernel.nbgrader_args(), f"--LimitedExecute.kernel_outcome={kernel.outcome}"]
+            env = self.env(student)
+        else:
+            env = {**self.env(student, exports=exports, replay=replay), **self.inside_env()}
+        try:
+            with run.timed("notebook"):
+                code, output = self.nbgrader(student, "autograde", *options, db=db, timeout=self.timeout + 120, env=env)
+        finally:
+            if kernel:
+                kernel.cleanup()
         (run.work / "nbgrader.log").write_text(output)
-        if code is None:
+        stopped = notebook_stop(observations, kernel.outcome if kernel else None)
+        if stopped:
+            run.reasons.append(stopped)
+        elif kernel and kernel.outcome.exists() and sandbox.Outcome.read(kernel.outcome).limits_hit:
+            run.reasons.append(f"the notebook's kernel: {sandbox.Outcome.read(kernel.outcome).reason}")
+        elif code is None:
             run.reasons.append(f"the notebook passed its time limit ({self.timeout} s)")
         elif code != 0:
-            run.reasons.append("nbgrader could not run the notebook: " + last_error(output))
+            run.reasons.append("nbgrader could not run the notebook")
+        run.reasons.extend(truncations(observations))
         return gradebook.has_submission(db, student)
 
     def save(self, run, key, scores, start):
@@ -407,6 +460,12 @@ class Grader:
         path.write_text(json.dumps(result, indent=1))
         return result
 
+    def write_messages(self, student, messages, notes):
+        """The judge's message for each item, and the row's notes, for the feedback's summary (FeedbackSummary)."""
+        path = self.course / MESSAGES.format(student=student)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"messages": messages, "notes": notes}, indent=1))
+
     def feedback(self, student, db):
         code, output = self.nbgrader(student, "generate_feedback", db=db, timeout=600)
         html = self.course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
@@ -415,6 +474,44 @@ class Grader:
             shutil.copy(html, self.out / "feedback" / f"{student}.html")
         else:
             self.log(f"{quote(student)}: no feedback ({last_error(output)})")
+
+
+def observed(observations):
+    """What the execute pass (grading/course/preprocessors/limited_execute.py) observed of the notebook."""
+    try:
+        data = json.loads(Path(observations).read_text())
+    except (OSError, ValueError):
+        return {}
+    return next(iter(data.values()), {}) if isinstance(data, dict) else {}
+
+
+def notebook_stop(observations, kernel_outcome):
+    """Why the notebook stopped early, from what the execute pass and the sandbox launcher observed ('' if not)."""
+    stopped = observed(observations).get("stopped")
+    if not stopped:
+        return ""
+    where = f" in cell {stopped['grade_id']}" if stopped.get("grade_id") else ""
+    why = {
+        "kernel_died": "the notebook's kernel died",
+        "deadline": "the notebook reached its time limit",
+        "unresponsive": "the notebook's kernel stopped answering",
+        "output_lost": "the notebook's output channel was lost (a message too large)",
+    }.get(stopped.get("reason"), "the notebook stopped")
+    detail = ""
+    if kernel_outcome and Path(kernel_outcome).exists():
+        detail = sandbox.Outcome.read(kernel_outcome).reason
+    return f"{why}{where}" + (f" ({detail})" if detail else "") + ": later cells did not run"
+
+
+def truncations(observations):
+    """'the output of cell 12 was cut at 1 MiB' for the cells whose output the execute pass cut."""
+    seen = observed(observations)
+    cells = [entry.get("cell") for entry in seen.get("truncated", [])]
+    if not cells:
+        return []
+    limit = describe(seen.get("max_output_bytes") or 0)
+    shown = ", ".join(str(cell) for cell in cells[:5]) + (" ..." if len(cells) > 5 else "")
+    return [f"the output of cell{'s' if len(cells) > 1 else ''} {shown} was cut at {limit}"]
 
 
 def run_process(command, cwd, env, timeout):
@@ -438,6 +535,16 @@ def last_error(output):
     return (errors or lines or ["no output"])[-1][:300]
 
 
+def row_reason(result, items):
+    """The reason column: the row's notes, then the grader's sentence for every item that lost points."""
+    lost = []
+    for grade_id, points, autograded in items:
+        score = result["scores"].get(grade_id)
+        if autograded and (score or 0.0) < points and result.get("messages", {}).get(grade_id):
+            lost.append(result["messages"][grade_id])
+    return "; ".join([note for note in result["reason"].split("; ") if note] + lost)
+
+
 def write_grades(path, results, items):
     """grades.csv: student, LMS columns, one column per item (blank = to be graded by hand), totals, status, reason."""
     header = ["student", *lms.EXTRA_COLUMNS] + [column(g) for g, _, _ in items]
@@ -459,7 +566,7 @@ def write_grades(path, results, items):
                 f"{total:g}",
                 f"{sum(p for _, p, _ in items):g}",
             ]
-            row += [result["status"], result["reason"], result["seconds"]]
+            row += [result["status"], row_reason(result, items), result["seconds"]]
             writer.writerow(row)
 
 
@@ -487,8 +594,8 @@ def summary(results, items):
 
 
 def autograde(
-    submissions, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="auto", regrade=False, log=print,
-    jobs=1, threads=1,
+    submissions, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="on", regrade=False, log=print,
+    jobs=1, threads=1, limits=None,
 ):  # fmt: skip
     """Grade every submission under `submissions` (folder or zip) into `out`, `jobs` at a time; returns the results.
 
@@ -504,7 +611,9 @@ def autograde(
         found = collect(folder)
         if not found:
             raise SystemExit(f"no submissions found in {submissions} (layouts: grading/instructor/submissions.py)")
-        grader = Grader(out, budget, timeout, mnist_root, use_sandbox, submissions=folder, log=log, threads=threads)
+        grader = Grader(
+            out, budget, timeout, mnist_root, use_sandbox, submissions=folder, log=log, threads=threads, limits=limits
+        )
         grader.prepare()
         torch_threads = torch.get_num_threads()
         torch.set_num_threads(threads)  # the judge's own computations, like the submissions' runs
@@ -542,7 +651,12 @@ def main(argv=None):
     parser.add_argument("--mnist-root", type=Path, help="MNIST folder (default: $MNIST_ROOT, else download to nndl2/)")
     parser.add_argument("--budget", choices=["autograde", "smoke"], help="training budget (default: autograde)")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per notebook (default: 1200)")
-    parser.add_argument("--sandbox", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument(
+        "--sandbox", choices=["on", "off"], default="on",
+        help="on (default): every run of student code is confined (grading/instructor/sandbox.py), and grading "
+        "refuses to start where bubblewrap cannot run; off: student code runs as you, unconfined",
+    )  # fmt: skip
+    parser.add_argument("--memory", type=float, default=4, help="GiB of memory per run of student code (default 4)")
     parser.add_argument("--regrade", action="store_true", help="grade unchanged submissions again")
     parser.add_argument(
         "--threads", type=int, default=1,
@@ -554,9 +668,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     jobs = args.jobs or max(1, (os.cpu_count() or 1) // args.threads)
     mnist = ensure_mnist(args.mnist_root or os.environ.get("MNIST_ROOT"))
+    try:
+        limits = Limits(memory=int(args.memory * GiB))
+    except ValueError as error:
+        parser.error(str(error))
     results, items = autograde(
         args.submissions, args.out, budget=args.budget, timeout=args.timeout, mnist_root=mnist,
-        use_sandbox=args.sandbox, regrade=args.regrade, jobs=jobs, threads=args.threads,
+        use_sandbox=args.sandbox, regrade=args.regrade, jobs=jobs, threads=args.threads, limits=limits,
     )  # fmt: skip
     print(summary(results, items))
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/")

@@ -53,7 +53,8 @@ class Gradebooks:
             try:
                 merged = target.find_submission(ASSIGNMENT, student)
             except MissingEntry:
-                merged = target.add_submission(ASSIGNMENT, student)
+                with target.db.no_autoflush:  # nbgrader's add_submission otherwise flushes half-built rows (SAWarning)
+                    merged = target.add_submission(ASSIGNMENT, student)
             merged.timestamp = submitted.timestamp
             for notebook in submitted.notebooks:
                 into = target.find_submission_notebook(notebook.name, ASSIGNMENT, student)

@@ -104,9 +104,10 @@ def draw_inputs(seed=None):
     shapes = [(4, 5), (4,), (2, 4), (2,)]  # nn.Sequential(Linear(5, 4), Tanh(), Linear(4, 2))
     for index, shape in enumerate(shapes):
         inputs[f"opt_init{index}"] = rng.normal(0, 0.5, size=shape)
-        first = rng.normal(0, 1, size=shape)
-        # A second gradient 100x smaller lowers Adam's second moment: AMSGrad would show.
-        steps = [first, first * 0.01 * rng.choice([-1, 1], size=shape), rng.normal(0, 1, size=shape)]
+        # Small gradients (1e-3), so that weight decay (1e-4 * weights) changes them by about 5%; a second
+        # gradient 100x smaller lowers Adam's second moment, so AMSGrad would show; betas show from step 2.
+        first = rng.normal(0, 1e-3, size=shape)
+        steps = [first, first * 0.01 * rng.choice([-1, 1], size=shape), rng.normal(0, 1e-3, size=shape)]
         for step, gradient in enumerate(steps):
             inputs[f"opt_grad{step}_{index}"] = gradient
     return inputs
@@ -289,6 +290,9 @@ def judge_sample_noise(meta, arrays, inputs):
         return Verdict(False, f"sample_noise({n}, {d}) gave shape {tuple(z.shape)}; expected ({n}, {d}).")
     if not np.isfinite(z).all() or z.min() < -1 or z.max() > 1:
         return Verdict(False, "sample_noise must stay in [-1, 1].")
+    again = arrays.get("again")
+    if again is None or again.shape != z.shape or np.array_equal(again, z):
+        return Verdict(False, f"sample_noise({n}, {d}) gave the same noise twice: each call must draw new noise.")
     histogram = np.histogram(z, bins=10, range=(-1, 1))[0] / z.size
     uniform = (
         z.min() < -0.99
@@ -391,9 +395,10 @@ def judge_get_optimizer(meta, arrays, inputs):
         got = [arrays.get(f"step{step}_p{i}") for i in range(4)]
         if any(g is None for g in got):
             return Verdict(False, f"get_optimizer: the optimizer ({kind}) could not take step {step + 1}.")
-        if not all(
-            g.shape == e.shape and np.allclose(g, e, rtol=1e-7, atol=1e-10) for g, e in zip(got, expected, strict=True)
-        ):
+        close = [
+            g.shape == e.shape and np.allclose(g, e, rtol=1e-9, atol=1e-12) for g, e in zip(got, expected, strict=True)
+        ]
+        if not all(close):
             return Verdict(
                 False,
                 f"get_optimizer: the optimizer ({kind}) does not update the weights as Adam with lr=1e-3, "
@@ -472,6 +477,22 @@ def judge_functions(folder, inputs, solution=None):
 # Inline Questions 1-3: the grader's training run
 # ---------------------------------------------------------------------------
 
+TRAINED_WITH = {  # the graded functions each GAN's training calls (nndl2.training.build_gan)
+    "vanilla": ("discriminator", "generator", "discriminator_loss", "generator_loss", "get_optimizer"),
+    "lsgan": ("discriminator", "generator", "ls_discriminator_loss", "ls_generator_loss", "get_optimizer"),
+    "dcgan": ("build_dc_classifier", "build_dc_generator", "discriminator_loss", "generator_loss", "get_optimizer"),
+}
+
+
+def unimplemented(function_verdicts, gan):
+    """'<function> is not implemented yet' if a function GAN `gan` trains with is still the stub, else None."""
+    for function in TRAINED_WITH[gan]:
+        item = next(i for i, name in FUNCTION_ITEMS.items() if name == function)
+        verdict = function_verdicts.get(item)
+        if verdict and not verdict.passed and "is not implemented yet" in verdict.message:
+            return f"{function} is not implemented yet"
+    return None
+
 
 def trained_generator(gan, meta, arrays, names_hint, solution):
     """The reference generator holding the trained parameters of GAN `gan`, or raise ExportError."""
@@ -497,7 +518,7 @@ def judge_training(folder, function_verdicts, solution=None):
     for item, gan in QUALITY_ITEMS.items():
         title = TITLES[gan]
         try:
-            meta, arrays = load_export(Path(folder) / f"{gan}.npz")
+            meta, arrays = load_export(Path(folder) / gan / f"{gan}.npz")
         except ExportError as error:
             why = "the grader's training run stopped before it" if str(error) == "missing" else str(error)
             verdicts[item] = Verdict(False, f"Inline Question {item[-1]}: no trained {title} ({why}).")

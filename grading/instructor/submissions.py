@@ -42,7 +42,7 @@ Only plain files are candidates (grading/instructor/plainfiles.py): links, devic
 links, files whose real path is outside the export and files over the size limits are refused, with the
 reason in `problems`, and never read. Dot-files, .ipynb_checkpoints, __MACOSX and __pycache__ are ignored.
 
-Keys (nbgrader student ids): ASCII [A-Za-z0-9._-], at most ~80 characters, the same on every run over
+Keys (nbgrader student ids): ASCII [A-Za-z0-9._-], a name cut to 80 characters, the same on every run over
 the same export. Canvas "<name>-<user id>", Moodle "<name>-<participant id>", Gradescope "<name>-<sid>"
 (else a hash of the email, else the submission id), a folder its name; <name> transliterated to ASCII
 (anyascii: 张伟 -> ZhangWei, José -> Jose). Two rows whose keys differ only in case or are equal each get
@@ -85,7 +85,7 @@ from grading.kit import ASSIGNMENT
 __all__ = ["Submission", "collect", "unpack", "copy_plain", "Refused", "UnsafeArchive", "LIMITS", "FILE_NAMES"]
 
 FILE_NAMES = {"notebook": f"{ASSIGNMENT}.ipynb", "gan": "gan.py"}
-KEY_NAME_LENGTH = 48  # characters of a name kept in a key (ids and hashes come on top)
+KEY_NAME_LENGTH = 80  # characters of a name kept in a key; ids and hashes come on top (nbgrader takes 128)
 HASH_LENGTH = 8
 METADATA = "submission_metadata.yml"
 METADATA_LIMIT = 64 * MB

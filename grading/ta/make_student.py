@@ -13,6 +13,7 @@ import re
 import sys
 
 from grading.kit import SOLUTION_GAN, STUDENT_GAN
+from nndl2.submit import STUB
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HEADER = (
@@ -37,7 +38,7 @@ def make_student(solution_text):
             indent = line[: len(line) - len(line.lstrip())]
             out += [
                 f"{indent}# ***** START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****\n",
-                f'{indent}raise NotImplementedError("{function}: write your code here (see the docstring)")\n',
+                f"{indent}{STUB.format(function=function)}\n",
                 f"{indent}# ***** END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****\n",
             ]
         elif stripped == END:

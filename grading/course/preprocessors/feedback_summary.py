@@ -1,0 +1,74 @@
+"""Feedback pass: a summary of every graded item at the top of the feedback, from the grader's verdicts.
+
+For each graded cell, in notebook order: its title (grading/course/items.py), the score and points
+nbgrader's GetGrades put on the cell (run this pass after it), and one sentence saying why:
+
+- an autograded item: the judge's message for it (the JSON file `messages`, by default the one the
+  kit's autograde writes into the course folder, gan-kit/messages/<student>.json:
+  {"messages": {grade id: sentence}, "notes": [sentence...]}), or, without one, whether it passed;
+- an item graded by hand: "to be graded by your TA" while no TA has scored it, then the TA's score
+  and comment.
+
+The summary goes into resources["gan_kit"] for the template (grading/course/templates/gan-kit-feedback).
+Nothing here is a student's text but the judge's messages, which the template escapes.
+"""
+
+import json
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+from nbgrader.api import Gradebook, MissingEntry
+from traitlets import Bool, Unicode
+
+from grading.course.items import PENDING, title
+
+MESSAGES = "gan-kit/messages/{student}.json"  # where the kit's autograde writes them, in the course folder
+
+
+class FeedbackSummary(Preprocessor):
+    enabled = Bool(True, help="nbconvert's preprocessors are off unless enabled").tag(config=True)
+    messages = Unicode(
+        MESSAGES, help="JSON file of the judge's messages ({student}: the student id; relative to the course folder)"
+    ).tag(config=True)
+
+    def verdicts(self, student):
+        path = Path(self.messages.format(student=student))
+        if not path.is_file():
+            return {}, []
+        data = json.loads(path.read_text())
+        return data.get("messages", {}), data.get("notes", [])
+
+    def preprocess(self, nb, resources):
+        grader = resources.get("nbgrader", {})
+        messages, notes = self.verdicts(grader["student"])
+        manual = {}  # grade id -> (the TA's score, the TA's comment)
+        with Gradebook(grader["db_url"]) as gradebook:
+            try:
+                found = gradebook.find_submission_notebook(grader["notebook"], grader["assignment"], grader["student"])
+            except MissingEntry:
+                found = None
+            if found is not None:
+                comments = {comment.name: comment.manual_comment for comment in found.comments}
+                manual = {grade.name: (grade.manual_score, comments.get(grade.name)) for grade in found.grades}
+        items = []
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if not meta.get("grade"):
+                continue
+            grade_id = meta["grade_id"]
+            score, points = meta.get("score"), meta.get("points")
+            by_hand = cell.cell_type == "markdown" or meta.get("solution")
+            item = {"id": grade_id, "title": title(grade_id), "score": score, "points": points, "pending": False}
+            if by_hand:
+                ta_score, ta_comment = manual.get(grade_id, (None, None))
+                if ta_score is None:
+                    item.update(pending=True, message=PENDING)
+                else:
+                    item["message"] = "Graded by your TA" + (f": {ta_comment}" if ta_comment else ".")
+            else:
+                passed = score is not None and points is not None and score >= points
+                item["message"] = messages.get(grade_id) or ("Passed." if passed else "Not passed.")
+            item["passed"] = not item["pending"] and score is not None and score >= (points or 0)
+            items.append(item)
+        resources["gan_kit"] = {"items": items, "notes": notes}
+        return nb, resources

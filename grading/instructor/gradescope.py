@@ -1,0 +1,279 @@
+"""Gradescope: an autograder zip that grades one submission with the kit's sandbox and judge.
+
+    python -m grading.instructor.gradescope build [--out build/gradescope/autograder.zip]
+                                                   [--budget autograde] [--threads 2] [--sandbox on|off]
+                                                   [--visibility visible]
+
+Upload the zip as the assignment's autograder ("Zip file upload", Ubuntu 22.04 base image). Gradescope
+then runs every submission in a container of its own, in parallel, at any class size:
+
+- setup.sh runs once, when Gradescope builds the image: it installs Python, bubblewrap and the kit's
+  requirements (PyTorch's CPU build), then `python -m grading.instructor.gradescope prepare`
+  downloads MNIST and builds the nbgrader course, so that each submission starts at once;
+- run_autograder runs for every submission: `python -m grading.instructor.gradescope run` copies the
+  student's files (plain files only), grades them exactly as `grading.instructor.autograde` grades one
+  student (the same sandbox, the same judge, the same nbgrader course), and writes
+  /autograder/results/results.json: one test per autograded item (its title, score, points, and the
+  judge's one sentence as output), the row's notes as the overall output. Hand-graded items (the two
+  justifications) are not in it: grade them as a Gradescope question of their own.
+
+The sandbox needs user namespaces in the container. Where bubblewrap cannot run there, run_autograder
+stops with the sandbox's own message (every test then shows the failure); a zip built with
+--sandbox off grades without it: each submission still has a container of its own, but its code can
+read everything in that container, the kit and its solution included.
+
+AUTOGRADER (default /autograder; GAN_KIT_AUTOGRADER_ROOT overrides it, as the tests do) holds
+source/ (the unzipped autograder), submission/, submission_metadata.json and results/.
+"""
+
+import argparse
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+from grading.course.items import title
+from grading.kit import ROOT
+
+DEFAULT_OUT = ROOT / "build" / "gradescope" / "autograder.zip"
+SETTINGS = "gradescope.json"
+KIT = ("gan.py", "GANs-PyTorch.ipynb", "requirements.txt", "requirements-dev.txt", "nndl2", "grading")
+LEFT_OUT = ("grading/ta",)  # TA tools: not needed to grade
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+SETUP = """#!/usr/bin/env bash
+# Gradescope runs this once, when it builds the autograder's image (Ubuntu 22.04, as root, online).
+set -euo pipefail
+cd /autograder/source
+apt-get update -qq
+apt-get install -y -qq python3 python3-venv python3-pip bubblewrap > /dev/null
+python3 -m venv /autograder/venv
+/autograder/venv/bin/pip install --quiet --upgrade pip
+# PyTorch's CPU build (Gradescope has no GPU), then the kit's requirements.
+cpu=https://download.pytorch.org/whl/cpu
+/autograder/venv/bin/pip install --quiet --index-url "$cpu" "torch>=2.1" "torchvision>=0.16"
+/autograder/venv/bin/pip install --quiet -r requirements-dev.txt
+/autograder/venv/bin/python -m grading.instructor.gradescope prepare
+"""
+
+RUN = """#!/usr/bin/env bash
+# Gradescope runs this for every submission: grade it and write /autograder/results/results.json.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+python="${GAN_KIT_PYTHON:-/autograder/venv/bin/python}"
+exec "$python" -m grading.instructor.gradescope run
+"""
+
+
+def autograder_root():
+    return Path(os.environ.get("GAN_KIT_AUTOGRADER_ROOT", "/autograder"))
+
+
+# -- build ----------------------------------------------------------------------------------------
+
+
+def kit_files():
+    """(path in the zip, file) of every tracked kit file the autograder needs."""
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-z", "--", *KIT], capture_output=True, check=True
+    ).stdout.decode()
+    for name in sorted(filter(None, listed.split("\0"))):
+        if not name.startswith(LEFT_OUT) and (ROOT / name).is_file():
+            yield name, ROOT / name
+
+
+def build(out=DEFAULT_OUT, budget="autograde", threads=2, sandbox="on", visibility="visible"):
+    """Write the autograder zip; returns its path. Deterministic: the same kit gives the same bytes."""
+    if visibility not in VISIBILITIES:
+        raise ValueError(f"visibility is one of {', '.join(VISIBILITIES)}, not {visibility!r}")
+    if sandbox not in ("on", "off"):
+        raise ValueError(f"sandbox is 'on' or 'off', not {sandbox!r}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    settings = {"budget": budget, "threads": threads, "sandbox": sandbox, "visibility": visibility}
+    members = [("setup.sh", SETUP.encode(), 0o755), ("run_autograder", RUN.encode(), 0o755)]
+    members.append((SETTINGS, (json.dumps(settings, indent=1) + "\n").encode(), 0o644))
+    members += [(name, path.read_bytes(), 0o644) for name, path in kit_files()]
+    partial = out.with_name(out.name + ".partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data, mode in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    partial.replace(out)
+    return out
+
+
+# -- prepare (once, in the image) and run (each submission) -----------------------------------
+
+
+def settings(source):
+    return json.loads((Path(source) / SETTINGS).read_text())
+
+
+def mnist_folder(source):
+    return Path(os.environ.get("MNIST_ROOT") or Path(source) / "mnist")
+
+
+def grader(root, source, submissions=None, log=print):
+    from grading.instructor.autograde import Grader
+
+    chosen = settings(source)
+    return Grader(
+        root / "grading", budget=chosen["budget"], mnist_root=mnist_folder(source), use_sandbox=chosen["sandbox"],
+        submissions=submissions, log=log, threads=chosen["threads"],
+    )  # fmt: skip
+
+
+def prepare(root=None, source=None):
+    """Download MNIST and build the nbgrader course (setup.sh, once)."""
+    from nndl2.data import load_mnist
+
+    root = Path(root or autograder_root())
+    source = Path(source or Path(__file__).resolve().parents[2])
+    load_mnist(mnist_folder(source))
+    grader(root, source).prepare()
+
+
+def copy_submission(folder, target):
+    """Copy a Gradescope submission folder below `target`: regular files as copies, links as links (which
+    submission discovery then refuses, with a reason), nothing else (FIFOs, devices) at all."""
+    from grading.instructor.plainfiles import LIMITS, Refused, copy_plain, walk
+
+    entries, problems = walk(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    limit = max(LIMITS.values())
+    for parts, st in entries:
+        source, destination = Path(folder, *parts), Path(target, *parts)
+        if stat.S_ISDIR(st.st_mode):
+            destination.mkdir(parents=True, exist_ok=True)
+        elif stat.S_ISLNK(st.st_mode):
+            destination.symlink_to(os.readlink(source))
+        elif stat.S_ISREG(st.st_mode):
+            try:
+                copy_plain(source, destination, limit, root=folder)
+            except Refused as error:
+                problems.append(str(error))
+        else:
+            problems.append(f"{'/'.join(parts)} is not a regular file: not read")
+    return problems
+
+
+def metadata(root):
+    """Gradescope's submission_metadata.json: {} if absent or unreadable."""
+    try:
+        data = json.loads((root / "submission_metadata.json").read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def when(text):
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def results_json(result, items, visibility, seconds):
+    """Gradescope's results.json for one graded submission (kit result from Grader.grade)."""
+    tests = []
+    for number, (grade_id, points, autograded) in enumerate(items, 1):
+        if not autograded:
+            continue  # graded by hand: a Gradescope question of its own
+        score = result["scores"].get(grade_id) or 0.0
+        tests.append({
+            "name": title(grade_id),
+            "number": str(number),
+            "score": score,
+            "max_score": points,
+            "status": "passed" if score >= points else "failed",
+            "output": result.get("messages", {}).get(grade_id, ""),
+            "visibility": visibility,
+        })  # fmt: skip
+    notes = [note for note in result.get("reason", "").split("; ") if note]
+    output = "\n".join(["Notes from the grader:", *(f"- {note}" for note in notes)]) if notes else ""
+    return {
+        "score": sum(test["score"] for test in tests),
+        "execution_time": round(seconds),
+        "output": output,
+        "visibility": visibility,
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def failure_json(message, items, visibility, seconds):
+    """results.json when grading could not run at all: every test at 0 with the reason."""
+    result = {"scores": {}, "messages": {grade_id: message for grade_id, _, _ in items}, "reason": message}
+    return results_json(result, items, visibility, seconds)
+
+
+def run(root=None):
+    """Grade /autograder/submission and write /autograder/results/results.json; returns the results."""
+    from grading.instructor.autograde import graded_items
+    from grading.instructor.submissions import collect
+
+    start = time.perf_counter()
+    root = Path(root or autograder_root())
+    source = Path(__file__).resolve().parents[2]
+    chosen = settings(source)
+    items = graded_items()
+    out = root / "results" / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            meta = metadata(root)
+            users = meta.get("users") or [{}]
+            student = str(users[0].get("sid") or users[0].get("id") or "student")
+            problems = copy_submission(root / "submission", Path(tmp) / "submissions" / "submission")
+            (submission,) = collect(Path(tmp) / "submissions")
+            submission.name = ", ".join(str(user.get("name", "")) for user in users if user.get("name")) or student
+            submission.source, submission.lms_id = "gradescope", str(meta.get("id") or "") or None
+            submission.sid = str(users[0].get("sid") or "") or None
+            submission.submitted_at = when(meta.get("created_at")) if meta.get("created_at") else None
+            due = when((meta.get("assignment") or {}).get("due_date") or "")
+            submission.late = bool(submission.submitted_at and due and submission.submitted_at > due)
+            submission.problems.extend(problems)
+            result = grader(root, source, submissions=Path(tmp) / "submissions").grade(submission, regrade=True)
+        results = results_json(result, items, chosen["visibility"], time.perf_counter() - start)
+    except Exception as error:  # the sandbox cannot run here, or the grader failed: the student sees why
+        message = f"The autograder could not grade this submission ({type(error).__name__}: {error})."
+        results = failure_json(message, items, chosen["visibility"], time.perf_counter() - start)
+    out.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("build", help="write the autograder zip")
+    make.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    make.add_argument("--budget", choices=["autograde", "smoke"], default="autograde")
+    make.add_argument("--threads", type=int, default=2, help="threads of each run (Gradescope gives 2 CPUs)")
+    make.add_argument("--sandbox", choices=["on", "off"], default="on")
+    make.add_argument("--visibility", choices=VISIBILITIES, default="visible")
+    commands.add_parser("prepare", help="(setup.sh) download MNIST and build the course")
+    commands.add_parser("run", help="(run_autograder) grade /autograder/submission")
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        out = build(args.out, args.budget, args.threads, args.sandbox, args.visibility)
+        print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB): upload it as the Gradescope autograder")
+    elif args.command == "prepare":
+        prepare()
+    else:
+        results = run()
+        print(f"score {results['score']:g} of {sum(t['max_score'] for t in results['tests']):g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

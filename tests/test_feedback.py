@@ -1,0 +1,150 @@
+"""Feedback a student can act on: the summary of every graded item, hand-graded items, and the manual round trip.
+
+A small batch (the reference and a submission with one bug, smoke budget) is graded through the real
+command; a TA then grades a justification by hand in the gradebook, as formgrader would, and the
+command runs again: that student's feedback is made again and shows the TA's score and comment.
+"""
+
+import re
+from html.parser import HTMLParser
+
+import corpus
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from grading.course.items import PENDING, TITLES
+from grading.instructor import autograde
+from grading.kit import SOLUTION_GAN, SOURCE_NOTEBOOK
+from grading.ta.examples import answered_notebook, write_submission
+
+BUGGY = "mutant_torch_flatten_inplace_discriminator_loss"
+
+
+class Summary(HTMLParser):
+    """The rows of the feedback's summary table: [(title, link, score text, message)]."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.rows, self.row, self.cell, self.inside = [], None, None, False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id") == "summary":
+            self.inside = True
+        elif self.inside and tag == "tr":
+            self.row = {"class": attrs.get("class"), "cells": [], "link": None}
+        elif self.inside and tag == "td":
+            self.cell = ""
+        elif self.inside and tag == "a" and self.row is not None:
+            self.row["link"] = attrs.get("href")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+        elif self.inside and tag == "td" and self.row is not None:
+            self.row["cells"].append(" ".join(self.cell.split()))
+            self.cell = None
+        elif self.inside and tag == "tr" and self.row is not None:
+            self.rows.append(self.row)
+            self.row = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+
+def summary(out, student):
+    rows = Summary((out / "feedback" / f"{student}.html").read_text()).rows
+    return {row["cells"][0]: {"score": row["cells"][1], "why": row["cells"][2], "link": row["link"],
+                              "class": row["class"]} for row in rows}  # fmt: skip
+
+
+def test_every_graded_cell_has_a_title_and_its_name_is_in_the_notebook():
+    cells = nbformat.read(SOURCE_NOTEBOOK, 4).cells
+    graded = [c.metadata["nbgrader"]["grade_id"] for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert sorted(graded) == sorted(TITLES)
+    text = "\n".join(cell.source for cell in cells)
+    for grade_id, title in TITLES.items():
+        name = title.split(":")[0]  # "Inline Question 1", or the function's name
+        assert name in text, (grade_id, name)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, mnist_real):
+    tmp = tmp_path_factory.mktemp("feedback")
+    submissions, out = tmp / "submissions", tmp / "out"
+    write_submission(submissions / "reference", answered_notebook(), SOLUTION_GAN.read_text())
+    corpus.write_entry(submissions / BUGGY, BUGGY)
+    results, _ = autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=lambda *a: None,
+                                     jobs=2)  # fmt: skip
+    before = {student: summary(out, student) for student in ("reference", BUGGY)}
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gradebook:  # a TA grades, as formgrader does
+        grade = gradebook.find_grade("q5_justification", "GANs-PyTorch", "GANs-PyTorch", "reference")
+        grade.manual_score = 1.0
+        comment = gradebook.find_comment("q5_justification", "GANs-PyTorch", "GANs-PyTorch", "reference")
+        comment.manual_comment = "Right: the iterates circle the saddle point."
+        gradebook.db.commit()
+    log = []
+    again, _ = autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=log.append, jobs=2)
+    return {"out": out, "before": before, "after": summary(out, "reference"), "log": log,
+            "results": {r["student"]: r for r in again}}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_summary_names_every_item_with_its_score_message_and_link(graded):
+    rows = graded["before"]["reference"]
+    assert list(rows) == list(TITLES.values())  # every item, in notebook order, by its title
+    for grade_id, title in TITLES.items():
+        assert rows[title]["link"] == f"#{grade_id}"
+    assert rows["sample_noise"]["score"] == "1.0 / 1.0"
+    assert rows["sample_noise"]["why"].startswith("sample_noise(") and rows["sample_noise"]["class"] == "passed"
+    buggy = graded["before"][BUGGY]["discriminator_loss"]
+    assert buggy["score"] == "0.0 / 1.0" and buggy["class"] == "missed"
+    assert buggy["why"].startswith("discriminator_loss gave ") and "where mean BCE of the real logits" in buggy["why"]
+    assert graded["before"][BUGGY]["generator_loss"]["class"] == "passed"
+
+
+@pytest.mark.slow
+def test_hand_graded_items_are_pending_until_a_ta_grades_them(graded):
+    pending = graded["before"]["reference"][TITLES["q5_justification"]]
+    assert pending["why"] == PENDING and pending["score"].startswith("–") and pending["class"] == "pending"
+    graded_now = graded["after"][TITLES["q5_justification"]]
+    assert graded_now["score"] == "1.0 / 1.0" and graded_now["class"] == "passed"
+    assert graded_now["why"] == "Graded by your TA: Right: the iterates circle the saddle point."
+    assert graded["after"][TITLES["q6_justification"]]["why"] == PENDING  # the other one still waits
+
+
+@pytest.mark.slow
+def test_rerun_after_hand_grading_remakes_only_that_students_feedback(graded):
+    assert any("reference: grades entered by hand changed: feedback made again" in str(m) for m in graded["log"])
+    assert any(f"{BUGGY}: unchanged" in str(m) for m in graded["log"])
+    assert graded["results"]["reference"]["scores"]["q5_justification"] == 1.0
+
+
+@pytest.mark.slow
+def test_feedback_shows_no_grader_path(graded):
+    html = (graded["out"] / "feedback" / "reference.html").read_text()
+    assert str(graded["out"]) not in html and "Working in /assignment" in html
+    assert not re.search(r"/root/|/home/\w", html)
+
+
+@pytest.mark.slow
+def test_a_change_to_the_grading_files_regrades_everyone_and_keeps_hand_grades(graded, mnist_real, tmp_path,
+                                                                              monkeypatch):  # fmt: skip
+    """Last in this file: it grades the batch again after a (simulated) change of the kit's grading files."""
+    changed = tmp_path / "a-grading-file.txt"
+    changed.write_text("a new threshold, say")
+    monkeypatch.setattr(autograde, "GRADING_FILES", (*autograde.GRADING_FILES, changed))
+    submissions = graded["out"].parent / "submissions"
+    log = []
+    results, _ = autograde.autograde(submissions, graded["out"], budget="smoke", mnist_root=mnist_real,
+                                     log=log.append, jobs=2)  # fmt: skip
+    assert any("grading files changed" in str(m) for m in log)
+    assert not any("unchanged" in str(m) for m in log)  # every submission graded again
+    scores = {r["student"]: r["scores"] for r in results}
+    assert scores["reference"]["q5_justification"] == 1.0  # the TA's grade survived
+    assert scores["reference"]["test_sample_noise"] == 1.0 and scores[BUGGY]["test_discriminator_loss"] == 0.0
+    rows = summary(graded["out"], "reference")
+    assert rows[TITLES["q5_justification"]]["why"] == "Graded by your TA: Right: the iterates circle the saddle point."

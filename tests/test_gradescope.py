@@ -1,0 +1,137 @@
+"""The Gradescope autograder zip: built from the kit, run here on /autograder-shaped folders, results.json checked.
+
+Gradescope's container is played by a temporary folder (GAN_KIT_AUTOGRADER_ROOT) holding source/ (the
+unzipped autograder), submission/ and submission_metadata.json; run_autograder runs with this
+environment's Python (GAN_KIT_PYTHON) instead of the one setup.sh would install, and the smoke budget.
+"""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+
+import jsonschema
+import pytest
+
+from grading.course.items import TITLES
+from grading.instructor import gradescope
+from grading.instructor.autograde import graded_items
+from grading.kit import NOTEBOOK, SOLUTION_GAN, STUDENT_GAN
+from grading.ta.examples import answered_notebook, write_submission
+
+# Gradescope's results.json ("Autograder Specifications": top-level score, execution_time, output,
+# visibility, stdout_visibility, tests[] with score, max_score, status, name, number, output, visibility).
+VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
+SCHEMA = {
+    "type": "object",
+    "required": ["tests"],
+    "additionalProperties": False,
+    "properties": {
+        "score": {"type": "number"},
+        "execution_time": {"type": "number", "minimum": 0},
+        "output": {"type": "string"},
+        "visibility": VISIBILITY,
+        "stdout_visibility": VISIBILITY,
+        "tests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["score", "max_score", "name", "output", "visibility"],
+                "additionalProperties": False,
+                "properties": {
+                    "score": {"type": "number", "minimum": 0},
+                    "max_score": {"type": "number", "minimum": 0},
+                    "status": {"enum": ["passed", "failed"]},
+                    "name": {"type": "string", "minLength": 1},
+                    "number": {"type": "string"},
+                    "output": {"type": "string"},
+                    "visibility": VISIBILITY,
+                },
+            },
+        },
+    },
+}
+AUTOGRADED = [grade_id for grade_id, _, auto in graded_items() if auto]
+
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gradescope") / "autograder.zip"
+    return gradescope.build(out, budget="smoke", threads=1)
+
+
+def test_the_zip_has_gradescopes_two_scripts_and_the_kit_but_no_ta_tools(autograder, tmp_path):
+    with zipfile.ZipFile(autograder) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+        settings = json.loads(archive.read("gradescope.json"))
+    for script in ("setup.sh", "run_autograder"):
+        assert stat.S_IMODE(infos[script].external_attr >> 16) == 0o755
+    names = set(infos)
+    assert {"gan.py", "GANs-PyTorch.ipynb", "requirements-dev.txt", "grading/instructor/judge.py",
+            "grading/course/solution/gan.py", "nndl2/export.py", "nndl2/mnist_classifier.pt"} <= names  # fmt: skip
+    assert not any(name.startswith(("grading/ta/", "tests/", "build/")) or "MNIST" in name for name in names)
+    assert settings == {"budget": "smoke", "threads": 1, "sandbox": "on", "visibility": "visible"}
+    assert gradescope.build(tmp_path / "again.zip", budget="smoke", threads=1).read_bytes() == autograder.read_bytes()
+
+
+def container(tmp_path, autograder, gan_text, notebook, meta):
+    """An /autograder-shaped folder: the unzipped autograder, one submission, its metadata."""
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(autograder) as archive:
+        archive.extractall(root / "source")
+    for script in ("setup.sh", "run_autograder"):
+        (root / "source" / script).chmod(0o755)
+    folder = write_submission(root / "submission", notebook, gan_text)
+    (folder / "GANs-PyTorch.ipynb").rename(folder / "Copy of GANs-PyTorch.ipynb")  # as Colab names it
+    (root / "submission_metadata.json").write_text(json.dumps(meta))
+    return root
+
+
+def run_autograder(root, mnist):
+    env = {
+        **os.environ,
+        "GAN_KIT_PYTHON": sys.executable,
+        "GAN_KIT_AUTOGRADER_ROOT": str(root),
+        "MNIST_ROOT": str(mnist),
+    }
+    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    return results
+
+
+META = {
+    "id": 123456,
+    "created_at": "2026-11-20T23:59:30.000000-08:00",
+    "assignment": {"due_date": "2026-11-21T00:00:00.000000-08:00", "title": "GANs-PyTorch"},
+    "users": [{"email": "ada@example.edu", "id": 42, "name": "Ada Lovelace", "sid": "A0001"}],
+}
+
+
+@pytest.mark.slow
+def test_run_autograder_grades_the_reference(tmp_path, autograder, mnist_real):
+    root = container(tmp_path, autograder, SOLUTION_GAN.read_text(), answered_notebook(), META)
+    results = run_autograder(root, mnist_real)
+    tests = {test["name"]: test for test in results["tests"]}
+    assert list(tests) == [TITLES[grade_id] for grade_id in AUTOGRADED]  # hand-graded items are not in it
+    for grade_id in AUTOGRADED:
+        test = tests[TITLES[grade_id]]
+        quality = grade_id in ("test_inline_q1", "test_inline_q2", "test_inline_q3")  # fail at the smoke budget
+        assert test["score"] == (0 if quality else test["max_score"]) and test["output"].endswith(".")
+    assert results["score"] == len(AUTOGRADED) - 3 and results["output"] == ""
+    assert "recognizable" in tests[TITLES["test_inline_q1"]]["output"]  # the judge's sentence, with its metrics
+
+
+@pytest.mark.slow
+def test_run_autograder_grades_a_blank_submission_with_reasons(tmp_path, autograder, mnist_real):
+    import nbformat
+
+    root = container(tmp_path, autograder, STUDENT_GAN.read_text(), nbformat.read(NOTEBOOK, 4), {})
+    results = run_autograder(root, mnist_real)
+    assert results["score"] == 0 and all(test["status"] == "failed" for test in results["tests"])
+    noise = next(test for test in results["tests"] if test["name"] == "sample_noise")
+    assert noise["output"] == "sample_noise is not implemented yet (it raises NotImplementedError)."
