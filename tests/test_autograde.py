@@ -132,9 +132,10 @@ def batch(tmp_path_factory, mnist_real):
         probe_cell("environment"),
         probe_cell("host_paths"),
         probe_cell("active_output"),
-        probe_cell("start_processes", PROBE_PROCESSES=200),
         probe_cell("write_files", PROBE_FILE_BYTES=256 << 20),
         probe_cell("long_line"),
+        # Last: its sleepers hold the process budget for the rest of the kernel's life (no new thread starts).
+        probe_cell("start_processes", PROBE_PROCESSES=200),
     ])  # fmt: skip
     write_submission(submissions / "probe-confined", confined, solution)
     write_submission(submissions / "probe-shm", with_cells(answered, [probe_cell("shm_marker")]), solution)
@@ -291,13 +292,16 @@ def test_a_gan_py_that_exhausts_memory_at_import_scores_nothing_of_gan_py(batch)
 @pytest.mark.slow
 def test_nothing_of_the_graders_leaks_into_any_output(batch):
     out = batch["out"]
-    texts = [path.read_text(errors="replace") for path in (out / "feedback").glob("*.html")]
-    texts += [path.read_text(errors="replace") for path in (out / "course" / "autograded").rglob("*.ipynb")]
-    texts.append((out / "grades.csv").read_text())
-    assert texts
-    for text in texts:
-        assert batch["canary"] not in text and SECRET not in text
-        assert str(out) not in text and str(Path.home()) + "/" not in text
+    pages = {path.stem: path.read_text(errors="replace") for path in (out / "feedback").glob("*.html")}
+    notebooks = list((out / "course" / "autograded").rglob("*.ipynb"))
+    outputs = [json.dumps([cell.get("outputs", []) for cell in nbformat.read(path, 4).cells]) for path in notebooks]
+    grades = (out / "grades.csv").read_text()
+    assert pages and notebooks
+    for text in [*pages.values(), *outputs, grades]:
+        assert batch["canary"] not in text and SECRET not in text and str(out) not in text
+    # The grader's home: in no output; in no page but probe-confined's, whose probe source lists /root paths.
+    for text in [*(page for student, page in pages.items() if student != "probe-confined"), *outputs, grades]:
+        assert str(Path.home()) + "/" not in text
     for page in (out / "feedback").glob("*.html"):  # MathJax's two scripts, nothing a student wrote
         assert set(re.findall(r"<script[^>]*>", page.read_text(), flags=re.I)) <= MATHJAX, page.name
 
@@ -326,8 +330,12 @@ def test_grades_csv_has_a_row_per_student_and_a_column_per_item(batch):
 
 @pytest.mark.slow
 def test_jobs_1_grades_exactly_as_jobs_2(batch, mnist_real, tmp_path):
-    """The same submissions graded one at a time: the same scores, messages and quality metrics."""
-    chosen = ["reference", "blank", "mutant_torch_flatten_inplace_build_dc_generator"]
+    """The same submissions graded one at a time: the same scores, messages and quality metrics.
+
+    The judge draws fresh sizes and inputs on every run (a submission cannot be tuned to them), so
+    messages are compared with their numbers masked.
+    """
+    chosen = ["reference", "blank"]  # one trained, one not
     subset = tmp_path / "submissions"
     for student in chosen:
         (subset / student).mkdir(parents=True)
@@ -339,8 +347,13 @@ def test_jobs_1_grades_exactly_as_jobs_2(batch, mnist_real, tmp_path):
     )  # fmt: skip
     for result in results:
         twin = batch["results"][result["student"]]
-        for key in ("scores", "messages", "metrics"):
+        for key in ("scores", "metrics"):
             assert result[key] == twin[key], (result["student"], key)
+        assert masked(result["messages"]) == masked(twin["messages"]), result["student"]
+
+
+def masked(messages):
+    return {item: re.sub(r"\d+(\.\d+)?", "#", text) for item, text in messages.items()}
 
 
 @pytest.mark.slow
@@ -357,7 +370,7 @@ def test_rerun_is_idempotent(batch, mnist_real):
     assert sum("unchanged" in str(m) for m in messages) == len(batch["results"])
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_reference_earns_full_marks_at_the_real_budget(tmp_path, mnist_real):
     """The reference solution, trained at the autograde budget on real digits, earns every autograded point."""
     write_submission(tmp_path / "submissions" / "reference", answered_notebook(), SOLUTION_GAN.read_text())

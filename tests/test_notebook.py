@@ -47,6 +47,17 @@ def test_training_cells_print_the_classic_log_line(executed):
 
 
 @pytest.mark.slow
+def test_preview_waits_for_the_full_budget_and_the_last_cell_lists_what_is_left(executed):
+    """Under any budget but the student's own, the preview trains nothing; the before-you-submit check
+    runs on the solution beside a notebook saved without outputs, and says exactly that."""
+    assert text(executed["preview_grading"]) == "Preview skipped (PREVIEW = True, budget 'smoke').\n"
+    assert text(executed["before_you_submit"]) == (
+        "Before you submit, fix:\n"
+        "  - GANs-PyTorch.ipynb was saved without outputs: run it, save it, then submit that file\n"
+    )
+
+
+@pytest.mark.slow
 def test_quality_checks_fail_clearly_after_three_iterations(executed):
     """Under the smoke budget the generators are untrained: the image-quality checks must say so."""
     for name in QUALITY_CELLS:

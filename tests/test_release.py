@@ -89,9 +89,11 @@ def test_source_notebook_is_committed_without_outputs():
 
 def test_source_notebook_follows_the_assignment_order():
     text = "\n".join(cell.source for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells)
-    sections = ["## Setup", "## Dataset", "## Random Noise", "## Discriminator", "## Generator", "# GAN Loss",
-                "# Optimizing Our Loss", "# Training a GAN", "## Inline Question 1", "# Least Squares GAN",
-                "## Inline Question 2", "# Deeply Convolutional GANs", "## Inline Question 3",
-                "## Inline Question 4", "## Inline Question 5", "## Inline Question 6"]  # fmt: skip
+    sections = [
+        "## Setup", "## How you will be graded", "## Dataset", "## Random Noise", "## Discriminator", "## Generator",
+        "# GAN Loss", "# Optimizing Our Loss", "# Training a GAN", "## Inline Question 1", "# Least Squares GAN",
+        "## Inline Question 2", "# Deeply Convolutional GANs", "## Inline Question 3", "## Inline Question 4",
+        "## Inline Question 5", "## Inline Question 6", "## Before you submit",
+    ]  # fmt: skip
     positions = [text.find(section) for section in sections]
     assert -1 not in positions and positions == sorted(positions)

@@ -71,7 +71,8 @@ if KIT_ROOT:
     ]
     import nbgrader  # noqa: E402
 
-    c.HTMLExporter.template_name = "gan-kit-feedback"
+    c.HTMLExporter.template_name = "gan-kit-feedback"  # based on nbgrader's "feedback" (its conf.json)
+    c.HTMLExporter.template_file = "gan_kit_feedback.html.j2"
     c.HTMLExporter.extra_template_basedirs = [
         os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"),
         os.path.join(KIT_ROOT, "grading", "course", "templates"),

@@ -243,7 +243,9 @@ def run(root=None):
             due = when((meta.get("assignment") or {}).get("due_date") or "")
             submission.late = bool(submission.submitted_at and due and submission.submitted_at > due)
             submission.problems.extend(problems)
-            result = grader(root, source, submissions=Path(tmp) / "submissions").grade(submission, regrade=True)
+            judge = grader(root, source, submissions=Path(tmp) / "submissions")
+            judge.prepare()  # setup.sh built the course: this only checks its stamp (or builds it if missing)
+            result = judge.grade(submission, regrade=True)
         results = results_json(result, items, chosen["visibility"], time.perf_counter() - start)
     except Exception as error:  # the sandbox cannot run here, or the grader failed: the student sees why
         message = f"The autograder could not grade this submission ({type(error).__name__}: {error})."
