@@ -36,12 +36,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-
-from grading.course import build_course, generate_assignment, nbgrader_env
+from grading.course import build_course, generate_assignment, going_further, nbgrader_env
 from grading.instructor import sandbox
 from grading.instructor.submissions import collect, unpack
-from grading.kit import ASSIGNMENT, ROOT, SOURCE_NOTEBOOK
+from grading.kit import ASSIGNMENT, NBGRADER_CONFIG, ROOT, SOURCE_NOTEBOOK
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
 
@@ -49,7 +47,7 @@ NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
 def graded_items():
     """[(grade_id, points, autograded)] in notebook order: the columns of grades.csv."""
     items = []
-    for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells:
+    for cell in going_further.course_notebook().cells:  # the reflections of "Going further" may carry points
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade"):
             autograded = cell.cell_type == "code" and not meta.get("solution")
@@ -93,7 +91,9 @@ class Grader:
                 file=sys.stderr,
             )
         self.items = graded_items()
-        self.kit = checksum([SOURCE_NOTEBOOK, ROOT / "grading" / "nbgrader_config.py", ROOT / "gan.py", ROOT / "nndl2"])
+        self.kit = checksum(
+            [SOURCE_NOTEBOOK, NBGRADER_CONFIG, Path(going_further.__file__), ROOT / "gan.py", ROOT / "nndl2"]
+        )
 
     # -- the course -------------------------------------------------------------------------
     def prepare(self):
