@@ -191,13 +191,13 @@ class Run:
 
     name: str
     history: dict  # per iteration: d_loss, g_loss, d_real, d_fake (run_a_gan) and d_accuracy
-    fid_iterations: list  # the iterations at which FID was measured (every show_every)
+    fid_iterations: list  # the iterations at which FID was measured: every show_every, and the last one
     fid: list  # FID of fid_samples samples at those iterations
     recognizable: list  # share of recognizable samples at those iterations
     samples: np.ndarray  # (final_samples, 784) samples of the trained G, in [-1, 1]
     metrics: dict  # quality.evaluate(samples)
     seconds: float  # training time, the FID measurements included
-    grids: list  # run_a_gan's 16 samples of fixed noise at each of fid_iterations, (16, 784) each
+    grids: list  # run_a_gan's 16 samples of fixed noise at every show (the first len(grids) fid_iterations)
     G: nn.Module  # the trained generator
 
 
@@ -221,8 +221,8 @@ def compare_gans(
     Each one starts from torch.manual_seed(seed) and builds its networks in the notebook's order
     (D, init of D, G, init of G), and every run sees the same batches: a setup that equals the
     notebook's DCGAN trains exactly as the notebook's DCGAN did, for max_iters iterations.
-    FID (fid_samples samples) is measured every show_every iterations, the final metrics on
-    final_samples samples. num_epochs: enough passes over `loader` for max_iters (default).
+    FID (fid_samples samples) is measured every show_every iterations and after the last one, the
+    final metrics on final_samples samples. num_epochs: enough passes over `loader` for max_iters (default).
     """
     if not setups:
         raise ValueError("compare_gans needs at least one setup")
@@ -248,6 +248,9 @@ def compare_gans(
             show_every=show_every, batch_size=batch_size, noise_size=noise_size, num_epochs=num_epochs,
             max_iters=max_iters, history=history, on_show=tracker,
         )  # fmt: skip
+        last = len(history.get("d_loss", [])) - 1
+        if last >= 0 and last not in tracker.iterations:  # the curve ends at the trained generator
+            tracker(last, G)
         seconds = time.perf_counter() - start
         history["d_accuracy"] = accuracy.values
         samples = quality.sample_images(G, n=final_samples, noise_dim=noise_size)
@@ -384,12 +387,20 @@ def plot_metrics(runs):
     return fig
 
 
+def _log_axis(ax):
+    """A log-scale y axis labelled with plain numbers (20, 50, 100...), which read better than powers of ten."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 3, 5)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def plot_curves(runs, smooth=25):
-    """D loss, G loss and D's accuracy per iteration (moving averages), one line per run."""
+    """D loss, G loss (log scales: one diverging run would flatten the others) and D's accuracy, one line per run."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     panels = (
-        ("d_loss", "discriminator loss"),
-        ("g_loss", "generator loss"),
+        ("d_loss", "discriminator loss (log scale)"),
+        ("g_loss", "generator loss (log scale)"),
         ("d_accuracy", "discriminator accuracy on real + fake"),
     )
     for ax, (key, title) in zip(axes, panels, strict=True):
@@ -397,6 +408,8 @@ def plot_curves(runs, smooth=25):
             ax.plot(*moving_average(run.history[key], smooth), color=f"C{i}", label=run.name, linewidth=1.2)
         ax.set_xlabel("iteration")
         ax.set_title(f"{title}\n(moving average of {smooth})", fontsize=10)
+    _log_axis(axes[0])
+    _log_axis(axes[1])
     axes[2].axhline(0.5, color="gray", linewidth=0.8, linestyle="--")
     axes[2].set_ylim(0, 1.02)
     axes[2].legend(fontsize=8, loc="lower left")
@@ -411,10 +424,7 @@ def plot_progress(runs, smooth=25):
         fid_ax.plot(run.fid_iterations, run.fid, "o-", color=f"C{i}", markersize=3, label=run.name)
         beliefs.plot(*moving_average(run.history["d_real"], smooth), color=f"C{i}")
         beliefs.plot(*moving_average(run.history["d_fake"], smooth), color=f"C{i}", linestyle="--")
-    fid_ax.set_yscale("log")
-    fid_ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
-    fid_ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-    fid_ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    _log_axis(fid_ax)
     fid_ax.set_xlabel("iteration")
     fid_ax.set_ylabel("FID (log scale)")
     fid_ax.set_title("FID to real digits (lower is better)", fontsize=10)
@@ -425,7 +435,7 @@ def plot_progress(runs, smooth=25):
     beliefs.set_ylabel("mean sigmoid of D's output")
     beliefs.set_title(f"how real D finds real and fake images (moving average of {smooth})", fontsize=10)
     styles = [Line2D([], [], color="black"), Line2D([], [], color="black", linestyle="--")]
-    beliefs.legend(styles, ["D(x): real images", "D(G(z)): fakes"], fontsize=8, loc="center right")
+    beliefs.legend(styles, ["D(x): real images", "D(G(z)): fakes"], fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -439,7 +449,7 @@ def plot_snapshots(run, count=6):
         ax.set_title(f"iteration {run.fid_iterations[index]}\nFID {run.fid[index]:.0f}", fontsize=9)
         ax.axis("off")
     fig.suptitle(f"{run.name}: the same 16 noise vectors during training", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 
@@ -487,8 +497,9 @@ def plot_class_histograms(metrics_by_name, real_counts=None):
         if real_counts is not None:
             real = np.asarray(real_counts, dtype=float)
             ax.scatter(np.arange(10), real / real.sum() * metrics["n"], marker="_", s=300, color="black",
-                       label="real MNIST share", zorder=3)  # fmt: skip
-            ax.legend(fontsize=7)
+                       label="share in the training digits", zorder=3)  # fmt: skip
+        ax.get_legend().remove()  # one legend for all, below: inside, it would hide bars
         ax.title.set_fontsize(10)
-    fig.tight_layout()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig

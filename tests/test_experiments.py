@@ -177,7 +177,10 @@ def test_compare_gans_passes_over_a_small_loader_as_often_as_needed(solution, mn
     runs = experiments.compare_gans(
         {"adam": setups(solution)["adam"]}, small, max_iters=5, show_every=10, fid_samples=100, final_samples=100
     )
-    assert len(runs["adam"].history["d_loss"]) == 5
+    run = runs["adam"]
+    assert len(run.history["d_loss"]) == 5
+    assert run.fid_iterations == [0, 4] and len(run.grids) == 1  # the FID curve ends at the trained generator
+    assert run.fid[-1] == pytest.approx(run.metrics["fid"], rel=1e-9)  # same samples: same seed, same G
 
 
 def test_compare_gans_trains_a_dcgan_setup_as_the_notebook_does(solution, loader):
