@@ -32,3 +32,14 @@ def mnist_real(tmp_path_factory):
 def mnist_synthetic(tmp_path_factory):
     """A small MNIST-format folder of random strokes: for plumbing, not for image quality."""
     return write_mnist_folder(tmp_path_factory.mktemp("mnist-synthetic"), *synthetic(500))
+
+
+@pytest.fixture(scope="session")
+def smoke_notebook(mnist_real):
+    """The source notebook executed top to bottom with the reference solution at the smoke budget (once)."""
+    from grading.ta.run_notebook import run_notebook
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MNIST_ROOT", str(mnist_real))
+        notebook, _ = run_notebook("smoke", log=None)
+    return notebook

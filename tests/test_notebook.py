@@ -2,20 +2,12 @@
 
 import pytest
 
-from grading.ta.run_notebook import QUALITY_CELLS, cell_problems, grade_id, run_notebook
+from grading.ta.run_notebook import QUALITY_CELLS, cell_problems, grade_id
 
 
 @pytest.fixture(scope="module")
-def executed(mnist_real, monkeypatch_module):
-    monkeypatch_module.setenv("MNIST_ROOT", str(mnist_real))
-    notebook, _ = run_notebook("smoke", log=None)
-    return {grade_id(cell) or f"cell{index}": cell for index, cell in enumerate(notebook.cells)}
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+def executed(smoke_notebook):
+    return {grade_id(cell) or f"cell{index}": cell for index, cell in enumerate(smoke_notebook.cells)}
 
 
 def text(cell):

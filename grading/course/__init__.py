@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from grading.course import going_further
 from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, ROOT, SOURCE_NOTEBOOK, STUDENT_GAN
 
 # Kit files that are not part of a release (torchvision downloads, caches).
@@ -29,7 +30,7 @@ def build_course(root, solution_gan=None):
         raise ValueError(f"{NBGRADER_CONFIG} has no KIT_ROOT line to fill in")
     generated = f"KIT_ROOT = {str(ROOT)!r}  # written by grading/course/__init__.py build_course\n"
     (root / "nbgrader_config.py").write_text(config.replace(line, generated))
-    shutil.copy(SOURCE_NOTEBOOK, source / SOURCE_NOTEBOOK.name)
+    going_further.write_course_notebook(source / SOURCE_NOTEBOOK.name)  # with the reflections' points, if any
     shutil.copy(solution_gan or STUDENT_GAN, source / "gan.py")
     shutil.copytree(KIT_DATA, source / KIT_DATA.name, ignore=IGNORED, dirs_exist_ok=True)
     return root

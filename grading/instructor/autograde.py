@@ -57,7 +57,7 @@ from pathlib import Path
 import nbformat
 import torch
 
-from grading.course import build_course, generate_assignment, nbgrader_env
+from grading.course import build_course, generate_assignment, going_further, nbgrader_env
 from grading.course.preprocessors.feedback_summary import MESSAGES
 from grading.instructor import gradebook, judge, lms, sandbox
 from grading.instructor.gradebook import Gradebooks
@@ -78,7 +78,7 @@ TRAINING_TIMEOUT = 1800  # seconds for the grader's training run at the autograd
 def graded_items():
     """[(grade_id, points, autograded)] in notebook order: the columns of grades.csv."""
     items = []
-    for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells:
+    for cell in going_further.course_notebook().cells:  # the reflections of "Going further" may carry points
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade"):
             autograded = cell.cell_type == "code" and not meta.get("solution")
@@ -120,6 +120,7 @@ GRADING_FILES = (
     SOURCE_NOTEBOOK,
     SOLUTION_GAN,
     NBGRADER_CONFIG,
+    ROOT / "grading" / "course" / "going_further.py",  # the reflections' points
     ROOT / "gan.py",
     KIT_DATA,
     ROOT / "grading" / "course" / "preprocessors",
