@@ -90,3 +90,25 @@ def test_correct_style_passes_the_notebooks_visible_checks(entry):
 def test_correct_style_trains_with_run_a_gan(entry):
     """One iteration of each GAN of the notebook, with the kit's run_a_gan and its platform settings."""
     assert {gan: error for gan, error in train_briefly(module_of(entry), iterations=1).items() if error} == {}
+
+
+# -- the judge on every style and mutant, in one process ------------------------------------------
+# The same export (nndl2/export.py) and judge (grading/instructor/judge.py) the autograder runs, minus
+# the sandbox and the processes: fresh inputs for each entry, as for each submission. The autograder's
+# end-to-end test grades the styles and one mutant style through the whole pipeline.
+
+
+@pytest.mark.parametrize("entry", CORRECT + MUTANT, ids=lambda e: e["name"])
+def test_judge_gives_each_style_every_function_point_and_each_mutant_all_but_its_own(entry, tmp_path):
+    from grading.instructor import judge
+    from nndl2 import export
+
+    module, inputs = module_of(entry), judge.draw_inputs()
+    export.save_npz(tmp_path / "module.npz", {"import": "ok"}, {})
+    for name in export.FUNCTIONS:
+        torch.manual_seed(int(inputs["torch_seed"]))
+        meta, arrays = export.exporter(name)(module, inputs)
+        export.save_npz(tmp_path / f"{name}.npz", meta, arrays)
+    verdicts = judge.judge_functions(tmp_path, inputs)
+    missed = sorted(judge.FUNCTION_ITEMS[item] for item, verdict in verdicts.items() if not verdict.passed)
+    assert missed == ([entry["function"]] if entry["kind"] == "mutant" else []), verdicts
