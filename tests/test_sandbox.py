@@ -231,7 +231,7 @@ def test_reasons_come_from_observations():
         "killed_by_launcher": None,
         "signal": 9,
     }
-    assert launcher.reason(outcome) == "memory limit (512 MiB) reached; a file reached the size limit (64 MiB)"
+    assert launcher.reason(outcome) == "memory limit (512 MiB) reached; file size limit (64 MiB) reached"
     outcome.update(limits_hit=[], signal=11)
     assert launcher.reason(outcome) == "killed by signal 11 (SIGSEGV)"
     outcome.update(limits_hit=["wall_time"], killed_by_launcher="wall_time", signal=9)
@@ -413,9 +413,13 @@ def test_unprivileged_user_gets_rlimit_mode(tmp_path):
     try:
         (work / "assignment").mkdir()
         os.chmod(work, 0o777)
+        # A copy of the grading package nobody can read (the checkout may sit below a folder only root enters).
+        kit = work / "kit"
+        shutil.copytree(root / "grading", kit / "grading", ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(["chmod", "-R", "a+rX", str(kit)], check=True)
         code = f"""
 import json, sys
-sys.path.insert(0, {str(root)!r})
+sys.path.insert(0, {str(kit)!r})
 from grading.instructor import sandbox
 from grading.instructor.limits import Limits, MiB
 sb = sandbox.Sandbox({str(work / "assignment")!r}, exports={str(work / "exports")!r},

@@ -447,7 +447,7 @@ def reason(outcome):
         "exports": f"/exports full ({size(limits['exports'])})",
         "tmp": f"/tmp full ({size(limits['tmp'])})",
         "shm": f"/dev/shm full ({size(limits['shm'])})",
-        "file_size": f"a file reached the size limit ({size(limits['file_size'])})",
+        "file_size": f"file size limit ({size(limits['file_size'])}) reached",
         "output": f"more than {size(limits['output'])} of output",
     }
     parts = [texts[name] for name in outcome["limits_hit"]]
