@@ -135,7 +135,9 @@ def batch(tmp_path_factory, mnist_real):
         probe_cell("environment"),
         probe_cell("host_paths"),
         probe_cell("active_output"),
-        probe_cell("write_files", PROBE_FILE_BYTES=256 << 20),
+        # /exports only: a full /tmp (512 MiB of tmpfs, counted as memory) on top of a kernel that has run the
+        # whole notebook would pass the 2 GiB memory limit (tests/test_sandbox.py fills /tmp on its own).
+        probe_cell("write_files", PROBE_FILE_BYTES=256 << 20, PROBE_FILL_FOLDERS=("/exports",)),
         probe_cell("long_line"),
         # Last: its sleepers hold the process budget for the rest of the kernel's life (no new thread starts).
         probe_cell("start_processes", PROBE_PROCESSES=200),

@@ -770,3 +770,16 @@ def test_scrubber_hides_grader_paths_host_name_and_environment(monkeypatch, tmp_
 def test_text_is_cut_on_a_character_boundary():
     assert cut_text("é" * 10, 5) == "éé" and cut_text("abc", 0) == "" and cut_text("abc", 10) == "abc"
     assert re.fullmatch(r"x{10}", cut_text("x" * 20, 10))
+
+
+@needs_bwrap
+def test_overhead_tool_times_each_command_both_ways(monkeypatch, capsys):
+    from grading.ta import sandbox_overhead
+
+    monkeypatch.setattr(sandbox_overhead, "COMMANDS", {"python -c pass": "pass", "import torch": "import sys"})
+    results = sandbox_overhead.measure(repeat=1, log=None)
+    assert set(results) == {"python -c pass", "import torch"}
+    assert all(plain > 0 and boxed > 0 for plain, boxed in results.values())
+    monkeypatch.setattr(sandbox_overhead, "measure", lambda repeat, log: results)
+    sandbox_overhead.main([])
+    assert "per submission (five sandboxed runs of student code)" in capsys.readouterr().out
