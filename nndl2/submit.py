@@ -75,7 +75,13 @@ def notebook_problems(path):
 
 
 def check_submission(namespace=None, folder="."):
-    """Print what is still missing before you submit; returns the list of problems (empty: ready)."""
+    """Print what is still missing before you submit; returns the list of problems (empty: ready).
+
+    Under nbgrader's autograde the check is skipped: the grader runs a notebook it rebuilt itself.
+    """
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        print("Before you submit: skipped while the grader runs the notebook.")
+        return []
     folder = Path(folder)
     namespace = namespace if namespace is not None else {}
     problems = []

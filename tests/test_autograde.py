@@ -211,6 +211,14 @@ def test_reference_earns_every_point_but_image_quality_under_smoke(batch):
 
 
 @pytest.mark.slow
+def test_the_notebook_shows_the_graders_training_run_instead_of_training_again(batch):
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in autograded(batch, "reference").cells}
+    for name in ("train_vanilla", "train_lsgan", "train_dcgan"):
+        text = "".join(str(output.get("text", "")) for output in cells[name].outputs)
+        assert "this is the grader's own training run of your gan.py" in text and "Iter: 0, D:" not in text, name
+
+
+@pytest.mark.slow
 def test_blank_release_scores_zero_on_every_function_and_question(batch):
     assert {item: scores(batch, "blank")[item] for item in AUTO} == {item: 0.0 for item in AUTO}
     messages = batch["results"]["blank"]["messages"]

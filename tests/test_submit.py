@@ -92,3 +92,9 @@ def test_preview_trains_like_the_grader_and_gives_three_verdicts(tmp_path, monke
         "Inline Question 1 (vanilla)", "Inline Question 2 (lsgan)", "Inline Question 3 (dcgan)"
     ]  # fmt: skip
     assert json.dumps({k: v[1]["fid"] for k, v in verdicts.items()})  # metrics are plain numbers
+
+
+def test_the_check_stays_quiet_while_the_grader_runs_the_notebook(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert submit.check_submission({}, folder=tmp_path) == []
+    assert capsys.readouterr().out == "Before you submit: skipped while the grader runs the notebook.\n"

@@ -11,7 +11,7 @@ changed; its output says what happened. Without `replay` (the default: formgrade
 cells train as written. It runs the notebook as LimitedExecute does (output caps, deadline, dead kernel).
 """
 
-from nbclient.util import ensure_async
+from nbclient.util import ensure_async, run_sync
 from traitlets import Bool, Dict
 
 from grading.course.preprocessors.limited_execute import LimitedExecute
@@ -37,3 +37,7 @@ class ReplayTraining(LimitedExecute):
         cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         await self.run_silently("from nndl2.training import run_a_gan")  # not reached if the kernel died
         return cell
+
+    # nbclient binds execute_cell to its own async_execute_cell (run_sync at class level): rebind it here,
+    # or the override above never runs and the notebook trains again.
+    execute_cell = run_sync(async_execute_cell)
