@@ -594,7 +594,12 @@ def judge_q4(answer, expected):
 def judge_truth(question, name, answer, expected):
     value = answer.get(name)
     if not isinstance(value, bool):
-        shown = "a string" if isinstance(value, dict) and "string" in value else "not True or False"
+        if value is None:
+            shown = "it is not set"
+        elif isinstance(value, dict) and "string" in value:
+            shown = "got a string"
+        else:
+            shown = f"got {clean(type(value).__name__, 20)}"
         return Verdict(False, f"Inline Question {question[-1]}: {name} must be True or False ({shown}).")
     if value != expected[name]:
         return Verdict(False, f"Inline Question {question[-1]}: {name} = {value} is not the right answer.")

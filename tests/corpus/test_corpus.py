@@ -112,3 +112,15 @@ def test_judge_gives_each_style_every_function_point_and_each_mutant_all_but_its
     verdicts = judge.judge_functions(tmp_path, inputs)
     missed = sorted(judge.FUNCTION_ITEMS[item] for item, verdict in verdicts.items() if not verdict.passed)
     assert missed == ([entry["function"]] if entry["kind"] == "mutant" else []), verdicts
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [(None, "it is not set"), ({"string": "False"}, "got a string"), (0, "got int"), ([True], "got list")],
+)
+def test_a_true_false_answer_of_another_kind_says_what_it_got(answer, why):
+    from grading.instructor.judge import judge_truth
+
+    verdict = judge_truth("q5", "q5_reaches_optimum", {"q5_reaches_optimum": answer}, {"q5_reaches_optimum": False})
+    assert not verdict.passed
+    assert verdict.message == f"Inline Question 5: q5_reaches_optimum must be True or False ({why})."
