@@ -43,3 +43,15 @@ def smoke_notebook(mnist_real):
         patch.setenv("MNIST_ROOT", str(mnist_real))
         notebook, _ = run_notebook("smoke", log=None)
     return notebook
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: two OpenMP threads on a shared, oversubscribed 2-core CPU can make tiny training
+    runs 10x slower (threads wait for each other); the results do not depend on it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

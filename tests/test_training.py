@@ -24,14 +24,7 @@ def dataset(mnist_synthetic):
     return load_mnist(mnist_synthetic, download=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: two OpenMP threads on a shared, oversubscribed 2-core CPU can make these
-    tiny training runs 10x slower (threads wait for each other); the results do not depend on it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def classic_loader(solution, dataset, num_samples, start=0, generator=None):

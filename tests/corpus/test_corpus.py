@@ -20,12 +20,7 @@ CORRECT = [e for e in ENTRIES if e["kind"] == "correct"]
 MUTANT = [e for e in ENTRIES if e["kind"] == "mutant"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def module_of(entry):
