@@ -26,6 +26,9 @@ TITLES = {
     "q6_justification": "Inline Question 6: why (graded by hand)",
 }
 
+# The graded functions of gan.py, by the grade id of their check cell: their titles are their names.
+FUNCTION_ITEMS = {grade_id: title for grade_id, title in TITLES.items() if not title.startswith("Inline Question")}
+
 PENDING = "to be graded by your TA"
 
 

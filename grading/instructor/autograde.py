@@ -121,6 +121,7 @@ GRADING_FILES = (
     SOLUTION_GAN,
     NBGRADER_CONFIG,
     ROOT / "grading" / "course" / "going_further.py",  # the reflections' points
+    ROOT / "grading" / "course" / "items.py",  # which grade ids are gan.py's functions (the judge reads it)
     ROOT / "gan.py",
     KIT_DATA,
     ROOT / "grading" / "course" / "preprocessors",

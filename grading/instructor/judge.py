@@ -33,6 +33,7 @@ import nbformat
 import numpy as np
 import torch
 
+from grading.course.items import FUNCTION_ITEMS  # grade id of each graded function's check cell -> its name
 from grading.kit import SOURCE_NOTEBOOK, load_solution
 from nndl2 import quality
 from nndl2.checks import GRADIENT_TOLERANCE, LOSS_TOLERANCE, relative_error
@@ -42,18 +43,6 @@ MAX_ANSWER_BYTES = 64 * 2**10
 MAX_ASSIGNMENTS = 5040  # parameter assignments tried per architecture (equal-shaped tensors permuted)
 OUTPUT_TOLERANCE = 1e-4  # |student - reference| / (1 + max |reference|): float32 networks vs float64
 
-FUNCTION_ITEMS = {  # grade id of each graded function's test cell
-    "test_sample_noise": "sample_noise",
-    "test_discriminator": "discriminator",
-    "test_generator": "generator",
-    "test_discriminator_loss": "discriminator_loss",
-    "test_generator_loss": "generator_loss",
-    "test_get_optimizer": "get_optimizer",
-    "test_ls_discriminator_loss": "ls_discriminator_loss",
-    "test_ls_generator_loss": "ls_generator_loss",
-    "test_dc_classifier": "build_dc_classifier",
-    "test_dc_generator": "build_dc_generator",
-}
 QUALITY_ITEMS = {"test_inline_q1": "vanilla", "test_inline_q2": "lsgan", "test_inline_q3": "dcgan"}
 ANSWER_ITEMS = {"test_inline_q4": "q4", "test_inline_q5": "q5", "test_inline_q6": "q6"}
 ANSWER_CELLS = {"q4": "q4_answer", "q5": "q5_answer", "q6": "q6_answer"}
