@@ -220,6 +220,13 @@ def export_functions(inputs_path, out):
     except BaseException as error:  # a gan.py that raises, exits or does not parse: every function says so
         save_npz(out / "module.npz", {"import": error_meta(error)}, {})
         return 1
+    export_module(gan, inputs, out)
+    return 0
+
+
+def export_module(gan, inputs, out):
+    """Export every graded function of the imported module `gan`, called on `inputs`, into folder `out`."""
+    out = Path(out)
     save_npz(out / "module.npz", {"import": "ok"}, {})
     for name in FUNCTIONS:
         torch.manual_seed(int(inputs["torch_seed"]))
@@ -228,7 +235,6 @@ def export_functions(inputs_path, out):
         except BaseException as error:  # noqa: BLE001 (SystemExit from student code too: record it, go on)
             meta, arrays = error_meta(error), {}
         save_npz(out / f"{name}.npz", meta, arrays)
-    return 0
 
 
 # ---------------------------------------------------------------------------

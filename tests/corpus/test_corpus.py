@@ -8,7 +8,6 @@ since they patch torch and numpy globally; about 3 minutes), not here.
 
 import nbformat
 import pytest
-import torch
 
 from grading.kit import STUDENT_GAN, load_solution
 
@@ -98,12 +97,8 @@ def test_judge_gives_each_style_every_function_point_and_each_mutant_all_but_its
     from grading.instructor import judge
     from nndl2 import export
 
-    module, inputs = module_of(entry), judge.draw_inputs()
-    export.save_npz(tmp_path / "module.npz", {"import": "ok"}, {})
-    for name in export.FUNCTIONS:
-        torch.manual_seed(int(inputs["torch_seed"]))
-        meta, arrays = export.exporter(name)(module, inputs)
-        export.save_npz(tmp_path / f"{name}.npz", meta, arrays)
+    inputs = judge.draw_inputs()
+    export.export_module(module_of(entry), inputs, tmp_path)
     verdicts = judge.judge_functions(tmp_path, inputs)
     missed = sorted(judge.FUNCTION_ITEMS[item] for item, verdict in verdicts.items() if not verdict.passed)
     assert missed == ([entry["function"]] if entry["kind"] == "mutant" else []), verdicts
