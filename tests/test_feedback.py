@@ -11,12 +11,14 @@ from html.parser import HTMLParser
 import corpus
 import nbformat
 import pytest
+from corpus import verify
 from nbgrader.api import Gradebook
 
-from grading.course.items import PENDING, TITLES
+from grading.course.items import FUNCTION_ITEMS, PENDING, TITLES
 from grading.instructor import autograde
 from grading.kit import SOLUTION_GAN, SOURCE_NOTEBOOK
 from grading.ta.examples import answered_notebook, write_submission
+from nndl2 import export
 
 BUGGY = "mutant_torch_flatten_inplace_discriminator_loss"
 
@@ -69,6 +71,13 @@ def test_every_graded_cell_has_a_title_and_its_name_is_in_the_notebook():
     for grade_id, title in TITLES.items():
         name = title.split(":")[0]  # "Inline Question 1", or the function's name
         assert name in text, (grade_id, name)
+
+
+def test_the_kernel_exports_exactly_the_graded_functions_in_notebook_order():
+    # nndl2/export.py runs in the student's kernel and cannot import grading/: its list of the
+    # functions to export is a copy that must name the judged functions, no more, no fewer.
+    # The corpus's oracle (tests/corpus/verify.py) checks the same functions.
+    assert export.FUNCTIONS == tuple(FUNCTION_ITEMS.values()) == verify.FUNCTIONS
 
 
 @pytest.fixture(scope="module")
