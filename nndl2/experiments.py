@@ -409,9 +409,20 @@ def plot_metrics(runs):
 
 
 def _log_axis(ax):
-    """A log-scale y axis labelled with plain numbers (20, 50, 100...), which read better than powers of ten."""
+    """
+    A log-scale y axis labelled with plain numbers (20, 50, 100...), which read better than powers of ten.
+
+    Call it after plotting: the labels per decade follow the range drawn, so that a run whose loss
+    fell to 1e-8 gets one label per decade instead of a pile of overlapping ones.
+    """
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 3, 5)))
+    low, high = ax.get_ylim()
+    decades = math.log10(high / low)
+    if decades <= 0.6:  # FID between 190 and 410, say
+        subs = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)
+    else:
+        subs = (1, 2, 3, 5) if decades <= 1.5 else (1, 2, 5) if decades <= 2.5 else (1,)
+    ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs, numticks=10))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
@@ -454,7 +465,7 @@ def plot_progress(runs, smooth=25):
     beliefs.set_ylim(0, 1)
     beliefs.set_xlabel("iteration")
     beliefs.set_ylabel("mean sigmoid of D's output")
-    beliefs.set_title(f"how real D finds real and fake images (moving average of {smooth})", fontsize=10)
+    beliefs.set_title(f"D's belief that images are real (moving average of {smooth})", fontsize=10)
     styles = [Line2D([], [], color="black"), Line2D([], [], color="black", linestyle="--")]
     beliefs.legend(styles, ["D(x): real images", "D(G(z)): fakes"], fontsize=8, loc="upper right")
     fig.tight_layout()

@@ -297,6 +297,25 @@ def test_plots_draw_every_run(solution, loader):
     plt.close("all")
 
 
+@pytest.mark.parametrize("low", [2.0, 0.5, 1e-3, 1e-8])
+def test_a_log_axis_keeps_few_labels_that_do_not_overlap_whatever_its_range(low):
+    # A diverged run (Adam at lr 1e-2: D's loss falls to 1e-8 while the others stay near 1) once got
+    # four labels per decade, 30 of them piled on each other.
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 3.8))
+    ax.plot(np.linspace(0, 1000, 50), np.geomspace(5, low, 50))
+    experiments._log_axis(ax)
+    fig.canvas.draw()
+    low_end, high_end = ax.get_ylim()
+    labels = [t for t in ax.yaxis.get_majorticklabels() if t.get_text() and low_end <= t.get_position()[1] <= high_end]
+    assert 3 <= len(labels) <= 10, [t.get_text() for t in labels]
+    boxes = sorted((t.get_window_extent().y0, t.get_window_extent().y1) for t in labels)
+    assert all(top <= next_bottom for (_, top), (next_bottom, _) in zip(boxes, boxes[1:], strict=False))
+    assert not any(t.get_text() for t in ax.yaxis.get_minorticklabels())
+    plt.close(fig)
+
+
 # ---------------------------------------------------------------------------
 # The notebook's cells
 # ---------------------------------------------------------------------------
