@@ -398,7 +398,9 @@ def plot_class_histogram(metrics, ax=None, title=None):
     ax.set_xlabel("digit predicted by the evaluation classifier")
     ax.set_ylabel("samples")
     ax.set_title(title or f"coverage {metrics['coverage']}/10, class distance {metrics['class_distance']:.2f}")
-    ax.legend(fontsize="small")
+    # Room above the tallest bar for the legend, in one row: anywhere else it would hide some bars.
+    ax.set_ylim(0, 1.4 * max(max(metrics["class_counts"]), metrics["n"] / 10))
+    ax.legend(fontsize="small", loc="upper center", ncol=3)
     return fig
 
 

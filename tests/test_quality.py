@@ -296,6 +296,22 @@ def test_report_and_histogram(real, capsys):
     assert len(fig.axes[0].patches) == 20  # all samples and confident samples, 10 digits each
 
 
+def test_histogram_legend_hides_no_bar():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # The reference's vanilla GAN at the full budget: the legend in the upper right once covered 7, 8 and 9.
+    counts = [94, 130, 122, 121, 44, 107, 81, 105, 86, 110]
+    m = {"n": 1000, "class_counts": counts, "confident_counts": [62, 107, 81, 72, 24, 63, 60, 72, 35, 46],
+         "coverage": 10, "class_distance": 0.10}  # fmt: skip
+    fig = quality.plot_class_histogram(m)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert not [bar for bar in ax.patches if bar.get_window_extent().overlaps(legend)]
+    matplotlib.pyplot.close(fig)
+
+
 def test_cli_json_prints_one_parsable_object(real, tmp_path, capsys):
     path = tmp_path / "samples.npy"
     np.save(path, real)
