@@ -525,12 +525,12 @@ def plot_class_histograms(metrics_by_name, real_counts=None):
             ax=ax,
             title=f"{name}: {metrics['n']:,} samples\ncoverage {metrics['coverage']}/10, "
             f"class distance {metrics['class_distance']:.2f}",
+            legend=False,  # one legend for all, below: inside, it would hide bars
         )
         if real_counts is not None:
             real = np.asarray(real_counts, dtype=float)
             ax.scatter(np.arange(10), real / real.sum() * metrics["n"], marker="_", s=300, color="black",
                        label="share in the training digits", zorder=3)  # fmt: skip
-        ax.get_legend().remove()  # one legend for all, below: inside, it would hide bars
         ax.title.set_fontsize(10)
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))

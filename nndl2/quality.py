@@ -377,12 +377,13 @@ def report(metrics, gan=None):
         )
 
 
-def plot_class_histogram(metrics, ax=None, title=None):
+def plot_class_histogram(metrics, ax=None, title=None, legend=True):
     """
     Bar chart of the predicted digits (class_counts), recognizable samples darker.
 
     A GAN that covers every digit has ten bars near the dashed uniform line; mode collapse
-    shows as a few tall bars. Returns the matplotlib Figure.
+    shows as a few tall bars. legend=False leaves the legend (and the room above the bars it
+    takes) to the caller, as a figure of several histograms does. Returns the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -398,9 +399,10 @@ def plot_class_histogram(metrics, ax=None, title=None):
     ax.set_xlabel("digit predicted by the evaluation classifier")
     ax.set_ylabel("samples")
     ax.set_title(title or f"coverage {metrics['coverage']}/10, class distance {metrics['class_distance']:.2f}")
-    # Room above the tallest bar for the legend, in one row: anywhere else it would hide some bars.
-    ax.set_ylim(0, 1.4 * max(max(metrics["class_counts"]), metrics["n"] / 10))
-    ax.legend(fontsize="small", loc="upper center", ncol=3)
+    if legend:
+        # Room above the tallest bar for the legend, in one row: anywhere else it would hide some bars.
+        ax.set_ylim(0, 1.4 * max(max(metrics["class_counts"]), metrics["n"] / 10))
+        ax.legend(fontsize="small", loc="upper center", ncol=3)
     return fig
 
 
