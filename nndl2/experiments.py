@@ -408,6 +408,15 @@ def plot_metrics(runs):
     return fig
 
 
+# Labels per decade of a log axis, by the most decades they suit: fewer the wider the range drawn.
+LOG_AXIS_LABELS = (
+    (0.6, (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)),  # FID between 190 and 410, say
+    (1.5, (1, 2, 3, 5)),
+    (2.5, (1, 2, 5)),
+    (math.inf, (1,)),  # a loss that fell to 1e-8: one label per decade
+)
+
+
 def _log_axis(ax):
     """
     A log-scale y axis labelled with plain numbers (20, 50, 100...), which read better than powers of ten.
@@ -418,10 +427,7 @@ def _log_axis(ax):
     ax.set_yscale("log")
     low, high = ax.get_ylim()
     decades = math.log10(high / low)
-    if decades <= 0.6:  # FID between 190 and 410, say
-        subs = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)
-    else:
-        subs = (1, 2, 3, 5) if decades <= 1.5 else (1, 2, 5) if decades <= 2.5 else (1,)
+    subs = next(subs for most, subs in LOG_AXIS_LABELS if decades <= most)
     ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs, numticks=10))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
