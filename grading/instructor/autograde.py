@@ -1,6 +1,7 @@
 """Autograde a whole class: one command, one row per student, scores decided outside the students' code.
 
     python -m grading.instructor.autograde SUBMISSIONS --out RESULTS [--mnist-root DIR] [--budget autograde]
+                                           [--submission-timeout SECONDS]
 
 SUBMISSIONS is a folder or a .zip, one folder per student or an LMS export
 (grading/instructor/submissions.py). RESULTS receives:
@@ -9,6 +10,8 @@ SUBMISSIONS is a folder or a .zip, one folder per student or an LMS export
     feedback/<student>.html    nbgrader feedback of the notebook run, with the grader's verdicts
     results/<student>.json     that row, the one-sentence message of every item, and the checksum of
                                what was graded (re-runs reuse it)
+    problems.txt               what the export held that is no student's (archive members refused outside
+                               any student's files), one a line; no file when there is nothing
     course/                    the nbgrader course (gradebook.db, autograded notebooks): open it with
                                nbgrader's formgrader to grade the two free-text answers by hand, then
                                run this command again to put those scores in grades.csv
@@ -27,6 +30,12 @@ How one submission is graded ("the kernel reports, the grader judges"):
    (grading/course/preprocessors/replay_training.py), so students and TAs see the familiar cells; its
    answer cells export Inline Questions 4-6, which the judge scores.
 5. The judge's scores go into nbgrader's gradebook (formgrader, feedback and grades.csv read them).
+
+Every submission takes at most --submission-timeout seconds (TimeBudget): each run of its code gets a
+wall limit drawn from what is left. A function export that runs out of time (a gan.py that hangs at
+import) is the hang found once: the training runs are not started and the notebook imports a stand-in
+gan.py that says why; the reason names the line of gan.py where it was (Python's faulthandler, set by the
+grader's command, prints the tracebacks just before the wall limit), or the notebook's cell.
 
 Every submission gets a row, whatever it does: an error while reading, compiling or grading one
 submission becomes that row's reason and the batch goes on. Re-running is idempotent: an unchanged
