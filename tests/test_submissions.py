@@ -595,3 +595,23 @@ def test_an_entry_that_cannot_be_read_becomes_a_row(tmp_path, monkeypatch):
     assert sorted(found) == ["alice", "bob"]
     assert found["bob"].problems == ['"bob" could not be read (OSError: [Errno 5] Input/output error)', *BOTH_MISSING]
     assert found["alice"].problems == ["missing GANs-PyTorch.ipynb"]
+
+
+def test_autograde_reports_refused_members_for_the_batch_not_as_students(tmp_path):
+    from grading.instructor import autograde
+
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../escape/gan.py", "")
+        z.writestr("/abs/GANs-PyTorch.ipynb", "{}")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "problems.txt").write_text("an earlier run's problem\n")
+    with pytest.raises(SystemExit) as stop:  # no student at all: nothing to grade, and the command says why
+        autograde.autograde(archive, tmp_path / "out", log=lambda *a: None)
+    problems = [
+        'archive member "../escape/gan.py" refused: its path contains ".."; it names no student: no row',
+        'archive member "/abs/GANs-PyTorch.ipynb" refused: its path is absolute; it names no student: no row',
+    ]
+    assert str(stop.value).endswith("\n".join(f"  {problem}" for problem in problems))
+    assert (tmp_path / "out" / "problems.txt").read_text().splitlines() == problems
+    assert not (tmp_path / "out" / "grades.csv").exists()
