@@ -1,9 +1,10 @@
 """A time budget per submission, a hang found once and located, and one sentence per cause in a row's reason.
 
 The fast tests check the budget's arithmetic, the reading of Python's own faulthandler dump and the reason
-column. The slow one grades submissions whose gan.py hangs at import (a busy loop, `time.sleep` forever)
-or asks for input, through the real command and sandbox with a budget of 150 s: each gets a complete row
-well within its budget, says at which line of gan.py it hung, and keeps its Inline Question 4-6 answers.
+column. The slow ones grade submissions whose gan.py hangs at import (a busy loop, `time.sleep` forever),
+hangs in a function (the generator), or asks for input, through the real command and sandbox with a
+budget of 200 s: each gets a complete row well within its budget without starting the training runs,
+says at which line of gan.py it hung, and keeps its Inline Question 4-6 answers.
 """
 
 import csv
@@ -123,7 +124,7 @@ def test_items_lost_with_the_same_sentence_share_it_and_other_sentences_stay():
 
 
 # -- end to end ---------------------------------------------------------------------------------------
-BUDGET = TimeBudget(150)  # the function export gets 15 s: torch's import under load, then gan.py's
+BUDGET = TimeBudget(200)  # the function export gets 20 s: torch's import under load, then gan.py's
 HANGS = {
     "busy": ("import torch\n\nx = 0\nwhile True:\n    x += 1\n", 5, "x += 1"),
     "sleeps": ("import time\n\n\ntime.sleep(10**6)\n", 4, "time.sleep(10**6)"),
@@ -137,6 +138,8 @@ def hanging(tmp_path_factory, mnist_real):
     for name, (body, _, _) in HANGS.items():
         write_submission(tmp / "submissions" / name, answered, body + solution)
     write_submission(tmp / "submissions" / "asks", answered, 'name = input("your name? ")\n' + solution)
+    loops = solution + "\n\ndef generator(*args, **kwargs):\n    while True:\n        pass\n"
+    write_submission(tmp / "submissions" / "loops", answered, loops)
     start = time.monotonic()
     results, _ = autograde.autograde(
         tmp / "submissions", tmp / "out", budget="smoke", time_budget=BUDGET, mnist_root=mnist_real,
@@ -184,3 +187,22 @@ def test_a_gan_py_that_asks_for_input_fails_at_once_and_says_so_once(hanging):
 def grades(batch):
     with open(batch["out"] / "grades.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_a_hang_in_a_function_keeps_the_functions_judged_before_it_and_names_the_function(hanging):
+    result = hanging["results"]["loops"]
+    assert result["seconds"] < BUDGET.total and "training" not in result["phases"]
+    line = SOLUTION_GAN.read_text().count("\n") + 4  # the loop of the generator appended to the solution
+    limit = BUDGET.functions * BUDGET.total
+    where = f'at line {line} of gan.py, "while True:", in generator'
+    cause = f"the grader's run of gan.py's functions did not finish in {limit:g} s (it was {where})"
+    assert result["reason"] == cause
+    judged = ["test_sample_noise", "test_discriminator"]  # exported before the generator
+    assert [result["scores"][item] for item in judged] == [1, 1]
+    lost = [item for item in GAN_ITEMS if item not in judged]
+    assert all(result["scores"][item] == 0 for item in lost)
+    assert result["messages"]["test_generator"] == f"generator: not graded: {cause}."
+    assert all(result["scores"][item] == 1 for item in INLINE)
+    row = next(r for r in grades(hanging) if r["student"] == "loops")
+    assert row["reason"] == f"{cause}: items 3-13 scored 0"

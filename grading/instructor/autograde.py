@@ -574,9 +574,9 @@ class Grader:
     def run_notebook(self, run, db, hung=None):
         """nbgrader autograde of the rebuilt notebook (sandboxed kernel); False if it could not run at all.
 
-        `hung`: why the grader's import of gan.py did not finish. The notebook then imports a stand-in
-        gan.py that raises that reason at once, instead of hanging each cell that imports gan.py until the
-        notebook's time runs out: its answers to Inline Questions 4-6 are still scored.
+        `hung`: why the grader's function export of gan.py did not finish (Grader.hung). The notebook then
+        imports a stand-in gan.py that raises that reason at once, instead of hanging each cell that uses
+        gan.py until the notebook's time runs out: its answers to Inline Questions 4-6 are still scored.
         """
         student = run.student
         if "notebook" in run.staged:
@@ -681,7 +681,7 @@ def import_succeeded(functions):
 def stand_in_gan(cause):
     """The gan.py the notebook imports when the grader's import of the student's did not finish."""
     message = f"gan.py was not run in this notebook: {cause}."
-    return f'''"""A stand-in for your gan.py, written by the autograder: importing yours did not finish in time."""
+    return f'''"""A stand-in for your gan.py, written by the autograder: its run of yours did not finish in time."""
 
 raise ImportError({message!r})
 '''
