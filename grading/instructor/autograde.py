@@ -495,7 +495,7 @@ class Grader:
             notes = [note for note in previous.get("reason", "").split("; ") if note]
             self.write_messages(student, previous.get("messages", {}), notes)
             copy = self.gradebooks.working_copy(student)
-            self.feedback(student, copy)
+            self.feedback(student, copy, run.clock.feedback())
             self.gradebooks.discard(copy)
             previous["manual_state"] = state
             self.log(f"{quote(student)}: grades entered by hand changed: feedback made again")
@@ -659,7 +659,7 @@ class Grader:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"messages": messages, "notes": notes}, indent=1))
 
-    def feedback(self, student, db, timeout=600):
+    def feedback(self, student, db, timeout):
         code, output = self.nbgrader(student, "generate_feedback", db=db, timeout=timeout)
         html = self.course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
         if code == 0 and html.exists():
