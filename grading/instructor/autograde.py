@@ -39,7 +39,8 @@ grader's command, prints the tracebacks just before the wall limit), or the note
 
 Every submission gets a row, whatever it does: an error while reading, compiling or grading one
 submission becomes that row's reason and the batch goes on. Re-running is idempotent: an unchanged
-submission is not graded again (--regrade forces it) and grades.csv is rewritten from the gradebook.
+submission is not graded again (--regrade forces it; a different --budget, --threads or
+--submission-timeout grades it again) and grades.csv is rewritten from the gradebook.
 
 Training uses the fixed budget of nndl2/budget.py ("autograde"), on the GPU when there is one;
 --budget smoke runs a few iterations only (fast checks of everything but the image quality of Inline
@@ -450,7 +451,8 @@ class Grader:
     def _grade(self, run, regrade, start):
         student = run.student
         self.stage_files(run)
-        key = hashlib.sha256((self.kit + checksum(run.staged.values()) + f"{self.budget}/{self.threads}").encode())
+        settings = f"{self.budget}/{self.threads}/{self.time_budget.total:g}"  # a new time budget: graded again
+        key = hashlib.sha256((self.kit + checksum(run.staged.values()) + settings).encode())
         key = key.hexdigest()
         result_path = self.out / "results" / f"{student}.json"
         if result_path.exists() and not regrade:
