@@ -615,3 +615,14 @@ def test_autograde_reports_refused_members_for_the_batch_not_as_students(tmp_pat
     assert str(stop.value).endswith("\n".join(f"  {problem}" for problem in problems))
     assert (tmp_path / "out" / "problems.txt").read_text().splitlines() == problems
     assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_the_summary_lists_the_batchs_problems_after_the_grade_table():
+    from grading.instructor import autograde
+
+    items = autograde.graded_items()
+    row = {"student": "alice-1", "scores": {}, "reason": "", "status": "ok"}
+    problem = 'archive member "../x.py" refused: its path contains ".."; it names no student: no row'
+    lines = autograde.summary([row], items, [problem]).splitlines()
+    assert lines[-2:] == ["the batch: 1 problem, no row for any (problems.txt):", f"  {problem}"]
+    assert "the batch" not in autograde.summary([row], items)

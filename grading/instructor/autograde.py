@@ -798,8 +798,8 @@ def write_grades(path, results, items):
             writer.writerow(row)
 
 
-def summary(results, items):
-    """The printed end of a batch: the grade table, counts and the mean score of each item."""
+def summary(results, items, problems=()):
+    """The printed end of a batch: the grade table, counts, the mean score of each item and the batch's problems."""
     lines = []
     width = max([len(r["student"]) for r in results] + [7])
     names = [column(g) for g, _, _ in items]
@@ -812,12 +812,17 @@ def summary(results, items):
         total = sum(result["scores"].get(g) or 0.0 for g, _, _ in items)
         lines.append(f"{result['student']:<{width}}  " + " ".join(cells) + f"  {total:>5g}  {result['reason']}")
     lines.append("columns: " + ", ".join(f"{i + 1}={name}" for i, name in enumerate(names)) + "  (. = graded by hand)")
-    problems = sum(r["status"] != "ok" for r in results)
-    lines.append(f"graded {len(results)} submissions: {len(results) - problems} ok, {problems} with problems")
+    flagged = sum(r["status"] != "ok" for r in results)
+    lines.append(f"graded {len(results)} submissions: {len(results) - flagged} ok, {flagged} with problems")
     for grade_id, points, autograded in items:
         if autograded and results:
             mean = sum(r["scores"].get(grade_id) or 0.0 for r in results) / len(results)
             lines.append(f"  mean {column(grade_id):<22} {mean:5.2f} / {points:g}")
+    if problems:
+        lines.append(
+            f"the batch: {len(problems)} problem{'s' if len(problems) > 1 else ''}, no row for any (problems.txt):"
+        )
+        lines += [f"  {problem}" for problem in problems]
     return "\n".join(lines)
 
 
@@ -933,12 +938,7 @@ def main(argv=None):
         args.submissions, args.out, budget=args.budget, time_budget=time_budget, mnist_root=mnist,
         use_sandbox=args.sandbox, regrade=args.regrade, jobs=jobs, threads=args.threads, limits=limits,
     )  # fmt: skip
-    print(summary(results, items))
-    problems = read_problems(args.out / PROBLEMS_FILE)
-    if problems:
-        print(f"the batch: {len(problems)} problem{'s' if len(problems) > 1 else ''}, no row for any of them "
-              f"(also in {args.out / PROBLEMS_FILE}):")  # fmt: skip
-        print("\n".join(f"  {problem}" for problem in problems))
+    print(summary(results, items, read_problems(args.out / PROBLEMS_FILE)))
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/")
     return 0
 
