@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grading.instructor import plainfiles, submissions
+from grading.instructor import submissions
 from grading.instructor.plainfiles import REFUSED_MANIFEST, Refused, UnsafeArchive, copy_plain
 from grading.instructor.submissions import collect, unpack
 
@@ -441,16 +441,15 @@ def test_zip_is_unpacked_and_unsafe_members_refused_with_reasons(tmp_path):
     ]
     assert not any(p.is_symlink() for p in folder.rglob("*"))
     found = rows(folder)
-    expected_unidentified = {
-        "../escape.py": 'its path contains ".."',
-        "/abs/gan.py": "its path is absolute",
-        "C:\\win\\gan.py": "its path is absolute",
-        "carl/../../x.py": 'its path contains ".."',
-        REFUSED_MANIFEST: "its name is the one the kit keeps for its list of refused members",
-    }
-    assert sorted(found) == sorted(
-        ["alice-1", "bob-4", "dora", *(f"unidentified-{short(member)}" for member in expected_unidentified)]
-    )
+    assert sorted(found) == ["alice-1", "bob-4", "dora"]  # a refused member that names no student is no row
+    assert collect(folder).problems == [
+        'archive member "../escape.py" refused: its path contains ".."; it names no student: no row',
+        'archive member "/abs/gan.py" refused: its path is absolute; it names no student: no row',
+        'archive member "C:\\\\win\\\\gan.py" refused: its path is absolute; it names no student: no row',
+        'archive member "carl/../../x.py" refused: its path contains ".."; it names no student: no row',
+        f'archive member "{REFUSED_MANIFEST}" refused: its name is the one the kit keeps for its list of refused '
+        "members; it names no student: no row",
+    ]
     assert files(found["alice-1"]) == {"notebook": "alice_1_2_GANs-PyTorch.ipynb", "gan": "alice_1_3_gan.py"}
     assert found["bob-4"].problems == [
         'gan.py candidate "bob_4_5_gan.py" refused: the archive member was not unpacked: it is a symbolic link',
@@ -462,9 +461,6 @@ def test_zip_is_unpacked_and_unsafe_members_refused_with_reasons(tmp_path):
         '"dora/pipe" refused: the archive member was not unpacked: it is a FIFO (named pipe)',
         "missing GANs-PyTorch.ipynb",
     ]
-    for member, reason in expected_unidentified.items():
-        row = found[f"unidentified-{short(member)}"]
-        assert row.files == {} and row.problems == [f"archive member {plainfiles.quote(member)} refused: {reason}"]
 
 
 def test_unsafe_archives_are_refused_whole_and_nothing_is_written(tmp_path):
@@ -599,3 +595,34 @@ def test_an_entry_that_cannot_be_read_becomes_a_row(tmp_path, monkeypatch):
     assert sorted(found) == ["alice", "bob"]
     assert found["bob"].problems == ['"bob" could not be read (OSError: [Errno 5] Input/output error)', *BOTH_MISSING]
     assert found["alice"].problems == ["missing GANs-PyTorch.ipynb"]
+
+
+def test_autograde_reports_refused_members_for_the_batch_not_as_students(tmp_path):
+    from grading.instructor import autograde
+
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../escape/gan.py", "")
+        z.writestr("/abs/GANs-PyTorch.ipynb", "{}")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "problems.txt").write_text("an earlier run's problem\n")
+    with pytest.raises(SystemExit) as stop:  # no student at all: nothing to grade, and the command says why
+        autograde.autograde(archive, tmp_path / "out", log=lambda *a: None)
+    problems = [
+        'archive member "../escape/gan.py" refused: its path contains ".."; it names no student: no row',
+        'archive member "/abs/GANs-PyTorch.ipynb" refused: its path is absolute; it names no student: no row',
+    ]
+    assert str(stop.value).endswith("\n".join(f"  {problem}" for problem in problems))
+    assert (tmp_path / "out" / "problems.txt").read_text().splitlines() == problems
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_the_summary_lists_the_batchs_problems_after_the_grade_table():
+    from grading.instructor import autograde
+
+    items = autograde.graded_items()
+    row = {"student": "alice-1", "scores": {}, "reason": "", "status": "ok"}
+    problem = 'archive member "../x.py" refused: its path contains ".."; it names no student: no row'
+    lines = autograde.summary([row], items, [problem]).splitlines()
+    assert lines[-2:] == ["the batch: 1 problem, no row for any (problems.txt):", f"  {problem}"]
+    assert "the batch" not in autograde.summary([row], items)

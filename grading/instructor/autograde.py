@@ -1,6 +1,7 @@
 """Autograde a whole class: one command, one row per student, scores decided outside the students' code.
 
     python -m grading.instructor.autograde SUBMISSIONS --out RESULTS [--mnist-root DIR] [--budget autograde]
+                                           [--submission-timeout SECONDS]
 
 SUBMISSIONS is a folder or a .zip, one folder per student or an LMS export
 (grading/instructor/submissions.py). RESULTS receives:
@@ -9,6 +10,8 @@ SUBMISSIONS is a folder or a .zip, one folder per student or an LMS export
     feedback/<student>.html    nbgrader feedback of the notebook run, with the grader's verdicts
     results/<student>.json     that row, the one-sentence message of every item, and the checksum of
                                what was graded (re-runs reuse it)
+    problems.txt               what the export held that is no student's (archive members refused outside
+                               any student's files), one a line; no file when there is nothing
     course/                    the nbgrader course (gradebook.db, autograded notebooks): open it with
                                nbgrader's formgrader to grade the two free-text answers by hand, then
                                run this command again to put those scores in grades.csv
@@ -28,9 +31,16 @@ How one submission is graded ("the kernel reports, the grader judges"):
    answer cells export Inline Questions 4-6, which the judge scores.
 5. The judge's scores go into nbgrader's gradebook (formgrader, feedback and grades.csv read them).
 
+Every submission takes at most --submission-timeout seconds (TimeBudget): each run of its code gets a
+wall limit drawn from what is left. A function export that runs out of time (a gan.py that hangs at
+import) is the hang found once: the training runs are not started and the notebook imports a stand-in
+gan.py that says why; the reason names the line of gan.py where it was (Python's faulthandler, set by the
+grader's command, prints the tracebacks just before the wall limit), or the notebook's cell.
+
 Every submission gets a row, whatever it does: an error while reading, compiling or grading one
 submission becomes that row's reason and the batch goes on. Re-running is idempotent: an unchanged
-submission is not graded again (--regrade forces it) and grades.csv is rewritten from the gradebook.
+submission is not graded again (--regrade forces it; a different --budget, --threads or
+--submission-timeout grades it again) and grades.csv is rewritten from the gradebook.
 
 Training uses the fixed budget of nndl2/budget.py ("autograde"), on the GPU when there is one;
 --budget smoke runs a few iterations only (fast checks of everything but the image quality of Inline
@@ -45,6 +55,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -71,8 +82,140 @@ from nndl2.export import EXPORTS, REPLAY
 from nndl2.training import GANS
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
-FUNCTIONS_TIMEOUT = 300  # seconds for the function export (imports torch, builds four networks)
-TRAINING_TIMEOUT = 1800  # seconds for the grader's training run at the autograde budget
+SUBMISSION_TIMEOUT = 900  # seconds: the default time budget of one submission (TimeBudget)
+PROBLEMS_FILE = "problems.txt"  # the batch's problems: what the export held that is no student's
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeBudget:
+    """The wall time one submission may take in all (`total` seconds), and how its stages draw on it.
+
+    Measured at the real autograde budget on a 2-core CPU, --threads 1 (README, "Speed and quality"): a
+    submission takes 235-243 s, of which the function export 4 s, the three training runs 207-216 s, the
+    notebook 16-17 s, the feedback 4 s. The default, 900 s, is 3.7 times the slowest of those.
+
+    Every stage's wall limit is drawn from what is left of the total when it starts, less what is kept
+    for the stages after it (fractions of the total):
+
+    - the function export (it imports gan.py first): at most `functions` of the total;
+    - each training run: an equal share of what is left, less the notebook's and the feedback's reserves;
+    - the notebook (nbgrader, its sandboxed kernel and its cells): what is left, less the feedback's reserve;
+    - the feedback: what is left.
+
+    At the default: the function export at most 90 s (22 times what it needs), the three training runs
+    about 715 s together (3.3 times), the notebook at least 135 s (8 times), the feedback at least 45 s.
+    A gan.py that hangs at import costs the function export's limit, then the notebook run with a stand-in
+    gan.py (about 20 s) and the feedback: the training runs are not started (Grader.run_exports).
+    """
+
+    total: float = SUBMISSION_TIMEOUT
+    functions: float = 0.10
+    notebook: float = 0.15
+    feedback: float = 0.05
+
+    def __post_init__(self):
+        if not self.total > 0:
+            raise ValueError(f"the time budget of a submission must be positive, not {self.total!r}")
+
+    def start(self):
+        return Clock(self, time.monotonic())
+
+
+@dataclasses.dataclass
+class Clock:
+    """One submission's budget, running: each stage's wall limit in seconds (never under MIN_LIMIT)."""
+
+    budget: TimeBudget
+    started: float
+
+    MIN_LIMIT = 1.0
+
+    def left(self):
+        return self.budget.total - (time.monotonic() - self.started)
+
+    def _limit(self, seconds):
+        return round(max(self.MIN_LIMIT, seconds), 1)
+
+    def functions(self):
+        kept = (self.budget.notebook + self.budget.feedback) * self.budget.total
+        return self._limit(min(self.budget.functions * self.budget.total, self.left() - kept))
+
+    def training(self, runs_left):
+        kept = (self.budget.notebook + self.budget.feedback) * self.budget.total
+        return self._limit((self.left() - kept) / max(1, runs_left))
+
+    def notebook(self):
+        return self._limit(self.left() - self.budget.feedback * self.budget.total)
+
+    def feedback(self):
+        return self._limit(self.left())
+
+
+def notebook_limits(limit):
+    """(cells' deadline, kernel's wall time, nbgrader's wall time) within a notebook stage of `limit` seconds.
+
+    nbgrader starts before the kernel and writes the gradebook after it: each gets a margin of its own.
+    """
+    margin = min(120.0, limit / 5)
+    return round(limit - margin, 1), round(limit - margin / 2, 1), limit
+
+
+# The command the grader's runs of gan.py start (plain and sandboxed): `python -m nndl2.export ARGS`, with
+# Python's faulthandler set to print every thread's traceback to stderr shortly before the wall limit,
+# so that a run the launcher stops says where it was (hang_location reads it; the launcher decides).
+WATCHDOG = (
+    "import faulthandler, runpy, sys; faulthandler.dump_traceback_later(float(sys.argv.pop(1))); "
+    "runpy.run_module('nndl2.export', run_name='__main__', alter_sys=True)"
+)
+
+
+def dump_after(limit):
+    """When the watchdog prints the tracebacks: before the wall limit, leaving time for the sandbox's start."""
+    return round(max(0.5, limit - min(5.0, limit / 5)), 1)
+
+
+TRACEBACK_FRAME = re.compile(
+    r'^\s*File "(?P<file>[^"\n]*)", line (?P<line>\d{1,7}) in (?P<function>[\w<>]{1,80})$', re.M
+)
+
+
+def hang_location(stderr, gan_py):
+    """Where a run stopped at its wall limit was, from the watchdog's last dump in `stderr`: a phrase or ''.
+
+    The innermost frame in gan.py when there is one ("at line 3 of gan.py, `while True: pass`, importing
+    it"), else the innermost frame. The line's text is read from the grader's copy of gan.py (`gan_py`).
+    The text comes from the student's process: it locates a hang the launcher observed, and decides nothing.
+    """
+    start = stderr.rfind("Timeout (")
+    if start < 0:
+        return ""
+    frames = [m.groupdict() for m in TRACEBACK_FRAME.finditer(stderr, start)]
+    if not frames:
+        return ""
+    in_gan = [f for f in frames if Path(f["file"]).name == "gan.py"]
+    frame = in_gan[0] if in_gan else frames[0]  # faulthandler prints the most recent call first
+    line = int(frame["line"])
+    if not in_gan:
+        return f"at line {line} of {quote(Path(frame['file']).name, 60)}, in {frame['function']}"
+    try:
+        text = Path(gan_py).read_text(errors="replace").splitlines()[line - 1].strip()
+    except (OSError, IndexError):
+        text = ""
+    where = "importing it" if frame["function"] == "<module>" else f"in {frame['function']}"
+    return f"at line {line} of gan.py" + (f", {quote(text, 80)}" if text else "") + f", {where}"
+
+
+def item_numbers(numbers):
+    """'item 3' / 'items 1-6, 8-12' for the grades.csv column numbers `numbers`."""
+    numbers = sorted(numbers)
+    spans = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)
+    return f"item{'s' if len(numbers) > 1 else ''} {text}"
 
 
 def graded_items():
@@ -136,10 +279,20 @@ class Run:
 
     submission: object
     work: Path
+    clock: Clock
     staged: dict = dataclasses.field(default_factory=dict)  # "notebook" / "gan" -> the grader's copy
     reasons: list = dataclasses.field(default_factory=list)
     verdicts: dict = dataclasses.field(default_factory=dict)
     phases: dict = dataclasses.field(default_factory=dict)  # seconds per step
+    causes: dict = dataclasses.field(default_factory=dict)  # grade id -> the row's note that cost it its points
+
+    def lost(self, items, cause, message=None):
+        """Items scored 0 for one cause: the cause once in the row's reason, each item's message in the feedback."""
+        if cause not in self.reasons:
+            self.reasons.append(cause)
+        for item in items:
+            self.verdicts[item] = judge.Verdict(False, message(item) if message else f"{cause}.")
+            self.causes[item] = cause
 
     @property
     def student(self):
@@ -158,10 +311,11 @@ class Grader:
     """One nbgrader course under `out`/course that every submission of a batch is graded in."""
 
     def __init__(
-        self, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="on", submissions=None, log=print,
+        self, out, budget=None, time_budget=None, mnist_root=None, use_sandbox="on", submissions=None, log=print,
         threads=1, limits=None,
     ):  # fmt: skip
-        self.out, self.budget, self.timeout, self.log = Path(out).resolve(), budget, timeout, log
+        self.out, self.budget, self.log = Path(out).resolve(), budget, log
+        self.time_budget = time_budget or TimeBudget()
         self.threads = threads
         self.limits = limits or Limits()
         self.submissions = Path(submissions).resolve() if submissions else None
@@ -232,28 +386,34 @@ class Grader:
         return env
 
     def export(self, run, step, args, exports, timeout):
-        """`python -m nndl2.export <args>` on the staged gan.py, writing into `exports`; returns the reason or ''.
+        """`python -m nndl2.export <args>` on the staged gan.py, writing into `exports`, stopped after `timeout` s.
 
         `args` is a function of the exports folder's path as the command sees it (/exports in the sandbox).
+        Returns (reason or '', where it was when its time ran out or None when it did not run out).
         """
         assignment = run.work / "assignment"
         log = run.work / f"{step}.log"
+        watchdog = ["-c", WATCHDOG, str(dump_after(timeout))]
         if not self.sandboxed:
             env = {**self.env(run.student), **self.inside_env()}
-            command = [sys.executable, "-m", "nndl2.export", *args(exports)]
+            command = [sys.executable, *watchdog, *args(exports)]
             code, output = run_process(command, assignment, env, timeout)
             log.write_text(output)
-            return "" if code is not None else f"time limit ({timeout} s) reached"
+            if code is not None:
+                return "", None
+            return f"time limit ({timeout:g} s) reached", hang_location(output, assignment / "gan.py")
         box = sandbox.Sandbox(
             assignment, exports=exports, data=self.mnist_root, env=self.inside_env(),
             limits=dataclasses.replace(self.limits, wall_time=timeout),
         )  # fmt: skip
-        command = [box.layout.python, "-m", "nndl2.export", *args(sandbox.EXPORTS)]
+        command = [box.layout.python, *watchdog, *args(sandbox.EXPORTS)]
         outcome = sandbox.run(command, box, run.work / f"{step}.outcome.json")
         log.write_text(outcome.stdout + outcome.stderr)
         if outcome.error:
             raise RuntimeError(f"the sandbox could not start: {outcome.error}")
-        return outcome.reason
+        if "wall_time" not in outcome.limits_hit:
+            return outcome.reason, None
+        return outcome.reason, hang_location(outcome.stderr, assignment / "gan.py")
 
     def nbgrader(self, student, command, *options, db, timeout=None, env=None):
         """Run `nbgrader <command>` for one student on gradebook `db`, in its own process group; (returncode, log)."""
@@ -267,7 +427,7 @@ class Grader:
     def grade(self, submission, regrade=False):
         """Grade one submission; never raises: whatever goes wrong becomes the row's reason."""
         start = time.perf_counter()
-        run = Run(submission, self.out / "work" / submission.key)
+        run = Run(submission, self.out / "work" / submission.key, self.time_budget.start())
         try:
             return self._grade(run, regrade, start)
         except Exception as error:  # the grader's own failure on this submission: a row, and the batch goes on
@@ -291,7 +451,8 @@ class Grader:
     def _grade(self, run, regrade, start):
         student = run.student
         self.stage_files(run)
-        key = hashlib.sha256((self.kit + checksum(run.staged.values()) + f"{self.budget}/{self.threads}").encode())
+        settings = f"{self.budget}/{self.threads}/{self.time_budget.total:g}"  # a new time budget: graded again
+        key = hashlib.sha256((self.kit + checksum(run.staged.values()) + settings).encode())
         key = key.hexdigest()
         result_path = self.out / "results" / f"{student}.json"
         if result_path.exists() and not regrade:
@@ -303,24 +464,21 @@ class Grader:
         for folder in ("functions", "training", "notebook"):
             (exports / folder).mkdir(parents=True)
         gan_problem = compile_problem(run.staged["gan"].read_bytes()) if "gan" in run.staged else None
-        if gan_problem:
-            run.reasons.append(gan_problem)
+        hung = None
         if "gan" in run.staged and not gan_problem:
-            self.run_exports(run)
+            hung = self.run_exports(run)
         else:
-            why = gan_problem or "missing gan.py"
-            run.verdicts.update({item: judge.Verdict(False, f"{why}.") for item in judge.FUNCTION_ITEMS})
-            run.verdicts.update({item: judge.Verdict(False, f"{why}.") for item in judge.QUALITY_ITEMS})
+            run.lost([*judge.FUNCTION_ITEMS, *judge.QUALITY_ITEMS], gan_problem or "missing gan.py")
 
         copy = self.gradebooks.working_copy(student)
-        ran = self.run_notebook(run, copy)
+        ran = self.run_notebook(run, copy, hung)
         run.verdicts.update(judge.judge_answers(exports / "notebook", self.expected))
         scores = {item: self.points[item] if verdict.passed else 0.0 for item, verdict in run.verdicts.items()}
         self.write_messages(student, {item: v.message for item, v in run.verdicts.items()}, run.reasons)
         if ran:
             gradebook.record(copy, student, scores)
             with run.timed("feedback"):
-                self.feedback(student, copy)
+                self.feedback(student, copy, run.clock.feedback())
             self.gradebooks.merge(copy, student)
             scores = gradebook.scores(self.gradebooks.main, student)
         else:
@@ -339,7 +497,7 @@ class Grader:
             notes = [note for note in previous.get("reason", "").split("; ") if note]
             self.write_messages(student, previous.get("messages", {}), notes)
             copy = self.gradebooks.working_copy(student)
-            self.feedback(student, copy)
+            self.feedback(student, copy, run.clock.feedback())
             self.gradebooks.discard(copy)
             previous["manual_state"] = state
             self.log(f"{quote(student)}: grades entered by hand changed: feedback made again")
@@ -358,18 +516,26 @@ class Grader:
         inputs = judge.draw_inputs()
         judge.save_inputs(work / "inputs.npz", inputs)  # the grader's copy: the sandbox gets another one
         judge.save_inputs(exports / "functions" / "inputs.npz", inputs)
+        limit = run.clock.functions()
         with run.timed("functions"):
-            reason = self.export(
+            reason, where = self.export(
                 run, "functions", lambda out: ["functions", "--inputs", f"{out}/inputs.npz", "--out", str(out)],
-                exports / "functions", FUNCTIONS_TIMEOUT,
+                exports / "functions", limit,
             )  # fmt: skip
+        run.verdicts.update(judge.judge_functions(exports / "functions", inputs))
+        if where is not None:  # a hang, found once: the training runs and the notebook would hang the same way
+            return self.hung(run, limit, where, exports / "functions")
         if reason:
             run.reasons.append(f"the grader's run of gan.py's functions: {reason}")
-        run.verdicts.update(judge.judge_functions(exports / "functions", inputs))
+        if not import_succeeded(exports / "functions"):  # the training runs would fail at the same import
+            cause = run.verdicts[next(iter(judge.FUNCTION_ITEMS))].message.rstrip(".")  # the judge's sentence
+            run.lost(judge.FUNCTION_ITEMS, cause, lambda item: run.verdicts[item].message)
+            run.lost(judge.QUALITY_ITEMS, cause, lambda item: f"Inline Question {item[-1]}: not trained: {cause}.")
+            return None
         # Each GAN trains in a process of its own that writes only its own folder: nothing one run does
         # can stand in for another GAN's result.
         budget = self.budget or "autograde"
-        for gan in GANS:
+        for index, gan in enumerate(GANS):
             stub = judge.unimplemented(run.verdicts, gan)
             if stub:  # the untouched stub can only raise: training would fail at once
                 item = next(i for i, g in judge.QUALITY_ITEMS.items() if g == gan)
@@ -381,16 +547,39 @@ class Grader:
             def train(out, gan=gan):
                 return ["train", "--gans", gan, "--budget", budget, "--out", str(out)]
 
+            limit = run.clock.training(len(GANS) - index)
             with run.timed("training"):
-                reason = self.export(run, f"training-{gan}", train, folder, TRAINING_TIMEOUT)
+                reason, where = self.export(run, f"training-{gan}", train, folder, limit)
+            if where is not None:
+                reason = f"it did not finish in {limit:g} s" + (f" (it was {where})" if where else "")
             if reason:
                 run.reasons.append(f"the grader's training run of the {judge.TITLES[gan]}: {reason}")
         with run.timed("judge"):
             trained = judge.judge_training(exports / "training", run.verdicts)
             run.verdicts.update({item: v for item, v in trained.items() if item not in run.verdicts})
+        return None
 
-    def run_notebook(self, run, db):
-        """nbgrader autograde of the rebuilt notebook (sandboxed kernel); False if it could not run at all."""
+    def hung(self, run, limit, where, functions):
+        """The function export ran out of time: its unexported items and Inline Questions 1-3 lost for that cause.
+
+        The training runs import the same gan.py and call the same functions: they are not started. The
+        notebook runs with a stand-in gan.py (run_notebook) so its answers still count. Returns the cause.
+        """
+        importing = where.endswith("importing it") or not (functions / "module.npz").exists()
+        what = "the grader's import of gan.py" if importing else "the grader's run of gan.py's functions"
+        cause = f"{what} did not finish in {limit:g} s" + (f" (it was {where})" if where else "")
+        missing = [item for item, name in judge.FUNCTION_ITEMS.items() if not (functions / f"{name}.npz").exists()]
+        run.lost(missing, cause, lambda item: f"{judge.FUNCTION_ITEMS[item]}: not graded: {cause}.")
+        run.lost(judge.QUALITY_ITEMS, cause, lambda item: f"Inline Question {item[-1]}: not trained: {cause}.")
+        return cause
+
+    def run_notebook(self, run, db, hung=None):
+        """nbgrader autograde of the rebuilt notebook (sandboxed kernel); False if it could not run at all.
+
+        `hung`: why the grader's function export of gan.py did not finish (Grader.hung). The notebook then
+        imports a stand-in gan.py that raises that reason at once, instead of hanging each cell that uses
+        gan.py until the notebook's time runs out: its answers to Inline Questions 4-6 are still scored.
+        """
         student = run.student
         if "notebook" in run.staged:
             notebook, notes = rebuild(run.staged["notebook"].read_bytes())
@@ -401,13 +590,16 @@ class Grader:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / NOTEBOOK_NAME)
-        if "gan" in run.staged:
+        if hung:
+            (folder / "gan.py").write_text(stand_in_gan(hung))
+        elif "gan" in run.staged:
             shutil.copy(run.staged["gan"], folder / "gan.py")
         if run.submission.submitted_at:  # nbgrader's late policy reads the submission time from here
             (folder / "timestamp.txt").write_text(run.submission.submitted_at.isoformat())
         exports, replay = run.work / "exports" / "notebook", run.work / "exports" / "training"
         observations = run.work / "observations.json"
-        options = [f"--LimitedExecute.observations={observations}", f"--LimitedExecute.deadline={self.timeout}"]
+        deadline, kernel_wall, limit = notebook_limits(run.clock.notebook())
+        options = [f"--LimitedExecute.observations={observations}", f"--LimitedExecute.deadline={deadline}"]
         hide = [self.out, self.submissions, self.mnist_root]
         options += [f"--ScrubHostDetails.paths={path}" for path in hide if path]  # as well as the course and Python
         kernel = None
@@ -417,7 +609,7 @@ class Grader:
             box = sandbox.Sandbox(
                 autograded, exports=exports, data=self.mnist_root, binds={"/replay": replay},
                 env={**self.inside_env(), REPLAY: "/replay"}, pass_env=("NBGRADER_EXECUTION",),
-                limits=dataclasses.replace(self.limits, wall_time=self.timeout + 60),
+                limits=dataclasses.replace(self.limits, wall_time=kernel_wall),
             )  # fmt: skip
             kernel = sandbox.write_kernelspec(self.course / "kernels" / student, box, run.work / "kernel.outcome.json")
             options += [*kernel.nbgrader_args(), f"--LimitedExecute.kernel_outcome={kernel.outcome}"]
@@ -426,7 +618,7 @@ class Grader:
             env = {**self.env(student, exports=exports, replay=replay), **self.inside_env()}
         try:
             with run.timed("notebook"):
-                code, output = self.nbgrader(student, "autograde", *options, db=db, timeout=self.timeout + 120, env=env)
+                code, output = self.nbgrader(student, "autograde", *options, db=db, timeout=limit, env=env)
         finally:
             if kernel:
                 kernel.cleanup()
@@ -437,7 +629,7 @@ class Grader:
         elif kernel and kernel.outcome.exists() and sandbox.Outcome.read(kernel.outcome).limits_hit:
             run.reasons.append(f"the notebook's kernel: {sandbox.Outcome.read(kernel.outcome).reason}")
         elif code is None:
-            run.reasons.append(f"the notebook passed its time limit ({self.timeout} s)")
+            run.reasons.append(f"the notebook passed its time limit ({limit:g} s)")
         elif code != 0:
             run.reasons.append("nbgrader could not run the notebook")
         run.reasons.extend(truncations(observations))
@@ -450,6 +642,7 @@ class Grader:
             "key": key,
             "scores": scores,
             "messages": {item: verdict.message for item, verdict in run.verdicts.items()},
+            "causes": run.causes,
             "metrics": {item: v.details["metrics"] for item, v in run.verdicts.items() if "metrics" in v.details},
             "status": "ok" if not run.reasons else "problem",
             "reason": "; ".join(run.reasons),
@@ -468,14 +661,32 @@ class Grader:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"messages": messages, "notes": notes}, indent=1))
 
-    def feedback(self, student, db):
-        code, output = self.nbgrader(student, "generate_feedback", db=db, timeout=600)
+    def feedback(self, student, db, timeout):
+        code, output = self.nbgrader(student, "generate_feedback", db=db, timeout=timeout)
         html = self.course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
         if code == 0 and html.exists():
             (self.out / "feedback").mkdir(parents=True, exist_ok=True)
             shutil.copy(html, self.out / "feedback" / f"{student}.html")
         else:
             self.log(f"{quote(student)}: no feedback ({last_error(output)})")
+
+
+def import_succeeded(functions):
+    """False when the function export in `functions` says importing gan.py raised (True when it says nothing)."""
+    try:
+        meta, _ = judge.load_export(Path(functions) / "module.npz")
+    except judge.ExportError:
+        return True  # no word of the import: the judge's verdicts say what is missing
+    return meta.get("import") == "ok"
+
+
+def stand_in_gan(cause):
+    """The gan.py the notebook imports when the grader's import of the student's did not finish."""
+    message = f"gan.py was not run in this notebook: {cause}."
+    return f'''"""A stand-in for your gan.py, written by the autograder: its run of yours did not finish in time."""
+
+raise ImportError({message!r})
+'''
 
 
 def observed(observations):
@@ -519,8 +730,8 @@ def truncations(observations):
 def run_process(command, cwd, env, timeout):
     """Run a command in its own process group; returns (returncode, or None after `timeout`, and its output)."""
     process = subprocess.Popen(
-        command, cwd=cwd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, errors="replace",
+        command, cwd=cwd, env=env, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, errors="replace",
     )  # fmt: skip
     try:
         output, _ = process.communicate(timeout=timeout)
@@ -538,13 +749,28 @@ def last_error(output):
 
 
 def row_reason(result, items):
-    """The reason column: the row's notes, then the grader's sentence for every item that lost points."""
-    lost = []
-    for grade_id, points, autograded in items:
-        score = result["scores"].get(grade_id)
-        if autograded and (score or 0.0) < points and result.get("messages", {}).get(grade_id):
-            lost.append(result["messages"][grade_id])
-    return "; ".join([note for note in result["reason"].split("; ") if note] + lost)
+    """The reason column, one sentence per cause: the row's notes, then the grader's sentence for every other
+    item that lost points. A note that cost items their points says which, once ("gan.py does not parse
+    (line 21: invalid syntax): items 1-13 scored 0"), and items that lost points with the same sentence
+    share it; each item's own message stays in the feedback. Items are numbered as grades.csv's columns.
+    """
+    causes, messages = result.get("causes") or {}, result.get("messages") or {}
+    by_note, by_message = {}, {}
+    for number, (grade_id, points, autograded) in enumerate(items, 1):
+        if not autograded or (result["scores"].get(grade_id) or 0.0) >= points:
+            continue
+        if causes.get(grade_id):
+            by_note.setdefault(causes[grade_id], []).append(number)
+        elif messages.get(grade_id):
+            by_message.setdefault(messages[grade_id], []).append(number)
+    parts = []
+    for note in [note for note in result["reason"].split("; ") if note]:
+        numbers = by_note.pop(note, None)
+        parts.append(f"{note}: {item_numbers(numbers)} scored 0" if numbers else note)
+    parts += [f"{cause}: {item_numbers(numbers)} scored 0" for cause, numbers in by_note.items()]
+    for message, numbers in by_message.items():
+        parts.append(message if len(numbers) == 1 else f"{message.rstrip('.')}: {item_numbers(numbers)} scored 0")
+    return "; ".join(parts)
 
 
 def write_grades(path, results, items):
@@ -572,8 +798,8 @@ def write_grades(path, results, items):
             writer.writerow(row)
 
 
-def summary(results, items):
-    """The printed end of a batch: the grade table, counts and the mean score of each item."""
+def summary(results, items, problems=()):
+    """The printed end of a batch: the grade table, counts, the mean score of each item and the batch's problems."""
     lines = []
     width = max([len(r["student"]) for r in results] + [7])
     names = [column(g) for g, _, _ in items]
@@ -586,22 +812,29 @@ def summary(results, items):
         total = sum(result["scores"].get(g) or 0.0 for g, _, _ in items)
         lines.append(f"{result['student']:<{width}}  " + " ".join(cells) + f"  {total:>5g}  {result['reason']}")
     lines.append("columns: " + ", ".join(f"{i + 1}={name}" for i, name in enumerate(names)) + "  (. = graded by hand)")
-    problems = sum(r["status"] != "ok" for r in results)
-    lines.append(f"graded {len(results)} submissions: {len(results) - problems} ok, {problems} with problems")
+    flagged = sum(r["status"] != "ok" for r in results)
+    lines.append(f"graded {len(results)} submissions: {len(results) - flagged} ok, {flagged} with problems")
     for grade_id, points, autograded in items:
         if autograded and results:
             mean = sum(r["scores"].get(grade_id) or 0.0 for r in results) / len(results)
             lines.append(f"  mean {column(grade_id):<22} {mean:5.2f} / {points:g}")
+    if problems:
+        lines.append(
+            f"the batch: {len(problems)} problem{'s' if len(problems) > 1 else ''}, no row for any (problems.txt):"
+        )
+        lines += [f"  {problem}" for problem in problems]
     return "\n".join(lines)
 
 
 def autograde(
-    submissions, out, budget=None, timeout=1200, mnist_root=None, use_sandbox="on", regrade=False, log=print,
+    submissions, out, budget=None, time_budget=None, mnist_root=None, use_sandbox="on", regrade=False, log=print,
     jobs=1, threads=1, limits=None,
 ):  # fmt: skip
     """Grade every submission under `submissions` (folder or zip) into `out`, `jobs` at a time; returns the results.
 
-    Each submission's runs use `threads` threads; its scores do not depend on `jobs`.
+    Each submission's runs use `threads` threads; its scores do not depend on `jobs`. `time_budget`
+    (TimeBudget) bounds each submission's wall time. What the export holds that is no student's (archive
+    members refused outside any student's files) is no row: it goes to `out`/problems.txt and the log.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -611,11 +844,18 @@ def autograde(
         except UnsafeArchive as error:
             raise SystemExit(f"{submissions}: {error}") from None
         found = collect(folder)
+        write_problems(out / PROBLEMS_FILE, found.problems)
+        for problem in found.problems:
+            log(f"batch: {problem}")
         if not found:
-            raise SystemExit(f"no submissions found in {submissions} (layouts: grading/instructor/submissions.py)")
+            listed = "".join(f"\n  {problem}" for problem in found.problems)
+            raise SystemExit(
+                f"no submissions found in {submissions} (layouts: grading/instructor/submissions.py){listed}"
+            )
         grader = Grader(
-            out, budget, timeout, mnist_root, use_sandbox, submissions=folder, log=log, threads=threads, limits=limits
-        )
+            out, budget, time_budget, mnist_root, use_sandbox, submissions=folder, log=log, threads=threads,
+            limits=limits,
+        )  # fmt: skip
         grader.prepare()
         torch_threads = torch.get_num_threads()
         torch.set_num_threads(threads)  # the judge's own computations, like the submissions' runs
@@ -637,6 +877,21 @@ def autograde(
     return results, grader.items
 
 
+def write_problems(path, problems):
+    """The batch's problems, one a line (no file when there are none: an earlier run's is removed)."""
+    if problems:
+        path.write_text("".join(f"{problem}\n" for problem in problems))
+    else:
+        path.unlink(missing_ok=True)
+
+
+def read_problems(path):
+    try:
+        return [line for line in Path(path).read_text().splitlines() if line]
+    except FileNotFoundError:
+        return []
+
+
 def ensure_mnist(root):
     """Load (and, with internet, download) MNIST once, so no submission downloads it again."""
     from nndl2.data import load_mnist, mnist_root
@@ -652,7 +907,11 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("autograded"), help="results folder (default: autograded)")
     parser.add_argument("--mnist-root", type=Path, help="MNIST folder (default: $MNIST_ROOT, else download to nndl2/)")
     parser.add_argument("--budget", choices=["autograde", "smoke"], help="training budget (default: autograde)")
-    parser.add_argument("--timeout", type=int, default=1200, help="seconds per notebook (default: 1200)")
+    parser.add_argument(
+        "--submission-timeout", type=float, default=SUBMISSION_TIMEOUT, metavar="SECONDS",
+        help=f"wall time of one submission, all its runs together (default {SUBMISSION_TIMEOUT}); every run's limit "
+        "is drawn from what is left of it (TimeBudget in this file)",
+    )  # fmt: skip
     parser.add_argument(
         "--sandbox", choices=["on", "off"], default="on",
         help="on (default): every run of student code is confined (grading/instructor/sandbox.py), and grading "
@@ -672,13 +931,14 @@ def main(argv=None):
     mnist = ensure_mnist(args.mnist_root or os.environ.get("MNIST_ROOT"))
     try:
         limits = Limits(memory=int(args.memory * GiB))
+        time_budget = TimeBudget(args.submission_timeout)
     except ValueError as error:
         parser.error(str(error))
     results, items = autograde(
-        args.submissions, args.out, budget=args.budget, timeout=args.timeout, mnist_root=mnist,
+        args.submissions, args.out, budget=args.budget, time_budget=time_budget, mnist_root=mnist,
         use_sandbox=args.sandbox, regrade=args.regrade, jobs=jobs, threads=args.threads, limits=limits,
     )  # fmt: skip
-    print(summary(results, items))
+    print(summary(results, items, read_problems(args.out / PROBLEMS_FILE)))
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/")
     return 0
 

@@ -1,6 +1,7 @@
 """Find every student's notebook and gan.py in an LMS export: one row per student, whatever it holds.
 
-    collect(SUBMISSIONS) -> [Submission]    (SUBMISSIONS: a folder; unpack(zip, folder) first for a zip)
+    collect(SUBMISSIONS) -> Batch    (a list of Submission, and the batch's problems; SUBMISSIONS: a
+                                      folder, unpack(zip, folder) first for a zip)
 
 Layouts, recognised entry by entry at the top of SUBMISSIONS, so one folder may mix them:
 
@@ -48,6 +49,11 @@ the same export. Canvas "<name>-<user id>", Moodle "<name>-<participant id>", Gr
 (anyascii: 张伟 -> ZhangWei, José -> Jose). Two rows whose keys differ only in case or are equal each get
 "-<8 hex of a hash of what identifies them>" appended and say so in `problems`. A row that names no
 student (a notebook at the top of the export) is keyed "unidentified-<hash of its path>".
+
+Archive members unpack refused (a ".." or absolute path, a link, a FIFO...) go on the row of the student
+whose file or folder they name. One that names no student is no row (it is not a student, and would
+reach the LMS upload with 0 points): it is one of the batch's problems (`Batch.problems`), which
+autograde writes to problems.txt and prints with its summary.
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ from grading.instructor.plainfiles import (
 )
 from grading.kit import ASSIGNMENT
 
-__all__ = ["Submission", "collect", "unpack", "copy_plain", "Refused", "UnsafeArchive", "LIMITS", "FILE_NAMES"]
+__all__ = ["Batch", "Submission", "collect", "unpack", "copy_plain", "Refused", "UnsafeArchive", "LIMITS", "FILE_NAMES"]
 
 FILE_NAMES = {"notebook": f"{ASSIGNMENT}.ipynb", "gan": "gan.py"}
 KEY_NAME_LENGTH = 80  # characters of a name kept in a key; ids and hashes come on top (nbgrader takes 128)
@@ -136,6 +142,15 @@ class Submission:
         return copy_plain(self.files[kind], destination, LIMITS[kind], root=self.root)
 
 
+class Batch(list):
+    """What collect() found: the rows (a list of Submission) and `problems`, the sentences about what the
+    export held that belongs to no student (archive members refused outside any student's files)."""
+
+    def __init__(self, rows=(), problems=()):
+        super().__init__(rows)
+        self.problems = list(problems)
+
+
 @dataclass
 class Item:
     """A file (or link, FIFO ...) inside one submission."""
@@ -167,21 +182,24 @@ class Found:
 
 
 def collect(root, due=None):
-    """[Submission] for every student found in the export folder `root`, sorted by key.
+    """Batch: a Submission for every student found in the export folder `root`, sorted by key, and the
+    batch's problems.
 
     Never raises for anything inside the export: what cannot be read becomes a problem on the row of
-    the student it belongs to, or a row keyed "unidentified-<hash>". Raises only when `root` itself is
-    not a folder. `due` (timezone-aware) marks rows with a submission time after it late.
+    the student it belongs to, a row keyed "unidentified-<hash>", or (an archive member refused outside
+    any student's files) a problem of the batch. Raises only when `root` itself is not a folder. `due`
+    (timezone-aware) marks rows with a submission time after it late.
     """
     root = Path(root).resolve()
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a folder of submissions")
-    found = Export(root).read()
+    export = Export(root)
+    found = export.read()
     if due is not None:
         for entry in found:
             if entry.submitted_at is not None and entry.submitted_at > due:
                 entry.late = True
-    return [_submission(entry, key, root) for entry, key in _keys(found)]
+    return Batch([_submission(entry, key, root) for entry, key in _keys(found)], export.problems)
 
 
 class Export:
@@ -192,6 +210,7 @@ class Export:
         self.canvas = {}  # user id -> Found
         self.moodle = {}  # participant id -> Found
         self.others = []  # folders, Gradescope rows, unidentified rows
+        self.problems = []  # the batch's: what belongs to no student
 
     def read(self):
         children = self._children(self.root)
@@ -375,7 +394,7 @@ class Export:
                 if entry.source in ("folder", "gradescope") and _owns(entry, parts):
                     entry.items.append(item)
                     return
-            self._unidentified(member, f"archive member {quote(member)} refused: {reason}")
+            self.problems.append(f"archive member {quote(member)} refused: {reason}; it names no student: no row")
 
 
 def _owns(entry, parts):

@@ -1,0 +1,208 @@
+"""A time budget per submission, a hang found once and located, and one sentence per cause in a row's reason.
+
+The fast tests check the budget's arithmetic, the reading of Python's own faulthandler dump and the reason
+column. The slow ones grade submissions whose gan.py hangs at import (a busy loop, `time.sleep` forever),
+hangs in a function (the generator), or asks for input, through the real command and sandbox with a
+budget of 200 s: each gets a complete row well within its budget without starting the training runs,
+says at which line of gan.py it hung, and keeps its Inline Question 4-6 answers.
+"""
+
+import csv
+import subprocess
+import sys
+import time
+
+import pytest
+
+from grading.instructor import autograde, judge
+from grading.instructor.autograde import Clock, Run, TimeBudget, compile_problem, hang_location, row_reason
+from grading.instructor.limits import GiB, Limits
+from grading.kit import SOLUTION_GAN
+from grading.ta.examples import answered_notebook, write_submission
+
+ITEMS = autograde.graded_items()
+NUMBER = {grade_id: number for number, (grade_id, _, _) in enumerate(ITEMS, 1)}
+GAN_ITEMS = [*judge.FUNCTION_ITEMS, *judge.QUALITY_ITEMS]
+INLINE = ["test_inline_q4", "test_inline_q5", "test_inline_q6"]
+
+
+def clock(total, elapsed, **fractions):
+    return Clock(TimeBudget(total, **fractions), time.monotonic() - elapsed)
+
+
+def test_every_stage_draws_its_limit_from_what_is_left_of_the_budget():
+    assert autograde.SUBMISSION_TIMEOUT == 900  # the documented default: 3.7 times the 243 s measured
+    fresh = clock(900, 0)
+    assert fresh.functions() == pytest.approx(90, abs=0.2)  # capped: 10% of the total
+    # Training: an equal share of what is left once the notebook's (15%) and feedback's (5%) are kept.
+    assert clock(900, 4).training(3) == pytest.approx((896 - 180) / 3, abs=0.2)
+    assert clock(900, 100).training(1) == pytest.approx(800 - 180, abs=0.2)
+    assert clock(900, 700).notebook() == pytest.approx(200 - 45, abs=0.2)
+    assert clock(900, 880).feedback() == pytest.approx(20, abs=0.2)
+    assert clock(900, 2000).feedback() == Clock.MIN_LIMIT  # never zero or negative
+    # A slow stage leaves the later ones less, never the reserves of the notebook and the feedback.
+    assert clock(900, 600).training(1) == pytest.approx(300 - 180, abs=0.2)
+    deadline, kernel, nbgrader = autograde.notebook_limits(155)
+    assert deadline < kernel < nbgrader == 155
+    with pytest.raises(ValueError):
+        TimeBudget(0)
+
+
+def test_the_default_budget_fits_the_measured_real_grading_with_margin():
+    """README: 235-243 s a submission at the real budget, 2 cores (export 4 s, training 207-216 s, notebook
+    16-17 s, feedback 4 s). Each stage's limit at the default is at least three times what it took."""
+    budget = TimeBudget()
+    after_export = clock(budget.total, 4)
+    assert budget.functions * budget.total >= 3 * 4
+    assert 3 * after_export.training(3) >= 3 * 216
+    assert clock(budget.total, 4 + 216).notebook() >= 3 * 17
+    assert clock(budget.total, 4 + 216 + 17 + 3).feedback() >= 3 * 4
+
+
+@pytest.mark.parametrize(
+    "body, line, text",
+    [
+        ("import time\n\nx = 1\nwhile True:\n    x += 1\n", 5, "x += 1"),
+        ("import time\n\n\ntime.sleep(10_000)\n", 4, "time.sleep(10_000)"),
+    ],
+)
+def test_a_hang_is_located_at_its_line_of_gan_py_from_pythons_own_dump(tmp_path, body, line, text):
+    (tmp_path / "gan.py").write_text(body)
+    watchdog = "import faulthandler, sys; faulthandler.dump_traceback_later(0.5); sys.path.insert(0, '.'); import gan"
+    process = subprocess.Popen([sys.executable, "-c", watchdog], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    process.kill()
+    _, stderr = process.communicate()
+    assert stderr.startswith("Timeout (0:00:00.500000)!")
+    where = hang_location(stderr, tmp_path / "gan.py")
+    assert where == f'at line {line} of gan.py, "{text}", importing it'
+    assert hang_location("no dump here", tmp_path / "gan.py") == ""
+
+
+def test_a_hang_inside_a_function_names_the_function():
+    dump = (
+        "Timeout (0:01:25)!\nThread 0x00007f (most recent call first):\n"
+        '  File "/assignment/gan.py", line 2 in generator\n'
+        '  File "/opt/kit/nndl2/export.py", line 99 in export_generator\n'
+    )
+    assert hang_location(dump, "/nonexistent/gan.py") == "at line 2 of gan.py, in generator"
+    outside = 'Timeout (0:01:25)!\nThread 0x1 (most recent call first):\n  File "/x/torch/nn.py", line 7 in f\n'
+    assert hang_location(outside, "/nonexistent/gan.py") == 'at line 7 of "nn.py", in f'
+
+
+def test_a_gan_py_that_does_not_parse_says_so_once_in_the_row(tmp_path):
+    note = compile_problem(SOLUTION_GAN.read_text().replace("def sample_noise(", "def sample_noise(:").encode())
+    assert note.startswith("gan.py does not parse (line ")
+    run = Run(submission=None, work=tmp_path, clock=None)
+    run.lost(GAN_ITEMS, note)
+    scores = {grade_id: 0.0 for grade_id in GAN_ITEMS} | {grade_id: 1.0 for grade_id in INLINE}
+    result = {
+        "scores": scores,
+        "messages": {item: v.message for item, v in run.verdicts.items()},
+        "causes": run.causes,
+        "reason": "; ".join(run.reasons),
+    }
+    numbers = sorted(NUMBER[item] for item in GAN_ITEMS)
+    assert numbers == list(range(1, 14))
+    assert row_reason(result, ITEMS) == f"{note}: items 1-13 scored 0"
+    assert all(run.verdicts[item].message == f"{note}." for item in GAN_ITEMS)  # each item still says why
+
+
+def test_items_lost_with_the_same_sentence_share_it_and_other_sentences_stay():
+    message = "importing gan.py raised EOFError: EOF when reading a line (gan.py line 1)."
+    functions = list(judge.FUNCTION_ITEMS)
+    result = {
+        "scores": {item: 0.0 for item in functions} | {"test_inline_q4": 0.0},
+        "messages": {item: message for item in functions} | {"test_inline_q4": "Inline Question 4: wrong value."},
+        "reason": "the notebook's kernel died",
+    }
+    assert row_reason(result, ITEMS) == (
+        "the notebook's kernel died; "
+        "importing gan.py raised EOFError: EOF when reading a line (gan.py line 1): items 1-6, 8-9, 11-12 scored 0; "
+        "Inline Question 4: wrong value."
+    )
+
+
+# -- end to end ---------------------------------------------------------------------------------------
+BUDGET = TimeBudget(200)  # the function export gets 20 s: torch's import under load, then gan.py's
+HANGS = {
+    "busy": ("import torch\n\nx = 0\nwhile True:\n    x += 1\n", 5, "x += 1"),
+    "sleeps": ("import time\n\n\ntime.sleep(10**6)\n", 4, "time.sleep(10**6)"),
+}
+
+
+@pytest.fixture(scope="module")
+def hanging(tmp_path_factory, mnist_real):
+    tmp = tmp_path_factory.mktemp("hang")
+    answered, solution = answered_notebook(), SOLUTION_GAN.read_text()
+    for name, (body, _, _) in HANGS.items():
+        write_submission(tmp / "submissions" / name, answered, body + solution)
+    write_submission(tmp / "submissions" / "asks", answered, 'name = input("your name? ")\n' + solution)
+    loops = solution + "\n\ndef generator(*args, **kwargs):\n    while True:\n        pass\n"
+    write_submission(tmp / "submissions" / "loops", answered, loops)
+    start = time.monotonic()
+    results, _ = autograde.autograde(
+        tmp / "submissions", tmp / "out", budget="smoke", time_budget=BUDGET, mnist_root=mnist_real,
+        log=lambda *a: None, jobs=2, threads=1, limits=Limits(memory=2 * GiB, processes=128),
+    )  # fmt: skip
+    wall = time.monotonic() - start
+    print(
+        f"hanging submissions graded in {wall:.1f} s: " + ", ".join(f"{r['student']} {r['seconds']} s" for r in results)
+    )
+    return {"results": {r["student"]: r for r in results}, "out": tmp / "out"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(HANGS))
+def test_a_gan_py_that_hangs_at_import_costs_one_limit_and_says_where(hanging, name):
+    result = hanging["results"][name]
+    _, line, text = HANGS[name]
+    limit = BUDGET.functions * BUDGET.total
+    assert result["seconds"] < BUDGET.total
+    assert "training" not in result["phases"]  # the three training runs were not started
+    assert result["phases"]["functions"] < limit + 5
+    where = f'at line {line} of gan.py, "{text}", importing it'
+    cause = f"the grader's import of gan.py did not finish in {limit:g} s (it was {where})"
+    assert result["reason"] == cause
+    assert all(result["scores"][item] == 0 for item in GAN_ITEMS)
+    assert all(result["scores"][item] == 1 for item in INLINE)  # the notebook ran with a stand-in gan.py
+    assert result["messages"]["test_sample_noise"] == f"sample_noise: not graded: {cause}."
+    assert result["messages"]["test_inline_q1"] == f"Inline Question 1: not trained: {cause}."
+    row = next(r for r in grades(hanging) if r["student"] == name)
+    assert row["reason"] == f"{cause}: items 1-13 scored 0"
+
+
+@pytest.mark.slow
+def test_a_gan_py_that_asks_for_input_fails_at_once_and_says_so_once(hanging):
+    result = hanging["results"]["asks"]
+    assert result["seconds"] < BUDGET.total / 2 and "training" not in result["phases"]
+    assert all(result["scores"][item] == 0 for item in GAN_ITEMS)
+    assert all(result["scores"][item] == 1 for item in INLINE)
+    row = next(r for r in grades(hanging) if r["student"] == "asks")
+    assert row["reason"] == (
+        "importing gan.py raised EOFError: EOF when reading a line (gan.py line 1): items 1-13 scored 0"
+    )
+
+
+def grades(batch):
+    with open(batch["out"] / "grades.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_a_hang_in_a_function_keeps_the_functions_judged_before_it_and_names_the_function(hanging):
+    result = hanging["results"]["loops"]
+    assert result["seconds"] < BUDGET.total and "training" not in result["phases"]
+    line = SOLUTION_GAN.read_text().count("\n") + 4  # the loop of the generator appended to the solution
+    limit = BUDGET.functions * BUDGET.total
+    where = f'at line {line} of gan.py, "while True:", in generator'
+    cause = f"the grader's run of gan.py's functions did not finish in {limit:g} s (it was {where})"
+    assert result["reason"] == cause
+    judged = ["test_sample_noise", "test_discriminator"]  # exported before the generator
+    assert [result["scores"][item] for item in judged] == [1, 1]
+    lost = [item for item in GAN_ITEMS if item not in judged]
+    assert all(result["scores"][item] == 0 for item in lost)
+    assert result["messages"]["test_generator"] == f"generator: not graded: {cause}."
+    assert all(result["scores"][item] == 1 for item in INLINE)
+    row = next(r for r in grades(hanging) if r["student"] == "loops")
+    assert row["reason"] == f"{cause}: items 3-13 scored 0"
