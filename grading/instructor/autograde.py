@@ -172,8 +172,14 @@ class Grader:
             raise ValueError(f"use_sandbox is 'on' or 'off', not {use_sandbox!r}")
         self.sandboxed = use_sandbox == "on"
         if self.sandboxed:
-            sandbox.require()  # SandboxUnavailable says how to install bubblewrap or opt out
+            self.confinement = sandbox.require()  # SandboxUnavailable says how to install bubblewrap or opt out
+            if self.confinement == "uid":  # no namespaces: the grader's files are kept from the run's user by modes
+                self.out.mkdir(parents=True, exist_ok=True)
+                for path in (self.out, self.submissions, ROOT):
+                    sandbox.protect(path, keep=sandbox.python_folders())
+                self.log(f"WARNING: {sandbox.UID_NOTE}.")
         else:
+            self.confinement = "off"
             print(
                 "WARNING: --sandbox off: student code runs unconfined, as the grader's user, and can read "
                 "the solution, other submissions and anything else that user can.",
@@ -453,6 +459,8 @@ class Grader:
             "metrics": {item: v.details["metrics"] for item, v in run.verdicts.items() if "metrics" in v.details},
             "status": "ok" if not run.reasons else "problem",
             "reason": "; ".join(run.reasons),
+            "confinement": self.confinement,  # "bwrap", "uid" (the weaker mode: note below) or "off"
+            "confinement_note": sandbox.UID_NOTE if self.confinement == "uid" else "",
             "seconds": round(time.perf_counter() - start, 1),
             "phases": run.phases,
             "manual_state": json.dumps(gradebook.manual_state(self.gradebooks.main, run.student), default=str),
@@ -544,7 +552,8 @@ def row_reason(result, items):
         score = result["scores"].get(grade_id)
         if autograded and (score or 0.0) < points and result.get("messages", {}).get(grade_id):
             lost.append(result["messages"][grade_id])
-    return "; ".join([note for note in result["reason"].split("; ") if note] + lost)
+    notes = [result["confinement_note"]] if result.get("confinement_note") else []
+    return "; ".join(notes + [note for note in result["reason"].split("; ") if note] + lost)
 
 
 def write_grades(path, results, items):

@@ -444,7 +444,7 @@ class Launch:
 UID_BASE = 1_900_000_000  # a run's user and group id: UID_BASE + the launcher's pid (unique while it runs)
 UID_SPAN = 1 << 22  # pid_max's largest value
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue")  # world-writable places cleaned of the run's files
-USAGE_EVERY = 1.0  # seconds between two measures of the disk the run uses
+USAGE_EVERY = 0.25  # seconds between two measures of the disk the run uses
 KILL_ROUNDS = 50  # kill_uid's bounded loop
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER = 38, 24, 36
 CAP_LAST = 63
@@ -719,8 +719,19 @@ class UidLaunch(Launch):
                     st = os.stat(f"{folder}/{name}", follow_symlinks=False)
                 except OSError:
                     continue
-                if st.st_uid == self.uid:
-                    found.append((f"{folder}/{name}", st.st_blocks * 512))
+                if st.st_uid != self.uid:
+                    continue
+                size = st.st_blocks * 512
+                if stat.S_ISDIR(st.st_mode):  # what is inside counts too (never following a link)
+                    try:
+                        fd = os.open(f"{folder}/{name}", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                        try:
+                            size += sum(entry.st_blocks * 512 for _, _, entry, _ in _entries(fd))
+                        finally:
+                            os.close(fd)
+                    except OSError:
+                        pass
+                found.append((f"{folder}/{name}", size))
         return found
 
     def kill(self, process):
@@ -753,8 +764,6 @@ class UidLaunch(Launch):
         hit = outcome["limits_hit"]
         if outcome["killed_by_launcher"] == "wall_time":
             hit.append("wall_time")
-        if outcome["killed_by_launcher"] == "disk":
-            outcome["killed_by_launcher"] = None  # the limits say why
         if self.cgroup is not None:
             stats = self.cgroup.stats()
             outcome["peak_memory"], outcome["peak_memory_of"] = stats["peak_memory"], "all processes (cgroup)"
@@ -779,7 +788,7 @@ class UidLaunch(Launch):
             hit.append("output")
         exports = self.spec.get("exports")
         if exports:
-            outcome["exports"] = copy_tree_out(self.fds["exports"], Path(exports))
+            outcome["exports"] = copy_tree_out(self.fds["exports"], Path(exports), limit=limits.exports)
 
     def run(self):
         try:
@@ -861,9 +870,11 @@ def largest_file(dir_fd):
         return 0
 
 
-def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None):
-    """Replace the contents of `dest` by the regular files and folders under `dir_fd`; list what was skipped."""
-    report = report if report is not None else {"files": 0, "bytes": 0, "skipped": [], "budget": [MAX_ENTRIES]}
+def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None, limit=None):
+    """Replace the contents of `dest` by the regular files and folders under `dir_fd`; list what was skipped.
+    `limit`: at most that many bytes in all (the uid mode's exports folder is on a disk, not a sized tmpfs)."""
+    if report is None:
+        report = {"files": 0, "bytes": 0, "skipped": [], "budget": [MAX_ENTRIES], "room": [limit]}
     if depth == 0:
         dest.mkdir(parents=True, exist_ok=True)
         for old in dest.iterdir():
@@ -884,6 +895,10 @@ def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None):
                 copy_tree_out(sub, dest / name, relative / name, depth + 1, report)
             finally:
                 os.close(sub)
+        elif stat.S_ISREG(st.st_mode) and report["room"][0] is not None and st.st_size > report["room"][0]:
+            report["skipped"].append(
+                f"{relative / name} (past the exports limit of {report['room'][0] + report['bytes']} bytes)"
+            )
         elif stat.S_ISREG(st.st_mode):
             src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
             try:
@@ -891,13 +906,15 @@ def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None):
                     while chunk := f.read(1 << 20):
                         out.write(chunk)
                         report["bytes"] += len(chunk)
+                        if report["room"][0] is not None:
+                            report["room"][0] -= len(chunk)
                 report["files"] += 1
             finally:
                 os.close(src)
         else:
             report["skipped"].append(f"{relative / name} (not a regular file or folder)")
     if depth == 0:
-        del report["budget"]
+        del report["budget"], report["room"]
     return report
 
 

@@ -129,27 +129,25 @@ def uid_unavailable_reason():
     return None
 
 
-@functools.lru_cache
-def confinement():
+def choose():
     """("bwrap", None) where bubblewrap can build the sandbox; ("uid", why bubblewrap cannot) where only the
-    uid mode can run (root without user namespaces: Gradescope, Docker, Kubernetes); SandboxUnavailable else."""
+    uid mode can run (root without user namespaces: Gradescope, Docker, Kubernetes); SandboxUnavailable (with
+    how to install bubblewrap, or opt out) where neither can."""
     reason = unavailable_reason()
     if reason is None:
         return "bwrap", None
-    if uid_unavailable_reason() is None:
+    why_not = uid_unavailable_reason()
+    if why_not is None:
         return "uid", reason
-    raise SandboxUnavailable(f"Cannot sandbox student code: {reason}. {INSTALL_HINT}")
+    raise SandboxUnavailable(f"Cannot sandbox student code: {reason}; {why_not}. {INSTALL_HINT}")
+
+
+confinement = functools.lru_cache(choose)  # what Sandbox(mode="auto") uses: decided once per process
 
 
 def require():
-    """The confinement mode ("bwrap" or "uid"); SandboxUnavailable (with how to install bubblewrap, or opt
-    out) where neither can run."""
-    reason = unavailable_reason()
-    if reason is None:
-        return "bwrap"
-    if uid_unavailable_reason() is None:
-        return "uid"
-    raise SandboxUnavailable(f"Cannot sandbox student code: {reason}. {INSTALL_HINT}")
+    """The confinement mode this machine allows ("bwrap" or "uid"); see choose()."""
+    return choose()[0]
 
 
 # What each mode guarantees and cannot, in words: the README, each row of the weaker mode, Gradescope's output.
@@ -167,6 +165,8 @@ def protect(path, keep=()):
     """Make `path` readable and writable by its owner only (folders 0700, files 0600), except on the way to the
     `keep` folders (e.g. the Python environment), which stay as they are: the folders above them become 0711
     (entered, not listed) and their other entries are protected in turn. For the uid mode, run as root."""
+    if path is None:
+        return
     path = Path(path)
     if not path.exists() or path.is_symlink():
         return
