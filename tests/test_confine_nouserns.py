@@ -45,6 +45,14 @@ def inside(code, timeout=300):
 
 
 # -- no namespaces needed ------------------------------------------------------------------------
+def test_the_uid_mode_says_how_it_holds_each_limit():
+    from grading.instructor import limits
+
+    said = limits.enforcement("rlimit", "uid")
+    assert set(said) == set(limits.enforcement("rlimit")) and "own user id" in said["processes"]
+    assert "0.25 s" in said["tmp"] and "RLIMIT_DATA" in said["memory"]
+
+
 def test_translate_maps_sandbox_paths_and_leaves_the_rest():
     mapping = {"/exports": "/tmp/run/exports", "/opt/venv": "/srv/venv", "/opt/venv/lib": "/elsewhere"}
     assert launcher.translate("/opt/venv/bin:/usr/bin:/exports", mapping) == "/srv/venv/bin:/usr/bin:/tmp/run/exports"
@@ -215,7 +223,9 @@ def test_run_autograder_in_the_uid_mode_grades_the_reference_and_refuses_its_pro
     assert len(reports) >= 4  # the function export and the three training runs
     assert all(r == {"readable": [], "changed": []} for r in reports), reports
     assert not (root / "results" / "forged.json").exists()
-    assert (root / "source").stat().st_mode & 0o777 == 0o700 and (root / "results").stat().st_mode & 0o777 == 0o700
+    stranger = launcher.UID_BASE + launcher.UID_SPAN - 3  # any other user: the modes the grader left keep it out
+    for command in (["cat", str(secrets[0])], ["cat", str(writable[0])], ["touch", str(writable[1])]):
+        assert subprocess.run(command, user=stranger, group=stranger, extra_groups=[], capture_output=True).returncode
     assert run_users() == [] and not [p for p in os.listdir("/tmp") if p.startswith("gan-kit-uid-")]
 
 

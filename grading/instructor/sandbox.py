@@ -28,8 +28,14 @@ Two uses:
   around ipykernel, for `nbgrader autograde`. Without a network the kernel talks to nbgrader over
   Unix sockets: jupyter_client's ipc transport, configured by `Kernel.nbgrader_args`.
 
-`require()` refuses, with a message saying how to install bubblewrap or opt out, where it cannot run.
-This module is standard library only.
+Where bubblewrap cannot create namespaces (Docker's default seccomp profile: Gradescope, Kubernetes) but
+the grader is root, `choose()` picks the uid mode instead (Sandbox.mode "uid", launcher.UidLaunch): the
+same spec, run without namespaces as an unprivileged user id of the run's own, in a run folder of copies,
+with the sandbox paths above translated to it; UID_NOTE says what it cannot confine (the network, /proc,
+the world-readable file system), and `protect()` makes the grader's files owner-only first.
+
+`require()` returns the mode, or refuses, with a message saying how to install bubblewrap or opt out,
+where neither can run. This module is standard library only.
 """
 
 import dataclasses
