@@ -240,3 +240,59 @@ def run_users():
         if launcher.UID_BASE <= uid < launcher.UID_BASE + launcher.UID_SPAN:
             found.add(uid)
     return sorted(found)
+
+
+STOPPED = """
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from confine_probes import Place, probe, sleepers
+from grading.instructor import launcher, sandbox
+place = Place("uid", "off")
+sb = place.box(wall_time=60)
+spec, outcome = place.top / "spec.json", place.top / "outcome.json"
+code = probe("start_processes", processes=5) + "\\nimport time; time.sleep(60)"
+spec.write_text(json.dumps(sb.spec(outcome, command=[sb.layout.python, "-c", code])))
+process = subprocess.Popen([sys.executable, "-I", str(sandbox.LAUNCHER), str(spec)], stdout=subprocess.DEVNULL)
+deadline = time.monotonic() + 30
+while len(sleepers()) < 5 and time.monotonic() < deadline:
+    time.sleep(0.1)
+started = len(sleepers())
+process.send_signal({how})
+process.wait(timeout=30)
+time.sleep(1)
+after_stop = len(sleepers())
+left = [p.name for p in Path("/tmp").glob("gan-kit-uid-*") if p.stat().st_gid == launcher.UID_BASE + process.pid]
+swept = launcher.sweep_orphans()
+time.sleep(0.5)
+left_after = [p.name for p in Path("/tmp").glob("gan-kit-uid-*") if p.stat().st_gid == launcher.UID_BASE + process.pid]
+reported = json.loads(outcome.read_text()) if outcome.exists() else None
+print(json.dumps({{"started": started, "after_stop": after_stop, "after_sweep": len(sleepers()), "swept": swept,
+                  "folders": [len(left), len(left_after)],
+                  "reported": reported and [reported["killed_by_launcher"], reported["reason"]]}}))
+place.remove()
+"""
+
+
+@needs_root
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_nothing_outlives_a_stopped_uid_launcher(how):
+    found = json.loads(inside(STOPPED.format(tests=str(HERE), how=int(how))).strip().splitlines()[-1])
+    assert found["started"] == 5 and found["after_sweep"] == 0
+    if how == signal.SIGTERM:  # the launcher killed its user's processes itself and reported a clean stop
+        assert found["after_stop"] == 0 and found["reported"] == ["SIGTERM", ""] and found["folders"] == [0, 0]
+    else:  # SIGKILL: its detached processes live on until the next launcher (or a sweep) kills them
+        assert found["reported"] is None and len(found["swept"]) == 1 and found["folders"] == [1, 0]
+
+
+def test_every_row_and_results_json_say_what_the_uid_mode_cannot_confine():
+    from grading.instructor.autograde import graded_items, row_reason
+
+    items = graded_items()
+    result = {"scores": {g: p for g, p, _ in items}, "messages": {}, "reason": "", "confinement_note": sandbox.UID_NOTE}
+    assert row_reason(result, items) == sandbox.UID_NOTE
+    output = gradescope.results_json(result, items, "visible", 1)["output"]
+    assert output == f"Sandbox: {sandbox.UID_NOTE}."
+    result["reason"] = "a note"
+    assert gradescope.results_json(result, items, "visible", 1)["output"].endswith("Notes from the grader:\n- a note")
+    assert row_reason({**result, "confinement_note": ""}, items) == "a note"  # bubblewrap: no note

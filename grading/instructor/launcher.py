@@ -491,8 +491,16 @@ def kill_uid(uid, rounds=KILL_ROUNDS):
     return first or 0
 
 
-def sweep_orphans(proc="/proc"):
-    """Kill the processes of run user ids whose launcher is gone (a launcher killed with SIGKILL)."""
+def _launcher_alive(uid, proc="/proc"):
+    try:
+        return b"launcher" in Path(f"{proc}/{uid - UID_BASE}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def sweep_orphans(proc="/proc", scratch=None):
+    """Kill the processes of run user ids whose launcher is gone (a launcher killed with SIGKILL), and remove
+    their files in the shared temporary folders and their run folders; returns those user ids."""
     orphans = set()
     for entry in os.listdir(proc):
         try:
@@ -501,15 +509,39 @@ def sweep_orphans(proc="/proc"):
             uid = int(line.split()[1])
         except (OSError, StopIteration, ValueError, IndexError):
             continue
-        if UID_BASE <= uid < UID_BASE + UID_SPAN:
-            try:
-                alive = b"launcher" in Path(f"{proc}/{uid - UID_BASE}/cmdline").read_bytes()
-            except OSError:
-                alive = False
-            if not alive:
-                orphans.add(uid)
+        if UID_BASE <= uid < UID_BASE + UID_SPAN and not _launcher_alive(uid, proc):
+            orphans.add(uid)
     for uid in orphans:
         kill_uid(uid)
+    scratch = Path(scratch or tempfile.gettempdir())
+    for folder in scratch.glob("gan-kit-uid-*"):
+        try:
+            gid = folder.lstat().st_gid  # a run folder belongs to root and the run's group
+        except OSError:
+            continue
+        if UID_BASE <= gid < UID_BASE + UID_SPAN and not _launcher_alive(gid, proc) and not folder.is_symlink():
+            orphans.add(gid)
+            shutil.rmtree(folder, ignore_errors=True)
+    for folder in SHARED_TMP:
+        try:
+            names = os.listdir(folder)[:MAX_ENTRIES]
+        except OSError:
+            continue
+        for name in names:
+            path = f"{folder}/{name}"
+            try:
+                owner = os.lstat(path).st_uid
+            except OSError:
+                continue
+            if UID_BASE <= owner < UID_BASE + UID_SPAN and not _launcher_alive(owner, proc):
+                orphans.add(owner)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
     return sorted(orphans)
 
 
