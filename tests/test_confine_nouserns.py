@@ -177,6 +177,19 @@ for _probe_path in {writable!r}:
     except OSError:
         pass
 print("GAN-KIT-PROBE " + _probe_json.dumps(_probe_found), flush=True)
+for _probe_number in range(3):  # detached sleepers: none may outlive the run
+    if _probe_os.fork() == 0:
+        try:
+            _probe_os.setsid()
+            _probe_os.execv("/bin/sleep", ["gan-kit-probe-sleeper", "300"])
+        finally:
+            _probe_os._exit(1)
+try:  # 80 MiB, past the 64 MiB file size limit: cut, and the row says so
+    with open(_probe_os.path.join(_probe_os.environ["GAN_KIT_EXPORTS"], "big.bin"), "wb") as _probe_file:
+        for _probe_number in range(80):
+            _probe_file.write(bytes(1 << 20))
+except OSError:
+    pass
 """
 
 
@@ -184,7 +197,8 @@ print("GAN-KIT-PROBE " + _probe_json.dumps(_probe_found), flush=True)
 @pytest.mark.slow
 def test_run_autograder_in_the_uid_mode_grades_the_reference_and_refuses_its_probe(tmp_path, mnist_real, request):
     """Gradescope's run_autograder where namespaces are refused: the reference (with a probe that reads the
-    solution and the metadata and writes results.json) earns its points; the probe gets nothing."""
+    solution and the metadata, writes results.json, leaves detached processes and writes a file past the size
+    limit) earns its points; the probe gets nothing, and the limit it hit is in the output."""
     import jsonschema
     from test_gradescope import AUTOGRADED, META, SCHEMA, container
 
@@ -217,6 +231,8 @@ def test_run_autograder_in_the_uid_mode_grades_the_reference_and_refuses_its_pro
     assert results["score"] == len(AUTOGRADED) - 3, results  # the three quality items fail at the smoke budget
     assert results["output"].startswith("Sandbox: confined without user namespaces") and "network" in results["output"]
     assert all(test["output"] for test in tests.values())
+    assert "- the grader's run of gan.py's functions: file size limit (64 MiB) reached" in results["output"]
+    assert confine_probes.sleepers() == []  # the probe's detached processes were killed with each run
     logs = [p.read_text() for p in (root / "grading" / "work").glob("*/*.log")]
     reports = [json.loads(line.removeprefix("GAN-KIT-PROBE ")) for log in logs for line in log.splitlines()
                if line.startswith("GAN-KIT-PROBE {")]  # fmt: skip
