@@ -73,6 +73,18 @@ def test_protect_makes_folders_owner_only_but_keeps_the_way_to_python(tmp_path):
     sandbox.protect(None)  # nothing to protect (no submissions folder)
 
 
+def test_disk_usage_counts_what_is_below_and_too_many_entries_as_full(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "data.bin").write_bytes(b"x" * 100_000)
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert 100_000 <= launcher.disk_usage(fd) < 200_000
+        monkeypatch.setattr(launcher, "MAX_ENTRIES", 1)  # two entries: a large file could hide behind many small
+        assert launcher.disk_usage(fd) == launcher.FULL
+    finally:
+        os.close(fd)
+
+
 @needs_root
 def test_kill_uid_kills_every_process_of_the_user_and_counts_them():
     uid = launcher.UID_BASE + launcher.UID_SPAN - 2

@@ -443,7 +443,8 @@ class Launch:
 # -- uid mode: no namespaces, an unprivileged user id of the run's own ------------------------
 UID_BASE = 1_900_000_000  # a run's user and group id: UID_BASE + the launcher's pid (unique while it runs)
 UID_SPAN = 1 << 22  # pid_max's largest value
-SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue")  # world-writable places cleaned of the run's files
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock")  # world-writable: cleaned of its files
+FULL = float("inf")  # the size of a folder with more entries than the launcher walks: counted as full
 USAGE_EVERY = 0.25  # seconds between two measures of the disk the run uses
 KILL_ROUNDS = 50  # kill_uid's bounded loop
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER = 38, 24, 36
@@ -543,6 +544,39 @@ def sweep_orphans(proc="/proc", scratch=None):
                     except OSError:
                         pass
     return sorted(orphans)
+
+
+def disk_usage(dir_fd, budget=None, depth=0):
+    """Bytes of the blocks used under `dir_fd` while the run may still change it: an entry that vanishes is
+    skipped (a run cannot hide its files by renaming them), and more than MAX_ENTRIES entries or MAX_DEPTH
+    levels count as FULL (a run cannot hide a large file behind many small ones)."""
+    budget = budget if budget is not None else [MAX_ENTRIES]
+    if depth > MAX_DEPTH:
+        return FULL
+    total = 0
+    try:
+        names = os.listdir(dir_fd)
+    except OSError:
+        return 0
+    for name in names:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return FULL
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            continue
+        total += st.st_blocks * 512
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            except OSError:
+                continue
+            try:
+                total += disk_usage(sub, budget, depth + 1)
+            finally:
+                os.close(sub)
+    return total
 
 
 def translate(value, mapping, split=True):
@@ -729,12 +763,7 @@ class UidLaunch(Launch):
 
     def usage(self):
         """Bytes used: {"exports": ..., "tmp": its tmp folder, "shm": its files in the shared folders}."""
-        used = {}
-        for field, fd in self.fds.items():
-            try:
-                used[field] = sum(st.st_blocks * 512 for _, _, st, _ in _entries(fd))
-            except OSError:
-                used[field] = 0
+        used = {field: disk_usage(fd) for field, fd in self.fds.items()}
         used["shm"] = sum(size for _, size in self.shared_files())
         return used
 
@@ -757,12 +786,13 @@ class UidLaunch(Launch):
                 if stat.S_ISDIR(st.st_mode):  # what is inside counts too (never following a link)
                     try:
                         fd = os.open(f"{folder}/{name}", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                    except OSError:
+                        fd = None
+                    if fd is not None:
                         try:
-                            size += sum(entry.st_blocks * 512 for _, _, entry, _ in _entries(fd))
+                            size += disk_usage(fd)
                         finally:
                             os.close(fd)
-                    except OSError:
-                        pass
                 found.append((f"{folder}/{name}", size))
         return found
 
@@ -809,7 +839,7 @@ class UidLaunch(Launch):
             outcome["peak_memory"] = getrusage(RUSAGE_CHILDREN).ru_maxrss * 1024
             outcome["peak_memory_of"] = "the largest process (ru_maxrss)"
         used = self.usage()
-        outcome["used"] = used
+        outcome["used"] = {field: None if size == FULL else size for field, size in used.items()}  # None: too many
         for field, size in used.items():
             if size >= getattr(limits, field) and field not in hit:
                 hit.append(field)
