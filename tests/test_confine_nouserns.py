@@ -244,7 +244,7 @@ def test_run_autograder_in_the_uid_mode_grades_the_reference_and_refuses_its_pro
     assert results["output"].startswith("Sandbox: confined without user namespaces") and "network" in results["output"]
     assert all(test["output"] for test in tests.values())
     assert "- the grader's run of gan.py's functions: file size limit (64 MiB) reached" in results["output"]
-    assert confine_probes.sleepers() == []  # the probe's detached processes were killed with each run
+    assert confine_probes.sleepers(run_users=True) == []  # the probe's detached processes died with each run
     logs = [p.read_text() for p in (root / "grading" / "work").glob("*/*.log")]
     reports = [json.loads(line.removeprefix("GAN-KIT-PROBE ")) for log in logs for line in log.splitlines()
                if line.startswith("GAN-KIT-PROBE {")]  # fmt: skip
@@ -283,19 +283,20 @@ code = probe("start_processes", processes=5) + "\\nimport time; time.sleep(60)"
 spec.write_text(json.dumps(sb.spec(outcome, command=[sb.layout.python, "-c", code])))
 process = subprocess.Popen([sys.executable, "-I", str(sandbox.LAUNCHER), str(spec)], stdout=subprocess.DEVNULL)
 deadline = time.monotonic() + 30
-while len(sleepers()) < 5 and time.monotonic() < deadline:
+while len(sleepers(run_users=True)) < 5 and time.monotonic() < deadline:
     time.sleep(0.1)
-started = len(sleepers())
+started = len(sleepers(run_users=True))
 process.send_signal({how})
 process.wait(timeout=30)
 time.sleep(1)
-after_stop = len(sleepers())
+after_stop = len(sleepers(run_users=True))
 left = [p.name for p in Path("/tmp").glob("gan-kit-uid-*") if p.stat().st_gid == launcher.UID_BASE + process.pid]
 swept = launcher.sweep_orphans()
 time.sleep(0.5)
 left_after = [p.name for p in Path("/tmp").glob("gan-kit-uid-*") if p.stat().st_gid == launcher.UID_BASE + process.pid]
 reported = json.loads(outcome.read_text()) if outcome.exists() else None
-print(json.dumps({{"started": started, "after_stop": after_stop, "after_sweep": len(sleepers()), "swept": swept,
+after_sweep = len(sleepers(run_users=True))
+print(json.dumps({{"started": started, "after_stop": after_stop, "after_sweep": after_sweep, "swept": swept,
                   "folders": [len(left), len(left_after)],
                   "reported": reported and [reported["killed_by_launcher"], reported["reason"]]}}))
 place.remove()
@@ -324,3 +325,52 @@ def test_every_row_and_results_json_say_what_the_uid_mode_cannot_confine():
     result["reason"] = "a note"
     assert gradescope.results_json(result, items, "visible", 1)["output"].endswith("Notes from the grader:\n- a note")
     assert row_reason({**result, "confinement_note": ""}, items) == "a note"  # bubblewrap: no note
+
+
+KERNEL_DEADLINE = """
+import json, time
+from pathlib import Path
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
+from grading.course.preprocessors.limited_execute import LimitedExecute
+from grading.instructor import sandbox
+from grading.instructor.limits import Limits
+sys.path.insert(0, {tests!r})
+from confine_probes import probe, sleepers
+top = Path({top!r})
+(top / "a").mkdir(parents=True)
+box = sandbox.Sandbox(top / "a", exports=top / "e", limits=Limits(wall_time=120))
+kernel = sandbox.write_kernelspec(top / "jupyter", box, top / "kernel.outcome.json")
+import os
+os.environ["JUPYTER_PATH"] = str(kernel.jupyter_dir)
+config = Config()
+config.KernelManager.transport, config.KernelManager.ip = "ipc", kernel.ip
+cells = [probe("start_processes", processes=3), probe("busy_loop"), "1 + 1"]
+nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+execute = LimitedExecute(config=config, kernel_name=kernel.name, timeout=60, deadline=5,
+                         observations=str(top / "observations.json"), kernel_outcome=str(kernel.outcome))
+start = time.monotonic()
+try:
+    nb, _ = execute.preprocess(nb, {{"metadata": {{"path": str(top / "a")}}, "unique_key": "probe"}})
+finally:
+    kernel.cleanup()
+seconds = time.monotonic() - start
+deadline = time.monotonic() + 20
+while not kernel.outcome.exists() and time.monotonic() < deadline:
+    time.sleep(0.1)
+outcome = json.loads(kernel.outcome.read_text())
+print(json.dumps({{"seconds": seconds, "stop": json.loads((top / "observations.json").read_text())["probe"],
+                  "not_run": nb.cells[2].outputs[0].evalue,
+                  "confinement": outcome["confinement"], "sleepers": len(sleepers(run_users=True))}}))
+"""
+
+
+@needs_root
+@pytest.mark.slow
+def test_the_deadline_stops_a_uid_kernel_that_ignores_interrupts_and_its_processes(tmp_path):
+    tmp_path.chmod(0o700)
+    code = "import sys\n" + KERNEL_DEADLINE.format(tests=str(HERE), top=str(tmp_path / "place"))
+    found = json.loads(inside(code).strip().splitlines()[-1])
+    assert found["confinement"] == "uid" and found["seconds"] < 60 and found["sleepers"] == 0
+    assert found["stop"]["stopped"]["reason"] == "deadline" and found["not_run"].startswith("not run: the notebook's")
