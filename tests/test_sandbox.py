@@ -117,10 +117,18 @@ def sleepers():
 # -- refusing where it cannot run --------------------------------------------------------------
 def test_require_says_how_to_install_bubblewrap_or_opt_out(monkeypatch):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)  # not root: no uid mode either
     assert sandbox.unavailable_reason() == "bubblewrap (bwrap) is not installed"
+    assert "needs the grader to run as root" in sandbox.uid_unavailable_reason()
     with pytest.raises(sandbox.SandboxUnavailable) as error:
         sandbox.require()
     assert "apt-get install bubblewrap" in str(error.value) and "--sandbox off" in str(error.value)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith("linux"), reason="the uid mode needs root")
+def test_root_without_bubblewrap_gets_the_uid_mode(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    assert sandbox.choose() == ("uid", "bubblewrap (bwrap) is not installed") and sandbox.require() == "uid"
 
 
 def test_require_refuses_off_linux(monkeypatch):

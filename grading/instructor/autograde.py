@@ -326,8 +326,14 @@ class Grader:
             raise ValueError(f"use_sandbox is 'on' or 'off', not {use_sandbox!r}")
         self.sandboxed = use_sandbox == "on"
         if self.sandboxed:
-            sandbox.require()  # SandboxUnavailable says how to install bubblewrap or opt out
+            self.confinement = sandbox.require()  # SandboxUnavailable says how to install bubblewrap or opt out
+            if self.confinement == "uid":  # no namespaces: the grader's files are kept from the run's user by modes
+                self.out.mkdir(parents=True, exist_ok=True)
+                for path in (self.out, self.submissions, ROOT):
+                    sandbox.protect(path, keep=sandbox.python_folders())
+                self.log(f"WARNING: {sandbox.UID_NOTE}.")
         else:
+            self.confinement = "off"
             print(
                 "WARNING: --sandbox off: student code runs unconfined, as the grader's user, and can read "
                 "the solution, other submissions and anything else that user can.",
@@ -646,6 +652,8 @@ class Grader:
             "metrics": {item: v.details["metrics"] for item, v in run.verdicts.items() if "metrics" in v.details},
             "status": "ok" if not run.reasons else "problem",
             "reason": "; ".join(run.reasons),
+            "confinement": self.confinement,  # "bwrap", "uid" (the weaker mode: note below) or "off"
+            "confinement_note": sandbox.UID_NOTE if self.confinement == "uid" else "",
             "seconds": round(time.perf_counter() - start, 1),
             "phases": run.phases,
             "manual_state": json.dumps(gradebook.manual_state(self.gradebooks.main, run.student), default=str),
@@ -749,10 +757,11 @@ def last_error(output):
 
 
 def row_reason(result, items):
-    """The reason column, one sentence per cause: the row's notes, then the grader's sentence for every other
-    item that lost points. A note that cost items their points says which, once ("gan.py does not parse
-    (line 21: invalid syntax): items 1-13 scored 0"), and items that lost points with the same sentence
-    share it; each item's own message stays in the feedback. Items are numbered as grades.csv's columns.
+    """The reason column, one sentence per cause: the confinement's note (uid mode), the row's notes, then the
+    grader's sentence for every other item that lost points. A note that cost items their points says which,
+    once ("gan.py does not parse (line 21: invalid syntax): items 1-13 scored 0"), and items that lost points
+    with the same sentence share it; each item's own message stays in the feedback. Items are numbered as
+    grades.csv's columns.
     """
     causes, messages = result.get("causes") or {}, result.get("messages") or {}
     by_note, by_message = {}, {}
@@ -763,7 +772,7 @@ def row_reason(result, items):
             by_note.setdefault(causes[grade_id], []).append(number)
         elif messages.get(grade_id):
             by_message.setdefault(messages[grade_id], []).append(number)
-    parts = []
+    parts = [result["confinement_note"]] if result.get("confinement_note") else []
     for note in [note for note in result["reason"].split("; ") if note]:
         numbers = by_note.pop(note, None)
         parts.append(f"{note}: {item_numbers(numbers)} scored 0" if numbers else note)

@@ -17,10 +17,15 @@ then runs every submission in a container of its own, in parallel, at any class 
   judge's one sentence as output), the row's notes as the overall output. Hand-graded items (the two
   justifications) are not in it: grade them as a Gradescope question of their own.
 
-The sandbox needs user namespaces in the container. Where bubblewrap cannot run there, run_autograder
+Gradescope's containers (Docker's default seccomp profile) refuse the user namespaces bubblewrap needs:
+there run_autograder, which runs as root, confines student code in the sandbox's uid mode instead
+(grading/instructor/sandbox.py: a user id of its own, no capabilities, limits, every process killed at the
+end), after making everything under /autograder but the venv readable by root only (the kit, its
+solution, the judge's reference, results/). What that mode cannot confine (the network, /proc) is said
+in results.json's top-level output of every submission. Where neither mode can run, run_autograder
 stops with the sandbox's own message (every test then shows the failure); a zip built with
---sandbox off grades without it: each submission still has a container of its own, but its code can
-read everything in that container, the kit and its solution included.
+--sandbox off grades without confinement: its code runs as root and can read everything in the
+container, the kit and its solution included, and write results.json itself.
 
 AUTOGRADER (default /autograder; GAN_KIT_AUTOGRADER_ROOT overrides it, as the tests do) holds
 source/ (the unzipped autograder), submission/, submission_metadata.json and results/.
@@ -201,6 +206,8 @@ def results_json(result, items, visibility, seconds):
         })  # fmt: skip
     notes = [note for note in result.get("reason", "").split("; ") if note]
     output = "\n".join(["Notes from the grader:", *(f"- {note}" for note in notes)]) if notes else ""
+    if result.get("confinement_note"):  # graded in the weaker mode: say what it could not confine
+        output = "\n\n".join(filter(None, [f"Sandbox: {result['confinement_note']}.", output]))
     return {
         "score": sum(test["score"] for test in tests),
         "execution_time": round(seconds),
@@ -244,6 +251,10 @@ def run(root=None):
             submission.late = bool(submission.submitted_at and due and submission.submitted_at > due)
             submission.problems.extend(problems)
             judge = grader(root, source, submissions=Path(tmp) / "submissions")
+            if judge.confinement == "uid":  # everything under /autograder but the venv: the grader's only
+                from grading.instructor import sandbox
+
+                sandbox.protect(root, keep=sandbox.python_folders())
             judge.prepare()  # setup.sh built the course: this only checks its stamp (or builds it if missing)
             result = judge.grade(submission, regrade=True)
         results = results_json(result, items, chosen["visibility"], time.perf_counter() - start)

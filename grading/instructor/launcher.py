@@ -29,10 +29,12 @@ import errno
 import json
 import os
 import selectors
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -124,6 +126,7 @@ class Launch:
             "stderr_bytes": 0,
             "limits": self.limits.to_json(),
             "cgroup_unavailable": None,
+            "confinement": "bwrap",
         }
 
     # -- setup -------------------------------------------------------------------------------
@@ -286,6 +289,10 @@ class Launch:
         os.write(go_w, b"g\n")
         return pid
 
+    def socket_path(self, name):
+        """The host path of the kernel's socket `name` (through the sandbox's root)."""
+        return f"/proc/{self.pid}/root{SOCKETS}/{name}"
+
     def link_sockets(self):
         """Once the kernel has bound a socket, let nbgrader reach it; True when all are linked.
 
@@ -298,7 +305,7 @@ class Launch:
             if link in self.linked:
                 continue
             try:
-                fd = os.open(f"/proc/{self.pid}/root{SOCKETS}/{name}", os.O_PATH | os.O_NOFOLLOW)
+                fd = os.open(self.socket_path(name), os.O_PATH | os.O_NOFOLLOW)
             except OSError:
                 continue  # not bound yet
             if not stat.S_ISSOCK(os.fstat(fd).st_mode):
@@ -333,6 +340,7 @@ class Launch:
                     streams[key.fd].add(chunk)
                 else:
                     selector.unregister(key.fd)
+            self.check(process)
             if process.poll() is None:
                 if self.stop and self.outcome["killed_by_launcher"] is None:
                     self.outcome["killed_by_launcher"] = self.stop
@@ -345,6 +353,9 @@ class Launch:
                 if time.monotonic() - exited_at > 2:  # everything in the sandbox is gone with bwrap
                     break
         selector.close()
+
+    def check(self, process):
+        """Called on every turn of the wait loop (uid mode polls the disk used)."""
 
     def kill(self, process):
         try:
@@ -429,6 +440,439 @@ class Launch:
         return found
 
 
+# -- uid mode: no namespaces, an unprivileged user id of the run's own ------------------------
+UID_BASE = 1_900_000_000  # a run's user and group id: UID_BASE + the launcher's pid (unique while it runs)
+UID_SPAN = 1 << 22  # pid_max's largest value
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock")  # world-writable: cleaned of its files
+FULL = float("inf")  # the size of a folder with more entries than the launcher walks: counted as full
+USAGE_EVERY = 0.25  # seconds between two measures of the disk the run uses
+KILL_ROUNDS = 50  # kill_uid's bounded loop
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER = 38, 24, 36
+CAP_LAST = 63
+
+
+def uid_pids(uid, proc="/proc"):
+    """Pids of live (not zombie) processes whose real, effective or saved user id is `uid`."""
+    found = set()
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+            uids = {int(u) for u in fields["Uid"].split()[:3]}
+            if uid in uids and fields["State"].split()[0] not in ("Z", "X"):
+                found.add(int(entry))
+        except (OSError, KeyError, ValueError, IndexError):
+            continue
+    return found
+
+
+def kill_uid(uid, rounds=KILL_ROUNDS):
+    """SIGKILL every process of `uid`: a child turned into `uid` sends kill(-1), which reaches all of that user's
+    processes at once (a fork bomb cannot outrun it); repeated while any is seen, at most `rounds` times.
+    Returns how many processes were seen at first."""
+    first = None
+    for _ in range(rounds):
+        left = uid_pids(uid)
+        first = len(left) if first is None else first
+        if not left:
+            break
+        pid = os.fork()
+        if pid == 0:  # only system calls here: the caller may have threads
+            try:
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.02)
+    return first or 0
+
+
+def _launcher_alive(uid, proc="/proc"):
+    try:
+        return b"launcher" in Path(f"{proc}/{uid - UID_BASE}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def sweep_orphans(proc="/proc", scratch=None):
+    """Kill the processes of run user ids whose launcher is gone (a launcher killed with SIGKILL), and remove
+    their files in the shared temporary folders and their run folders; returns those user ids."""
+    orphans = set()
+    for entry in os.listdir(proc):
+        try:
+            with open(f"{proc}/{entry}/status") as f:
+                line = next(line for line in f if line.startswith("Uid:"))
+            uid = int(line.split()[1])
+        except (OSError, StopIteration, ValueError, IndexError):
+            continue
+        if UID_BASE <= uid < UID_BASE + UID_SPAN and not _launcher_alive(uid, proc):
+            orphans.add(uid)
+    for uid in orphans:
+        kill_uid(uid)
+    scratch = Path(scratch or tempfile.gettempdir())
+    for folder in scratch.glob("gan-kit-uid-*"):
+        try:
+            gid = folder.lstat().st_gid  # a run folder belongs to root and the run's group
+        except OSError:
+            continue
+        if UID_BASE <= gid < UID_BASE + UID_SPAN and not _launcher_alive(gid, proc) and not folder.is_symlink():
+            orphans.add(gid)
+            shutil.rmtree(folder, ignore_errors=True)
+    for folder in SHARED_TMP:
+        try:
+            names = os.listdir(folder)[:MAX_ENTRIES]
+        except OSError:
+            continue
+        for name in names:
+            path = f"{folder}/{name}"
+            try:
+                owner = os.lstat(path).st_uid
+            except OSError:
+                continue
+            if UID_BASE <= owner < UID_BASE + UID_SPAN and not _launcher_alive(owner, proc):
+                orphans.add(owner)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+    return sorted(orphans)
+
+
+def disk_usage(dir_fd, budget=None, depth=0):
+    """Bytes of the blocks used under `dir_fd` while the run may still change it: an entry that vanishes is
+    skipped (a run cannot hide its files by renaming them), and more than MAX_ENTRIES entries or MAX_DEPTH
+    levels count as FULL (a run cannot hide a large file behind many small ones)."""
+    budget = budget if budget is not None else [MAX_ENTRIES]
+    if depth > MAX_DEPTH:
+        return FULL
+    total = 0
+    try:
+        names = os.listdir(dir_fd)
+    except OSError:
+        return 0
+    for name in names:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return FULL
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            continue
+        total += st.st_blocks * 512
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            except OSError:
+                continue
+            try:
+                total += disk_usage(sub, budget, depth + 1)
+            finally:
+                os.close(sub)
+    return total
+
+
+def translate(value, mapping, split=True):
+    """`value` with each sandbox path (a key of `mapping`, or a path below it) replaced by its host path;
+    `split`: a colon-separated list (PATH)."""
+    parts = value.split(":") if split else [value]
+    for index, part in enumerate(parts):
+        for inside in sorted(mapping, key=len, reverse=True):
+            if part == inside or part.startswith(inside + "/"):
+                parts[index] = mapping[inside] + part[len(inside) :]
+                break
+    return ":".join(parts)
+
+
+def copy_readonly(src, dest):
+    """`src` (a host file or folder the grader trusts) at `dest`, root-owned and read-only to others:
+    folders 0755, files hard-linked when already world-readable (same file system), else copied 0644."""
+    src, dest = Path(src), Path(dest)
+    st = src.lstat()
+    if stat.S_ISDIR(st.st_mode):
+        dest.mkdir(mode=0o755)
+        os.chmod(dest, 0o755)
+        for child in sorted(src.iterdir()):
+            copy_readonly(child, dest / child.name)
+    elif stat.S_ISREG(st.st_mode):
+        if st.st_mode & 0o004 and st.st_uid == 0:
+            try:
+                os.link(src, dest)
+                return
+            except OSError:
+                pass
+        with open(src, "rb") as f, open(dest, "xb") as out:
+            while chunk := f.read(1 << 20):
+                out.write(chunk)
+        os.chmod(dest, 0o644)
+
+
+def drop_privileges(uid, gid):
+    """In the child before exec: no capabilities (bounding set, then setuid), no supplementary groups,
+    no new privileges (setuid files and file capabilities do nothing), killed with the launcher."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(CAP_LAST + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # fails harmlessly past the kernel's last capability
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # root to non-root: the permitted and effective capabilities are cleared
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    die_with_parent(signal.SIGKILL)  # after the change of credentials, which clears it
+
+
+class UidLaunch(Launch):
+    """The uid mode, for machines where bubblewrap cannot create namespaces (Docker's default seccomp
+    profile, Kubernetes pods) but the launcher runs as root: the command runs as a user id of its own
+    (UID_BASE + the launcher's pid), in a root-owned run folder only that user's group may enter:
+
+        assignment/, data/, <bind>/   copies (or hard links) of the graded folder, MNIST and the other read-only
+                                      folders: root-owned, read-only to the run
+        exports/, tmp/, sockets/      owned by the run's user: /exports, HOME and TMPDIR, a kernel's sockets
+
+    Sandbox paths in the environment and the command (/assignment, /exports, /data, /tmp, /opt/venv...) are
+    translated to these. Limits: rlimits (RLIMIT_NPROC counts exactly this run, its user being its own),
+    a cgroup where the launcher can make one, the disk the run uses measured every second (killed past the
+    sizes of /exports and /tmp), and the wall time. At the end every process of the user is killed, its files
+    in the shared temporary folders removed and the run folder deleted.
+    """
+
+    def __init__(self, spec, rest):
+        super().__init__(spec, rest)
+        self.uid = self.gid = UID_BASE + os.getpid()
+        self.base = None
+        self.last_usage = 0.0
+        self.outcome.update({"confinement": "uid", "uid": self.uid})
+
+    def socket_path(self, name):
+        return str(self.base / "sockets" / name)
+
+    def _run(self, start):
+        if os.geteuid() != 0:
+            raise LaunchError("the uid mode needs the launcher to run as root")
+        sweep_orphans()
+        if uid_pids(self.uid):
+            raise LaunchError(f"user id {self.uid} already runs processes")
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the run become the launcher's, not init's
+        spec, uid, gid = self.spec, self.uid, self.gid
+        self.base = base = Path(tempfile.mkdtemp(prefix="gan-kit-uid-", dir=spec.get("scratch")))
+        os.chown(base, 0, gid)
+        os.chmod(base, 0o710)  # only the run's group may enter (not the other runs' users)
+        mapping = {}
+        for inside, host in spec["paths"].items():
+            target = base / inside.strip("/").replace("/", "-")
+            copy_readonly(host, target)
+            mapping[inside] = str(target)
+        for inside, name in (("/exports", "exports"), ("/tmp", "tmp"), (SOCKETS, "sockets")):
+            (base / name).mkdir(mode=0o700)
+            os.chown(base / name, uid, gid)
+            mapping[inside] = str(base / name)
+        mapping.update(spec["python_paths"])
+        for field, name in (("exports", "exports"), ("tmp", "tmp")):
+            self.fds[field] = os.open(base / name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        exports = spec.get("exports")
+        if exports and Path(exports).is_dir():
+            try:
+                copy_tree_in(Path(exports), self.fds["exports"])
+            except OSError as error:
+                raise LaunchError(f"cannot copy {exports} into the run's exports folder: {error}") from error
+            for dir_fd, name, _, _ in list(_entries(self.fds["exports"])):
+                os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
+        command = self.uid_command(mapping)
+        env = {name: translate(value, mapping) for name, value in self.environment().items()}
+        if spec.get("cgroup", "auto") == "auto":
+            self.cgroup, why_not = limiting.create_cgroup(self.limits)
+            self.outcome["cgroup_unavailable"] = why_not
+        self.outcome["mode"] = self.cgroup.mode if self.cgroup else "rlimit"
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        procs, limits, cgroup = self.cgroup.procs_files() if self.cgroup else [], self.limits, self.cgroup
+
+        def child():  # between fork and exec: a session of its own, the cgroup, the rlimits, then the user
+            os.setsid()
+            for path in procs:
+                with open(path, "w") as f:
+                    f.write(str(os.getpid()))
+            limiting.set_rlimits(limits, cgroup, already=0)  # RLIMIT_NPROC: the run's user runs nothing yet
+            os.umask(0o077)
+            drop_privileges(uid, gid)
+
+        try:
+            process = subprocess.Popen(
+                command, env=env, cwd=mapping.get("/assignment", str(base / "tmp")), stdin=subprocess.DEVNULL,
+                stdout=out_w, stderr=err_w, preexec_fn=child,
+            )  # fmt: skip
+        except OSError as error:
+            raise LaunchError(
+                f"cannot start {command[0]} as user id {uid}: {error} (the Python environment must be readable "
+                "by every user: chmod -R a+rX on it and its parent folders)"
+            ) from error
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self.outcome["started"] = True
+        self.pid = process.pid
+        stdout, stderr = Capped(self.limits.output), Capped(self.limits.output)
+        try:
+            self.wait(process, start, {out_r: stdout, err_r: stderr})
+        finally:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            if process.poll() is None:
+                self.kill(process)
+            process.wait()
+            self.outcome["stdout"], self.outcome["stdout_bytes"] = stdout.text(), stdout.total
+            self.outcome["stderr"], self.outcome["stderr_bytes"] = stderr.text(), stderr.total
+        self.finish(process, process.pid)
+
+    def uid_command(self, mapping):
+        kernel = self.spec.get("kernel")
+        if not kernel:
+            if self.rest:
+                raise LaunchError(f"unexpected arguments for a plain command: {self.rest}")
+            return [translate(arg, mapping, split=False) for arg in self.spec["command"]]
+        _, keep, _ = self.command()  # checks the connection file, sets self.sockets
+        for fd in keep:
+            os.close(fd)
+        info = json.loads(Path(self.rest[0]).read_text())
+        connection = self.base / "connection.json"
+        connection.write_text(json.dumps(dict(info, ip=str(self.base / "sockets" / Path(info["ip"]).name))))
+        os.chown(connection, self.uid, self.gid)
+        os.chmod(connection, 0o400)
+        python = translate(kernel["python"], mapping, split=False)
+        return [python, "-m", "ipykernel_launcher", "-f", str(connection), *self.rest[1:]]
+
+    def check(self, process):
+        """Every second: the disk the run uses in its exports and temporary folders; killed past their sizes."""
+        if time.monotonic() - self.last_usage < USAGE_EVERY or process.poll() is not None:
+            return
+        self.last_usage = time.monotonic()
+        over = [field for field, used in self.usage().items() if used > getattr(self.limits, field)]
+        if over and self.outcome["killed_by_launcher"] is None:
+            self.outcome["limits_hit"].extend(over)
+            self.outcome["killed_by_launcher"] = "disk"
+            self.kill(process)
+
+    def usage(self):
+        """Bytes used: {"exports": ..., "tmp": its tmp folder, "shm": its files in the shared folders}."""
+        used = {field: disk_usage(fd) for field, fd in self.fds.items()}
+        used["shm"] = sum(size for _, size in self.shared_files())
+        return used
+
+    def shared_files(self):
+        """(path, bytes) of the run user's entries at the top of the shared temporary folders."""
+        found = []
+        for folder in SHARED_TMP:
+            try:
+                names = os.listdir(folder)[:MAX_ENTRIES]
+            except OSError:
+                continue
+            for name in names:
+                try:
+                    st = os.stat(f"{folder}/{name}", follow_symlinks=False)
+                except OSError:
+                    continue
+                if st.st_uid != self.uid:
+                    continue
+                size = st.st_blocks * 512
+                if stat.S_ISDIR(st.st_mode):  # what is inside counts too (never following a link)
+                    try:
+                        fd = os.open(f"{folder}/{name}", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                    except OSError:
+                        fd = None
+                    if fd is not None:
+                        try:
+                            size += disk_usage(fd)
+                        finally:
+                            os.close(fd)
+                found.append((f"{folder}/{name}", size))
+        return found
+
+    def kill(self, process):
+        try:
+            process.kill()
+        except OSError:
+            pass
+        kill_uid(self.uid)
+        limiting.kill_all(self.cgroup)
+
+    def leftovers(self):
+        left = kill_uid(self.uid)
+        while True:  # reap what was reparented to the launcher (a child subreaper)
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        return left
+
+    def finish(self, process, pid):
+        outcome, limits = self.outcome, self.limits
+        code = process.returncode
+        if code < 0:
+            outcome["signal"] = -code
+        else:
+            outcome["exit_code"] = code
+        outcome["leftover_processes"] = self.leftovers()
+        hit = outcome["limits_hit"]
+        if outcome["killed_by_launcher"] == "wall_time":
+            hit.append("wall_time")
+        if self.cgroup is not None:
+            stats = self.cgroup.stats()
+            outcome["peak_memory"], outcome["peak_memory_of"] = stats["peak_memory"], "all processes (cgroup)"
+            if stats["oom_kills"]:
+                hit.append("memory")
+            if stats["pids_refused"]:
+                hit.append("processes")
+        else:
+            from resource import RUSAGE_CHILDREN, getrusage
+
+            outcome["peak_memory"] = getrusage(RUSAGE_CHILDREN).ru_maxrss * 1024
+            outcome["peak_memory_of"] = "the largest process (ru_maxrss)"
+        used = self.usage()
+        outcome["used"] = {field: None if size == FULL else size for field, size in used.items()}  # None: too many
+        for field, size in used.items():
+            if size >= getattr(limits, field) and field not in hit:
+                hit.append(field)
+        largest = max([largest_file(fd) for fd in self.fds.values()] + [0])
+        if largest >= limits.file_size:
+            hit.append("file_size")
+        if outcome["stdout_bytes"] > limits.output or outcome["stderr_bytes"] > limits.output:
+            hit.append("output")
+        exports = self.spec.get("exports")
+        if exports:
+            outcome["exports"] = copy_tree_out(self.fds["exports"], Path(exports), limit=limits.exports)
+
+    def run(self):
+        try:
+            return super().run()
+        finally:
+            self.clean()
+
+    def clean(self):
+        """Remove the run folder and the run user's files in the shared temporary folders (no process is left)."""
+        kill_uid(self.uid)
+        for path, _ in self.shared_files():
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+        if self.base is not None:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
 # -- reasons -----------------------------------------------------------------------------------
 def reason(outcome):
     """Why the run ended badly, in one line, from the observations only ("" when it did not).
@@ -488,9 +932,11 @@ def largest_file(dir_fd):
         return 0
 
 
-def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None):
-    """Replace the contents of `dest` by the regular files and folders under `dir_fd`; list what was skipped."""
-    report = report if report is not None else {"files": 0, "bytes": 0, "skipped": [], "budget": [MAX_ENTRIES]}
+def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None, limit=None):
+    """Replace the contents of `dest` by the regular files and folders under `dir_fd`; list what was skipped.
+    `limit`: at most that many bytes in all (the uid mode's exports folder is on a disk, not a sized tmpfs)."""
+    if report is None:
+        report = {"files": 0, "bytes": 0, "skipped": [], "budget": [MAX_ENTRIES], "room": [limit]}
     if depth == 0:
         dest.mkdir(parents=True, exist_ok=True)
         for old in dest.iterdir():
@@ -511,6 +957,10 @@ def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None):
                 copy_tree_out(sub, dest / name, relative / name, depth + 1, report)
             finally:
                 os.close(sub)
+        elif stat.S_ISREG(st.st_mode) and report["room"][0] is not None and st.st_size > report["room"][0]:
+            report["skipped"].append(
+                f"{relative / name} (past the exports limit of {report['room'][0] + report['bytes']} bytes)"
+            )
         elif stat.S_ISREG(st.st_mode):
             src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
             try:
@@ -518,13 +968,15 @@ def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None):
                     while chunk := f.read(1 << 20):
                         out.write(chunk)
                         report["bytes"] += len(chunk)
+                        if report["room"][0] is not None:
+                            report["room"][0] -= len(chunk)
                 report["files"] += 1
             finally:
                 os.close(src)
         else:
             report["skipped"].append(f"{relative / name} (not a regular file or folder)")
     if depth == 0:
-        del report["budget"]
+        del report["budget"], report["room"]
     return report
 
 
@@ -598,7 +1050,7 @@ def main(argv=None):
     if os.getppid() == 1:
         return FAILED
     spec = json.loads(Path(argv[0]).read_text())
-    launch = Launch(spec, argv[1:])
+    launch = (UidLaunch if spec.get("confinement") == "uid" else Launch)(spec, argv[1:])
 
     def on_signal(signum, frame):
         launch.stop = signal.Signals(signum).name

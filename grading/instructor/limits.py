@@ -17,6 +17,10 @@ a limit depends on what the grader's account may do:
   meanwhile count too; root is exempt), and hitting either shows only as a failed allocation or
   fork inside the sandbox, which the grader cannot tell from the student's own errors.
 
+In the sandbox's uid mode (no namespaces: grading/instructor/launcher.py's UidLaunch) the run has a user id of
+its own, so RLIMIT_NPROC counts exactly its processes, and its folders are on a disk, not sized tmpfs mounts:
+the launcher measures them instead (enforcement(mode, "uid")).
+
 Both modes set RLIMIT_FSIZE (no file larger than `file_size`, writes past it fail with EFBIG) and
 RLIMIT_CORE 0, and size the sandbox's tmpfs mounts (/exports, /tmp, /dev/shm): what is written
 there cannot exceed their sizes. This module is standard library only: the launcher imports it
@@ -310,8 +314,21 @@ def kill_all(cgroup):
     return len(pids)
 
 
-def enforcement(mode):
-    """What each limit means in `mode` ("cgroup-v1", "cgroup-v2" or "rlimit"), in words (README, outcome)."""
+def enforcement(mode, confinement="bwrap"):
+    """What each limit means in `mode` ("cgroup-v1", "cgroup-v2" or "rlimit") under `confinement` ("bwrap", or
+    "uid": no namespaces, a user id of the run's own, folders on a disk), in words (README, outcome)."""
+    if confinement == "uid":
+        disk = "measured every 0.25 s on the disk, the run killed past it (observed; a fast writer overshoots)"
+        uid = {
+            "exports": f"size of the exports folder: {disk}; at most this much is copied back",
+            "tmp": f"size of its tmp folder (HOME, TMPDIR): {disk}",
+            "shm": f"its files in the shared /tmp, /var/tmp, /dev/shm: {disk}",
+        }
+        result = {**enforcement(mode), **uid}
+        if mode == "rlimit":
+            result["processes"] = "RLIMIT_NPROC on the run's own user id: exactly its processes and threads "
+            result["processes"] += "(not observable)"
+        return result
     common = {
         "file_size": "RLIMIT_FSIZE: a write past it fails with EFBIG (observed: a file of exactly that size)",
         "exports": "size of the /exports tmpfs (observed: the tmpfs full at the end)",

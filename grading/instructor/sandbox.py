@@ -28,8 +28,14 @@ Two uses:
   around ipykernel, for `nbgrader autograde`. Without a network the kernel talks to nbgrader over
   Unix sockets: jupyter_client's ipc transport, configured by `Kernel.nbgrader_args`.
 
-`require()` refuses, with a message saying how to install bubblewrap or opt out, where it cannot run.
-This module is standard library only.
+Where bubblewrap cannot create namespaces (Docker's default seccomp profile: Gradescope, Kubernetes) but
+the grader is root, `choose()` picks the uid mode instead (Sandbox.mode "uid", launcher.UidLaunch): the
+same spec, run without namespaces as an unprivileged user id of the run's own, in a run folder of copies,
+with the sandbox paths above translated to it; UID_NOTE says what it cannot confine (the network, /proc,
+the world-readable file system), and `protect()` makes the grader's files owner-only first.
+
+`require()` returns the mode, or refuses, with a message saying how to install bubblewrap or opt out,
+where neither can run. This module is standard library only.
 """
 
 import dataclasses
@@ -113,11 +119,79 @@ def unavailable_reason():
     return None
 
 
-def require():
-    """Raise SandboxUnavailable (with how to install bubblewrap, or opt out) where the sandbox cannot run."""
+def uid_unavailable_reason():
+    """None when the uid mode can run here (root, allowed to switch to an unused user id), else why not."""
+    if not sys.platform.startswith("linux"):
+        return f"the uid mode needs Linux (this is {sys.platform})"
+    if os.geteuid() != 0:
+        return "the uid mode needs the grader to run as root (as it does in Gradescope's and Docker's containers)"
+    uid = launcher.UID_BASE + launcher.UID_SPAN - 1  # never a launcher's: pids stay below UID_SPAN - 1
+    try:
+        result = subprocess.run(["true"], user=uid, group=uid, extra_groups=[], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"cannot switch to an unprivileged user id here ({error})"
+    if result.returncode != 0:
+        return f"a process switched to user id {uid} failed (exit {result.returncode})"
+    return None
+
+
+def choose():
+    """("bwrap", None) where bubblewrap can build the sandbox; ("uid", why bubblewrap cannot) where only the
+    uid mode can run (root without user namespaces: Gradescope, Docker, Kubernetes); SandboxUnavailable (with
+    how to install bubblewrap, or opt out) where neither can."""
     reason = unavailable_reason()
-    if reason:
-        raise SandboxUnavailable(f"Cannot sandbox student code: {reason}. {INSTALL_HINT}")
+    if reason is None:
+        return "bwrap", None
+    why_not = uid_unavailable_reason()
+    if why_not is None:
+        return "uid", reason
+    raise SandboxUnavailable(f"Cannot sandbox student code: {reason}; {why_not}. {INSTALL_HINT}")
+
+
+confinement = functools.lru_cache(choose)  # what Sandbox(mode="auto") uses: decided once per process
+
+
+def require():
+    """The confinement mode this machine allows ("bwrap" or "uid"); see choose()."""
+    return choose()[0]
+
+
+# What each mode guarantees and cannot, in words: the README, each row of the weaker mode, Gradescope's output.
+UID_NOTE = (
+    "confined without user namespaces (uid mode: bubblewrap cannot create namespaces on this machine): the code "
+    "ran as an unprivileged user id of its own, with no capabilities, limits on memory, processes, file sizes, "
+    "disk and time, and every process killed at the end; it could not read or write the grader's files. This "
+    "mode cannot isolate the network (connections to other machines and to the grader's loopback services are "
+    "possible), nor hide the machine's processes and command lines (/proc), the world-readable system files or "
+    "the shared /tmp and /dev/shm (emptied of its files after each run)"
+)
+
+
+def protect(path, keep=()):
+    """Make `path` readable and writable by its owner only (folders 0700, files 0600), except on the way to the
+    `keep` folders (e.g. the Python environment), which stay as they are: the folders above them become 0711
+    (entered, not listed) and their other entries are protected in turn. For the uid mode, run as root."""
+    if path is None:
+        return
+    path = Path(path)
+    if not path.exists() or path.is_symlink():
+        return
+    keep = [Path(k).resolve() for k in keep]
+    resolved = path.resolve()
+    if any(k == resolved for k in keep):
+        return
+    if not any(k.is_relative_to(resolved) for k in keep):
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+        return
+    os.chmod(path, 0o711)
+    for child in path.iterdir():
+        protect(child, keep)
+
+
+def python_folders(python=None):
+    """The folders of the Python environment a run needs (to keep readable)."""
+    info = _python_info(python or sys.executable)
+    return [p for p in {info["prefix"], info["base_prefix"]} if not _system(p)]
 
 
 # -- the Python environment inside -------------------------------------------------------------
@@ -131,6 +205,7 @@ class PythonLayout:
     files: dict  # sandbox path: content
     env: dict  # variables it needs inside (PATH prefix, LD_LIBRARY_PATH)
     host_paths: tuple  # the host paths it came from (for the output scrubber)
+    hosts: dict = field(default_factory=dict)  # {sandbox folder: host folder} (/opt/venv, /opt/python): the uid mode
 
 
 # Run in the interpreter to describe (in this process when it is this one): standard library only.
@@ -198,7 +273,10 @@ def python_layout(python=None):
         python_inside, bin_dir = str(exe_inside), str(exe_inside.parent)
     env["PATH"] = f"{bin_dir}:{PATH}" if not _system(bin_dir) else PATH
     hosts = tuple(sorted({str(prefix), str(base)} - {"/usr"}, key=len, reverse=True))
-    return PythonLayout(python_inside, tuple(binds), tuple(dict.fromkeys(symlinks)), files, env, hosts)
+    folders = {} if _system(base) else {PYTHON_HOME: str(base)}
+    if prefix != base:
+        folders[VENV] = str(prefix)
+    return PythonLayout(python_inside, tuple(binds), tuple(dict.fromkeys(symlinks)), files, env, hosts, folders)
 
 
 # -- the sandbox ----------------------------------------------------------------------------------
@@ -216,6 +294,8 @@ class Sandbox:
     gpu: bool = False  # bind the NVIDIA device nodes (untested on GPU hardware)
     python: str | None = None  # interpreter whose environment is bound (default: this one)
     cgroup: str = "auto"  # "auto": a cgroup where this account can make one, else rlimits; "off": rlimits
+    mode: str = "auto"  # "bwrap", "uid" (no namespaces: an unprivileged user id), "auto": bwrap where it runs
+    scratch: str | None = None  # uid mode: where run folders are made (default: the system's temporary folder)
 
     def __post_init__(self):
         self.assignment = Path(self.assignment).resolve()
@@ -233,6 +313,10 @@ class Sandbox:
                 raise ValueError(f"Sandbox.binds: {host} does not exist")
         if self.cgroup not in ("auto", "off"):
             raise ValueError(f"Sandbox.cgroup is 'auto' or 'off', not {self.cgroup!r}")
+        if self.mode == "auto":
+            self.mode = confinement()[0]
+        if self.mode not in ("bwrap", "uid"):
+            raise ValueError(f"Sandbox.mode is 'auto', 'bwrap' or 'uid', not {self.mode!r}")
         self.layout = python_layout(self.python)
 
     def args(self):
@@ -315,7 +399,18 @@ class Sandbox:
             "limits": self.limits.to_json(),
             "cgroup": self.cgroup,
             "outcome": str(outcome),
+            "confinement": self.mode,
+            "paths": self.paths(),
+            "python_paths": self.layout.hosts,
+            "scratch": self.scratch,
         }
+
+    def paths(self):
+        """{sandbox path: host path} of the read-only folders (the uid mode copies them into its run folder)."""
+        paths = {ASSIGNMENT: str(self.assignment)}
+        if self.data:
+            paths[DATA] = str(self.data)
+        return {**paths, **{inside: str(host) for inside, host in sorted(self.binds.items())}}
 
     def host_paths(self):
         """Host paths a scrubber should hide if they ever reach an output (they should not)."""

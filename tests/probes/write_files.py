@@ -1,5 +1,6 @@
 """Writes a 256 MiB file, then fills /exports and /tmp (PROBE_FILL_FOLDERS): writes stop at the file size limit
-or a full tmpfs. tmpfs pages count as the sandbox's memory."""
+or a full tmpfs. tmpfs pages count as the sandbox's memory. The folders are $GAN_KIT_EXPORTS and $TMPDIR
+(/exports and /tmp in bubblewrap) and keep their names in the report."""
 
 import json as _json
 import os as _os
@@ -20,10 +21,11 @@ def _probe_write(path, size):
 
 def _probe_write_files():
     report = {"probe": "write_files"}
-    report["big"] = _probe_write("/exports/big.bin", int(globals().get("PROBE_FILE_BYTES", 256 << 20)))
+    places = {"/exports": _os.environ.get("GAN_KIT_EXPORTS", "/exports"), "/tmp": _os.environ.get("TMPDIR", "/tmp")}
+    report["big"] = _probe_write(f"{places['/exports']}/big.bin", int(globals().get("PROBE_FILE_BYTES", 256 << 20)))
     for folder in globals().get("PROBE_FILL_FOLDERS", ("/exports", "/tmp")):
         for number in range(64):  # 64 x 16 MiB at most
-            size, how = _probe_write(f"{folder}/fill-{number}.bin", 16 << 20)
+            size, how = _probe_write(f"{places.get(folder, folder)}/fill-{number}.bin", 16 << 20)
             if how != "complete":
                 report[folder] = [number, how]
                 break
