@@ -457,7 +457,8 @@ class Grader:
     def _grade(self, run, regrade, start):
         student = run.student
         self.stage_files(run)
-        settings = f"{self.budget}/{self.threads}/{self.time_budget.total:g}"  # a new time budget: graded again
+        # a new time budget or confinement (bwrap, uid, off: its note is on the row) grades it again
+        settings = f"{self.budget}/{self.threads}/{self.time_budget.total:g}/{self.confinement}"
         key = hashlib.sha256((self.kit + checksum(run.staged.values()) + settings).encode())
         key = key.hexdigest()
         result_path = self.out / "results" / f"{student}.json"
