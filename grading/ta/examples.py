@@ -75,18 +75,36 @@ def answered_notebook():
 
 
 def colab_saved(notebook):
-    """`notebook` with the metadata Colab adds when it saves (cell ids, output ids, colab sections)."""
+    """`notebook` as Colab saves it: nbformat 4.0 (no cell `id` field: Colab keeps its own id in each cell's
+    metadata), `colab` notebook metadata, output ids and execution info in code cells' metadata, and a
+    progress bar's widget (its view in the first code cell's outputs, its state in the notebook metadata)."""
     notebook = copy.deepcopy(notebook)
+    notebook.nbformat_minor = 0
     notebook.metadata["colab"] = {"provenance": [], "gpuType": "T4", "toc_visible": True}
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "name": "python3"}
     notebook.metadata["language_info"] = {"name": "python"}
+    widget = "3f1c2a9e5b7d4c8e9a0b1c2d3e4f5a6b"
+    notebook.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {
+            widget: {
+                "model_module": "@jupyter-widgets/controls",
+                "model_module_version": "1.5.0",
+                "model_name": "HBoxModel",
+                "state": {"children": [], "layout": "IPY_MODEL_0"},
+            }
+        }
+    }
+    view = {"application/vnd.jupyter.widget-view+json": {"model_id": widget, "version_major": 2, "version_minor": 0}}
     for number, cell in enumerate(notebook.cells):
-        cell["id"] = f"colabCell{number:03d}"
+        cell.pop("id", None)
+        cell.metadata["id"] = f"colabCell{number:03d}"
         if cell.cell_type == "code":
-            cell.metadata["id"] = f"colabCell{number:03d}"
             cell.metadata["colab"] = {"base_uri": "https://localhost:8080/"}
             cell.metadata["outputId"] = f"{number:08x}-0000-4000-8000-000000000000"
             cell.metadata["executionInfo"] = {"status": "ok", "elapsed": 12, "user_tz": 480}
+    first = next((cell for cell in notebook.cells if cell.cell_type == "code"), None)
+    if first is not None:
+        first.outputs = [*first.get("outputs", []), nbformat.v4.new_output("display_data", data=view)]
     return notebook
 
 
