@@ -16,37 +16,17 @@ from corpus import notebooks
 
 from grading.instructor.normalize import rebuild
 from grading.kit import NOTEBOOK
-from grading.ta.examples import answered_notebook, colab_saved, grade_id
+from grading.ta.examples import OWN_CELLS, answered_notebook, colab_saved, grade_id, with_own_cells
 
 RELEASE = nbformat.read(NOTEBOOK, as_version=4)
-# The cells a Colab student typically adds: a Drive mount at the very top, scratch cells, notes at the end.
-TOP = nbformat.v4.new_code_cell('from google.colab import drive\n\ndrive.mount("/content/drive")')
-AFTER_SETUP = nbformat.v4.new_code_cell('!pip install -q torchmetrics\nprint("my own cell after Setup")')
-AFTER_TEST = nbformat.v4.new_markdown_cell("My notes: the discriminator gives one logit per image.")
-END = nbformat.v4.new_markdown_cell("### My own notes\n\nTrained on a T4, about 4 minutes.")
-EXTRAS = [TOP, AFTER_SETUP, AFTER_TEST, END]
+OWN = [source for _, source in OWN_CELLS.values()]
+PLACES = {"top": ("top",), "middle": ("after_setup", "after_test_discriminator"), "end": ("end",),
+          "everywhere": tuple(OWN_CELLS), "none": ()}  # fmt: skip
 
 
 def headings(cells):
     return [line for cell in cells if cell.cell_type == "markdown" for line in cell.source.splitlines()
             if line.startswith("#")]  # fmt: skip
-
-
-def with_own_cells(notebook, top=True, middle=True, end=True):
-    """`notebook` with the student's own cells: at the top, after the "## Setup" prose cell (no grade id)
-    and after the discriminator's test cell (a grade id), and at the end."""
-    notebook = copy.deepcopy(notebook)
-    cells = [copy.deepcopy(TOP)] if top else []
-    for cell in notebook.cells:
-        cells.append(cell)
-        if middle and cell.source.startswith("## Setup"):
-            cells.append(copy.deepcopy(AFTER_SETUP))
-        if middle and grade_id(cell) == "test_discriminator":
-            cells.append(copy.deepcopy(AFTER_TEST))
-    if end:
-        cells.append(copy.deepcopy(END))
-    notebook.cells = cells
-    return notebook
 
 
 def saved_by_jupyter(notebook):
@@ -107,10 +87,7 @@ def test_the_release_headings_are_unique():
 @pytest.mark.parametrize("tool", SAVERS)
 @pytest.mark.parametrize("where", ["top", "middle", "end", "everywhere", "none"])
 def test_rebuilt_notebook_is_the_students_notebook(tool, where):
-    places = {"top": dict(middle=False, end=False), "middle": dict(top=False, end=False),
-              "end": dict(top=False, middle=False), "everywhere": {},
-              "none": dict(top=False, middle=False, end=False)}[where]  # fmt: skip
-    student = with_own_cells(answered_notebook(), **places)
+    student = with_own_cells(answered_notebook(), PLACES[where])
     own = len(student.cells) - len(RELEASE.cells)
     rebuilt, notes = rebuild(SAVERS[tool](student))
     assert notes == []
@@ -119,19 +96,19 @@ def test_rebuilt_notebook_is_the_students_notebook(tool, where):
     counts = collections.Counter(headings(rebuilt.cells))
     assert all(counts[heading] == 1 for heading in headings(RELEASE.cells))
     sources = collections.Counter(cell.source for cell in rebuilt.cells)
-    assert all(sources[extra.source] == (extra.source in (c.source for c in student.cells)) for extra in EXTRAS)
+    assert all(sources[OWN_CELLS[place][1]] == (place in PLACES[where]) for place in OWN_CELLS)
     # The release's cells carry the release's metadata; the student's cells none; no outputs at all.
-    release_cells = [cell for cell in rebuilt.cells if cell.source not in {extra.source for extra in EXTRAS}]
+    release_cells = [cell for cell in rebuilt.cells if cell.source not in set(OWN)]
     assert [cell.metadata for cell in release_cells] == [cell.metadata for cell in RELEASE.cells]
     assert all(not cell.get("outputs") for cell in rebuilt.cells)
-    own_cells = [cell for cell in rebuilt.cells if cell.source in {extra.source for extra in EXTRAS}]
+    own_cells = [cell for cell in rebuilt.cells if cell.source in set(OWN)]
     assert len(own_cells) == own and all(cell.metadata == {} for cell in own_cells)
 
 
 def test_a_cell_at_the_top_runs_once_before_the_title():
-    rebuilt, _ = rebuild(saved_by_colab(with_own_cells(answered_notebook(), middle=False, end=False)))
-    assert [cell.source for cell in rebuilt.cells].count(TOP.source) == 1
-    assert rebuilt.cells[0].source == TOP.source and rebuilt.cells[1].source == RELEASE.cells[0].source
+    rebuilt, _ = rebuild(saved_by_colab(with_own_cells(answered_notebook(), ("top",))))
+    assert [cell.source for cell in rebuilt.cells].count(OWN_CELLS["top"][1]) == 1
+    assert rebuilt.cells[0].source == OWN_CELLS["top"][1] and rebuilt.cells[1].source == RELEASE.cells[0].source
 
 
 def test_the_answers_are_the_students():
@@ -177,7 +154,7 @@ def test_an_nbformat_3_notebook_is_upgraded_and_its_answers_kept():
     assert '"worksheets"' in old and '"cells"' not in old.split('"worksheets"')[0]
     rebuilt, notes = rebuild(old.encode())
     assert notes == []
-    assert len(rebuilt.cells) == len(RELEASE.cells) + len(EXTRAS)
+    assert len(rebuilt.cells) == len(RELEASE.cells) + len(OWN)
     assert shape(rebuilt.cells) == shape(with_own_cells(answered).cells)
 
 
@@ -227,8 +204,8 @@ def test_edited_nbgrader_metadata_is_told_and_the_releases_is_used(tool):
         "false, q5_justification: points 1 -> 5, test_inline_q6: points 1 -> none): the release's was used"
     ]
     # Scored as the release says: its metadata on every cell, the renamed test cell once, in its place.
-    assert len(rebuilt.cells) == len(RELEASE.cells) + len(EXTRAS)
-    release_cells = [cell for cell in rebuilt.cells if cell.source not in {extra.source for extra in EXTRAS}]
+    assert len(rebuilt.cells) == len(RELEASE.cells) + len(OWN)
+    release_cells = [cell for cell in rebuilt.cells if cell.source not in set(OWN)]
     assert [cell.metadata for cell in release_cells] == [cell.metadata for cell in RELEASE.cells]
     assert {grade_id(c): c.source for c in rebuilt.cells}["q4_answer"] == next(
         c.source for c in answered_notebook().cells if grade_id(c) == "q4_answer"
@@ -252,3 +229,36 @@ def test_removed_nbgrader_metadata_and_graded_cells_of_ones_own_are_told():
     assert len(rebuilt.cells) == len(RELEASE.cells) + 1
     assert rebuilt.cells[-1].source == forged.source and rebuilt.cells[-1].metadata == {}
     assert [grade_id(c) for c in rebuilt.cells[:-1]] == [grade_id(c) for c in RELEASE.cells]
+
+
+@pytest.mark.parametrize("tool", ["jupyter", "jupyterlab"])
+def test_a_renamed_answer_cell_keeps_its_answer_where_the_cell_id_survives(tool):
+    """Jupyter and JupyterLab keep cell ids: an answer cell whose grade id was renamed is still that cell."""
+    answered = answered_notebook()
+    student = edit_nbgrader(answered, {"q6_answer": {"grade_id": "my_q6"}})
+    rebuilt, notes = rebuild(SAVERS[tool](student))
+    assert notes == ["nbgrader metadata edited in 1 cell (q6_answer: grade_id -> my_q6): the release's was used"]
+    assert shape(rebuilt.cells) == shape(answered.cells)
+    assert [cell.metadata for cell in rebuilt.cells] == [cell.metadata for cell in RELEASE.cells]
+
+
+def test_a_renamed_answer_cell_saved_by_colab_is_the_students_own_cell():
+    """Colab drops the release's cell ids: the renamed answer cell is kept as the student's own (it still
+    runs, in its place, before the release's empty answer cell) and the TA is told."""
+    answered = answered_notebook()
+    student = edit_nbgrader(answered, {"q6_answer": {"grade_id": "my_q6"}})
+    rebuilt, notes = rebuild(saved_by_colab(student))
+    assert notes == [
+        "the answer cell q6_answer was missing: restored empty",
+        "nbgrader metadata edited in 1 cell (my_q6: a cell not in the release): the release's was used",
+    ]
+    ids = [grade_id(cell) for cell in rebuilt.cells]
+    assert len(ids) == len(RELEASE.cells) + 1 and ids[ids.index("q6_answer") - 1] is None
+    answer = next(c.source for c in answered.cells if grade_id(c) == "q6_answer")
+    assert rebuilt.cells[ids.index("q6_answer") - 1].source == answer
+
+
+def test_an_nbformat_3_notebook_nbformat_cannot_upgrade_is_unreadable():
+    rebuilt, notes = rebuild(json.dumps({"nbformat": 3, "worksheets": [{"cells": [{"cell_type": "code"}]}]}).encode())
+    assert shape(rebuilt.cells) == shape(RELEASE.cells)
+    assert len(notes) == 1 and notes[0].startswith("GANs-PyTorch.ipynb is not a readable notebook (nbformat 3")
