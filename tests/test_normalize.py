@@ -262,3 +262,21 @@ def test_an_nbformat_3_notebook_nbformat_cannot_upgrade_is_unreadable():
     rebuilt, notes = rebuild(json.dumps({"nbformat": 3, "worksheets": [{"cells": [{"cell_type": "code"}]}]}).encode())
     assert shape(rebuilt.cells) == shape(RELEASE.cells)
     assert len(notes) == 1 and notes[0].startswith("GANs-PyTorch.ipynb is not a readable notebook (nbformat 3")
+
+
+def test_one_sentence_per_cause():
+    """Missing answer cells and answers written several times: one note each, naming every cell."""
+    student = answered_notebook()
+    student.cells = [cell for cell in student.cells if grade_id(cell) not in ("q4_answer", "q6_justification")]
+    for gid, text in (("q5_answer", "q5_reaches_optimum = True\n"), ("q6_answer", "q6_good_sign = True\n")):
+        copy_ = copy.deepcopy(next(c for c in student.cells if grade_id(c) == gid))
+        copy_.source, copy_["id"] = text, f"pasted-{gid}"  # a pasted cell gets a new id in Jupyter
+        student.cells.append(copy_)
+    rebuilt, notes = rebuild(saved_by_jupyter(student))
+    assert notes == [
+        "several cells claim to be the same answer cell (q5_answer: 2, q6_answer: 2): graded the first of each",
+        "the answer cells q4_answer and q6_justification were missing: restored empty",
+    ]
+    written = {grade_id(c): c.source for c in answered_notebook().cells}
+    assert {grade_id(c): c.source for c in rebuilt.cells}["q5_answer"] == written["q5_answer"]
+    assert len(rebuilt.cells) == len(RELEASE.cells)

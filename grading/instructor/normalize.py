@@ -125,15 +125,20 @@ def rebuild(data, release=None):
         if is_answer(ours) or (reflection_of(ours) and not nbgrader_of(ours)):
             if cell.get("cell_type") == ours.cell_type:
                 written.setdefault(index, []).append(source_text(cell))
+    claimed = []
     for index, sources in written.items():
         stub = release.cells[index].source
         own = [source for source in sources if source.strip() != stub.strip()]
         release.cells[index].source = (own or sources)[0]
         if len(own) > 1:
-            notes.append(f"{len(own)} cells claim to be {label(release.cells[index], index)}: graded the first")
-    for index, cell in enumerate(release.cells):
-        if is_answer(cell) and index not in written:
-            notes.append(f"the answer cell {grade_id(cell)} was missing: restored empty")
+            claimed.append(f"{label(release.cells[index], index)}: {len(own)}")
+    if claimed:
+        notes.append(f"several cells claim to be the same answer cell ({', '.join(claimed)}): graded the first of each")
+    missing = [grade_id(cell) for index, cell in enumerate(release.cells) if is_answer(cell) and index not in written]
+    if len(missing) == 1:
+        notes.append(f"the answer cell {missing[0]} was missing: restored empty")
+    elif missing:
+        notes.append(f"the answer cells {', '.join(missing[:-1])} and {missing[-1]} were missing: restored empty")
     if edited:
         told = ", ".join(edited[:MAX_TOLD]) + (f" and {len(edited) - MAX_TOLD} more" if len(edited) > MAX_TOLD else "")
         cells_word = "cell" if len(edited) == 1 else "cells"
