@@ -280,3 +280,40 @@ def test_one_sentence_per_cause():
     written = {grade_id(c): c.source for c in answered_notebook().cells}
     assert {grade_id(c): c.source for c in rebuilt.cells}["q5_answer"] == written["q5_answer"]
     assert len(rebuilt.cells) == len(RELEASE.cells)
+
+
+def edited_prose(notebook, edits):
+    """`notebook` with {start of a release prose cell: function of its text} applied."""
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        for start, edit in edits.items():
+            if cell.cell_type == "markdown" and cell.source.startswith(start):
+                cell.source = edit(cell.source)
+    return notebook
+
+
+@pytest.mark.parametrize("tool", SAVERS)
+def test_an_edited_prose_cell_is_the_students_in_its_place(tool):
+    """A note typed into a prose cell, followed by a cell of the student's own: the prose cell once, in its
+    place, with the student's text; their own cell after it."""
+    student = edited_prose(answered_notebook(), {"## Dataset": lambda text: text + "\n\nNote to self: 50k train."})
+    dataset = next(i for i, c in enumerate(student.cells) if c.source.startswith("## Dataset"))
+    student.cells.insert(dataset + 1, nbformat.v4.new_code_cell("print(NUM_TRAIN)"))
+    rebuilt, notes = rebuild(SAVERS[tool](student))
+    assert notes == [] and shape(rebuilt.cells) == shape(student.cells)
+    assert collections.Counter(headings(rebuilt.cells))["## Dataset"] == 1
+
+
+@pytest.mark.parametrize("tool", SAVERS)
+def test_a_notebook_of_an_older_release_has_each_prose_cell_once(tool):
+    """Prose that changed since the student's copy was released (typos fixed, a sentence added): every
+    release cell once, no prose twice."""
+    student = edited_prose(answered_notebook(), {
+        "## Setup": lambda text: text.replace("before anything else", "before anything"),
+        "## How you will be graded": lambda text: text.replace("You submit two files", "You submit 2 files"),
+        "## Random Noise": lambda text: text + "\n\nThis sentence was removed in the new release.",
+        "### Reflection 2": lambda text: text.replace("Reflection 2", "Reflection two"),
+    })  # fmt: skip
+    rebuilt, notes = rebuild(SAVERS[tool](student))
+    assert notes == [] and len(rebuilt.cells) == len(RELEASE.cells)
+    assert shape(rebuilt.cells) == shape(student.cells)

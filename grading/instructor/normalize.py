@@ -5,17 +5,18 @@ test cell with its nbgrader metadata; renamed a grade id; edited metadata; saved
 JupyterLab or Colab, or in the old nbformat 3 layout; broke the JSON), the notebook that nbgrader grades
 is the student's notebook around the release's cells:
 
-- every release cell appears once, in the release's order; read-only cells (prose, setup, tests,
-  training) are the release's, with the release's nbgrader metadata;
+- every release cell appears once, in the release's order; code cells (setup, tests, training) are
+  the release's, and every cell has the release's nbgrader metadata;
 - each answer cell (nbgrader "solution" cells: q4_answer, q5_justification...) gets the source the
   student wrote in the cell of the same grade id and type (the first one that differs from the stub
   when there are several, with a note); so does each optional Going further reflection (cells marked
-  with going_further.MARKER);
+  with going_further.MARKER), and each prose (markdown) cell the student edited: their text in its place;
 - each cell the student added appears once, as a plain cell without nbgrader metadata, right after the
   release cell it followed in their notebook (or at the top). A student's cell is one of the release's
   when it has a release cell's grade id, or, without one, the same type and text as a release cell not
-  yet taken (whitespace aside; cell ids do not survive Colab). A release prose cell the student edited
-  is therefore theirs (where they left it) and the release's (in its place);
+  yet taken (whitespace aside; cell ids do not survive Colab); a markdown cell between the same two
+  release cells with its id or much the same text as a release prose cell is an edit of it (a note
+  typed into it, or the prose of an older release);
 - no output, metadata or attachment of the student's is kept (nbgrader clears outputs anyway).
 
 Edited nbgrader metadata (grade, points, grade id, solution/locked flags, metadata removed, or put on a
@@ -27,6 +28,7 @@ training run do not depend on it, only the answers are lost (with a reason).
 """
 
 import copy
+import difflib
 import json
 
 import nbformat
@@ -37,7 +39,12 @@ from grading.kit import NOTEBOOK
 MAX_CELLS = 2000  # a notebook with more cells than this keeps only its first MAX_CELLS
 NBGRADER_FLAGS = ("grade_id", "grade", "points", "solution", "locked", "task")  # what decides a score
 V3_CELLS = ("code", "markdown", "raw", "heading")  # the cell types of nbformat 3
-MAX_TOLD = 8  # edited cells named in the note; the others are counted
+MAX_TOLD = 8
+EDITED_SIMILARITY = 0.6  # a student's prose cell this similar to a release prose cell is an edit of it
+MAX_COMPARED, MAX_COMPARISONS = (
+    4000,
+    400,
+)  # characters compared per cell, comparisons per notebook  # edited cells named in the note; the others are counted
 
 
 def nbgrader_of(cell):
@@ -122,7 +129,7 @@ def rebuild(data, release=None):
         change = nbgrader_change(ours, cell)
         if change and f"{label(ours, index)}: {change}" not in edited:
             edited.append(f"{label(ours, index)}: {change}")
-        if is_answer(ours) or (reflection_of(ours) and not nbgrader_of(ours)):
+        if is_answer(ours) or not nbgrader_of(ours):  # an answer, a reflection or prose: the student's text
             if cell.get("cell_type") == ours.cell_type:
                 written.setdefault(index, []).append(source_text(cell))
     claimed = []
@@ -158,7 +165,9 @@ def match(release_cells, cells):
     A cell is the release cell of its grade id; without a known grade id, the reflection cell of its
     marker, the release cell with nbgrader metadata of its cell id (Jupyter keeps ids; a renamed grade id),
     or the first release cell not yet taken with the same type and text (after the last one matched,
-    when there is one there). Copies of a taken release cell are dropped: the release's is used.
+    when there is one there). Then a prose cell the student edited is the release prose cell between the
+    same two matched cells with its id or much the same text (edit_of). Copies of a taken release cell
+    are dropped: the release's is used.
     """
     by_gid = {grade_id(cell): index for index, cell in enumerate(release_cells) if grade_id(cell)}
     by_reflection = {reflection_of(c): i for i, c in enumerate(release_cells) if reflection_of(c) and not grade_id(c)}
@@ -166,7 +175,7 @@ def match(release_cells, cells):
     by_text = {}
     for index, cell in enumerate(release_cells):
         by_text.setdefault(text_key(cell), []).append(index)
-    taken, matches, extras, anchor = set(), [], {}, -1
+    taken, matches, anchors, anchor = set(), [], [], -1
     for cell in cells:
         gid, index = grade_id(cell), None
         same_id = [by_id.get(value) for value in cell_ids(cell) if by_id.get(value) not in (None, *taken)]
@@ -179,16 +188,46 @@ def match(release_cells, cells):
         else:
             free = [i for i in by_text.get(text_key(cell), []) if i not in taken]
             index = next((i for i in free if i > anchor), free[0]) if free else None
-        if index is None:
-            matches.append(None)
-            if cell.get("cell_type") in ("code", "markdown", "raw"):
-                extras.setdefault(anchor, []).append(cell)
-            continue
         matches.append(index)
-        if index not in taken:  # a copy of a cell already met keeps the place where the student is
+        anchors.append(anchor)
+        if index is not None and index not in taken:  # a copy of a cell already met keeps the student's place
             taken.add(index)
             anchor = index
+    prose = {i for i, c in enumerate(release_cells) if c.cell_type == "markdown" and not nbgrader_of(c)} - taken
+    budget = [MAX_COMPARISONS]
+    for position, cell in enumerate(cells):
+        if matches[position] is None and prose and cell.get("cell_type") == "markdown" and not nbgrader_of(cell):
+            following = (i for i in matches[position + 1 :] if i is not None and i > anchors[position])
+            gap = [i for i in sorted(prose) if anchors[position] < i < next(following, len(release_cells))]
+            index = edit_of(cell, [(i, release_cells[i]) for i in gap], budget)
+            if index is not None:
+                matches[position] = index
+                prose.discard(index)
+    extras, seen, anchor = {}, set(), -1
+    for cell, index in zip(cells, matches, strict=True):
+        if index is None and cell.get("cell_type") in ("code", "markdown", "raw"):
+            extras.setdefault(anchor, []).append(cell)
+        elif index is not None and index not in seen:
+            seen.add(index)
+            anchor = index
     return matches, extras
+
+
+def edit_of(cell, candidates, budget):
+    """The index of the release prose cell among `candidates` [(index, cell)] that `cell` is an edit of:
+    the one with its cell id, else the most similar text (difflib ratio at least EDITED_SIMILARITY); None."""
+    for index, candidate in candidates:
+        if candidate.get("id") in cell_ids(cell):
+            return index
+    text, best, found = text_key(cell)[1][:MAX_COMPARED], EDITED_SIMILARITY, None
+    for index, candidate in candidates:
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
+        matcher = difflib.SequenceMatcher(None, text, text_key(candidate)[1][:MAX_COMPARED], autojunk=False)
+        if matcher.real_quick_ratio() >= best and matcher.quick_ratio() >= best and matcher.ratio() >= best:
+            best, found = matcher.ratio(), index
+    return found
 
 
 def cell_ids(cell):
