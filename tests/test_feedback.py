@@ -1,10 +1,13 @@
 """Feedback a student can act on: the summary of every graded item, hand-graded items, and the manual round trip.
 
-A small batch (the reference and a submission with one bug, smoke budget) is graded through the real
-command; a TA then grades a justification by hand in the gradebook, as formgrader would, and the
-command runs again: that student's feedback is made again and shows the TA's score and comment.
+A small batch (the reference and a submission with one bug, saved by Colab with the cells a Colab student
+adds; smoke budget) is graded through the real command; the whole autograded notebook and the whole
+feedback page of both are the student's notebook (every release cell once, each of their own once); a TA
+then grades a justification by hand in the gradebook, as formgrader would, and the command runs again:
+that student's feedback is made again and shows the TA's score and comment.
 """
 
+import collections
 import re
 from html.parser import HTMLParser
 
@@ -16,8 +19,8 @@ from nbgrader.api import Gradebook
 
 from grading.course.items import FUNCTION_ITEMS, PENDING, TITLES
 from grading.instructor import autograde
-from grading.kit import SOLUTION_GAN, SOURCE_NOTEBOOK
-from grading.ta.examples import answered_notebook, write_submission
+from grading.kit import NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK
+from grading.ta.examples import OWN_CELLS, answered_notebook, colab_saved, with_own_cells, write_submission
 from nndl2 import export
 
 BUGGY = "mutant_torch_flatten_inplace_discriminator_loss"
@@ -57,6 +60,37 @@ class Summary(HTMLParser):
             self.cell += data
 
 
+class Headings(HTMLParser):
+    """The text of every heading (h1-h6) of a page, without nbconvert's anchor links."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.texts, self.text, self.anchor = [], None, False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if re.fullmatch(r"h[1-6]", tag):
+            self.text = ""
+        elif tag == "a" and "anchor-link" in (dict(attrs).get("class") or ""):
+            self.anchor = True
+
+    def handle_endtag(self, tag):
+        if re.fullmatch(r"h[1-6]", tag) and self.text is not None:
+            self.texts.append(" ".join(self.text.split()))
+            self.text = None
+        elif tag == "a":
+            self.anchor = False
+
+    def handle_data(self, data):
+        if self.text is not None and not self.anchor:
+            self.text += data
+
+
+def markdown_headings(cells):
+    return [line for cell in cells if cell.cell_type == "markdown" for line in cell.source.splitlines()
+            if line.startswith("#")]  # fmt: skip
+
+
 def summary(out, student):
     rows = Summary((out / "feedback" / f"{student}.html").read_text()).rows
     return {row["cells"][0]: {"score": row["cells"][1], "why": row["cells"][2], "link": row["link"],
@@ -85,7 +119,8 @@ def graded(tmp_path_factory, mnist_real):
     tmp = tmp_path_factory.mktemp("feedback")
     submissions, out = tmp / "submissions", tmp / "out"
     write_submission(submissions / "reference", answered_notebook(), SOLUTION_GAN.read_text())
-    corpus.write_entry(submissions / BUGGY, BUGGY)
+    colab = colab_saved(with_own_cells(corpus.notebook(BUGGY)))  # saved by Colab, with a student's own cells
+    write_submission(submissions / BUGGY, colab, corpus.gan_text(BUGGY))
     results, _ = autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=lambda *a: None,
                                      jobs=2)  # fmt: skip
     before = {student: summary(out, student) for student in ("reference", BUGGY)}
@@ -133,6 +168,28 @@ def test_rerun_after_hand_grading_remakes_only_that_students_feedback(graded):
     assert any('"reference": grades entered by hand changed: feedback made again' in str(m) for m in graded["log"])
     assert any(f'"{BUGGY}": unchanged' in str(m) for m in graded["log"])
     assert graded["results"]["reference"]["scores"]["q5_justification"] == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", ["reference", BUGGY])
+def test_the_autograded_notebook_and_the_feedback_page_are_the_students_notebook(graded, student):
+    """The whole notebook and the whole page: every release cell and heading once, each own cell once."""
+    own = {"reference": 0, BUGGY: len(OWN_CELLS)}[student]
+    release = nbformat.read(NOTEBOOK, as_version=4)
+    path = graded["out"] / "course" / "autograded" / student / "GANs-PyTorch" / "GANs-PyTorch.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    assert len(notebook.cells) == len(release.cells) + own
+    headings = collections.Counter(markdown_headings(notebook.cells))
+    assert all(headings[heading] == 1 for heading in markdown_headings(release.cells))
+    sources = [cell.source for cell in notebook.cells]
+    assert all(sources.count(source) == (1 if own else 0) for _, source in OWN_CELLS.values())
+    printed = [
+        o for c in notebook.cells for o in c.get("outputs", []) if "my own cell, after Setup" in o.get("text", "")
+    ]
+    assert len(printed) == (1 if own else 0)  # the student's own code cell ran, once
+    page = collections.Counter(Headings((graded["out"] / "feedback" / f"{student}.html").read_text()).texts)
+    for heading in markdown_headings(release.cells):
+        assert page[heading.lstrip("#").strip()] == 1, heading
 
 
 @pytest.mark.slow

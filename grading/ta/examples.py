@@ -8,7 +8,8 @@ writes one folder per example student (GANs-PyTorch.ipynb + gan.py), ready for g
 - blank:      the release as students get it
 - buggy-<function>: the reference with one bug in that function (MUTANTS)
 - broken:     a gan.py that does not even parse
-- colab:      the reference notebook as Colab saves it (extra metadata, output ids)
+- colab:      the reference notebook as Colab saves it (nbformat 4.0, its metadata, output ids, widget
+              state), with the cells a Colab student adds (OWN_CELLS: a Drive mount at the top...)
 - tampered:   the reference with a test cell deleted and another test cell edited
 
 By default: reference, blank, broken and buggy-discriminator_loss; --all adds a buggy submission
@@ -48,6 +49,13 @@ MUTANTS = {
     "build_dc_generator": ("nn.BatchNorm2d(64)", "nn.InstanceNorm2d(64, affine=True)"),
 }
 ANSWER_CELLS = ("q4_answer", "q5_answer", "q6_answer", "q5_justification", "q6_justification")
+# The cells a Colab student typically adds to the notebook, by where they go: (cell type, source).
+OWN_CELLS = {
+    "top": ("code", 'from google.colab import drive\n\ndrive.mount("/content/drive")'),
+    "after_setup": ("code", 'print("my own cell, after Setup")'),
+    "after_test_discriminator": ("markdown", "My notes: the discriminator gives one logit per image."),
+    "end": ("markdown", "### My own notes\n\nTrained on a T4, about 4 minutes."),
+}
 SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.S | re.M)
 
 
@@ -75,18 +83,58 @@ def answered_notebook():
 
 
 def colab_saved(notebook):
-    """`notebook` with the metadata Colab adds when it saves (cell ids, output ids, colab sections)."""
+    """`notebook` as Colab saves it: nbformat 4.0 (no cell `id` field: Colab keeps its own id in each cell's
+    metadata), `colab` notebook metadata, output ids and execution info in code cells' metadata, and a
+    progress bar's widget (its view in the first code cell's outputs, its state in the notebook metadata)."""
     notebook = copy.deepcopy(notebook)
+    notebook.nbformat_minor = 0
     notebook.metadata["colab"] = {"provenance": [], "gpuType": "T4", "toc_visible": True}
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "name": "python3"}
     notebook.metadata["language_info"] = {"name": "python"}
+    widget = "3f1c2a9e5b7d4c8e9a0b1c2d3e4f5a6b"
+    notebook.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {
+            widget: {
+                "model_module": "@jupyter-widgets/controls",
+                "model_module_version": "1.5.0",
+                "model_name": "HBoxModel",
+                "state": {"children": [], "layout": "IPY_MODEL_0"},
+            }
+        }
+    }
+    view = {"application/vnd.jupyter.widget-view+json": {"model_id": widget, "version_major": 2, "version_minor": 0}}
     for number, cell in enumerate(notebook.cells):
-        cell["id"] = f"colabCell{number:03d}"
+        cell.pop("id", None)
+        cell.metadata["id"] = f"colabCell{number:03d}"
         if cell.cell_type == "code":
-            cell.metadata["id"] = f"colabCell{number:03d}"
             cell.metadata["colab"] = {"base_uri": "https://localhost:8080/"}
             cell.metadata["outputId"] = f"{number:08x}-0000-4000-8000-000000000000"
             cell.metadata["executionInfo"] = {"status": "ok", "elapsed": 12, "user_tz": 480}
+    first = next((cell for cell in notebook.cells if cell.cell_type == "code"), None)
+    if first is not None:
+        first.outputs = [*first.get("outputs", []), nbformat.v4.new_output("display_data", data=view)]
+    return notebook
+
+
+def with_own_cells(notebook, places=tuple(OWN_CELLS)):
+    """`notebook` with the student's own cells of OWN_CELLS at `places`: at the very top, after the
+    "## Setup" prose cell (no grade id), after the discriminator's test cell, at the end."""
+    notebook = copy.deepcopy(notebook)
+
+    def own(place):
+        kind, source = OWN_CELLS[place]
+        return nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+
+    cells = [own("top")] if "top" in places else []
+    for cell in notebook.cells:
+        cells.append(cell)
+        if "after_setup" in places and cell.cell_type == "markdown" and cell.source.startswith("## Setup"):
+            cells.append(own("after_setup"))
+        if "after_test_discriminator" in places and grade_id(cell) == "test_discriminator":
+            cells.append(own("after_test_discriminator"))
+    if "end" in places:
+        cells.append(own("end"))
+    notebook.cells = cells
     return notebook
 
 
@@ -123,7 +171,7 @@ def write_examples(out, mutants=("discriminator_loss",), extras=()):
         made[f"buggy-{function}"] = write_submission(
             out / f"buggy-{function}", answered, mutant_gan(function, solution)
         )
-    variants = {"colab": colab_saved, "tampered": tampered}
+    variants = {"colab": lambda notebook: colab_saved(with_own_cells(notebook)), "tampered": tampered}
     for name in extras:
         made[name] = write_submission(out / name, variants[name](answered), solution)
     return made
