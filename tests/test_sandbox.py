@@ -782,7 +782,7 @@ def test_text_is_cut_on_a_character_boundary():
 
 @needs_bwrap
 def test_overhead_tool_times_each_command_both_ways(monkeypatch, capsys):
-    from grading.ta import sandbox_overhead
+    from grading.instructor import sandbox_overhead
 
     monkeypatch.setattr(sandbox_overhead, "COMMANDS", {"python -c pass": "pass", "import torch": "import sys"})
     results = sandbox_overhead.measure(repeat=1, log=None)

@@ -12,7 +12,7 @@ as the course's gradebook has it, so grading again keeps them.
 import shutil
 import sqlite3
 import threading
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -45,14 +45,12 @@ class Gradebooks:
     def merge(self, copy, student):
         """Copy `student`'s automatic fields from the working copy into the course's gradebook."""
         with self.lock, Gradebook(url(copy)) as source, Gradebook(url(self.main)) as target:
-            try:
-                submitted = source.find_submission(ASSIGNMENT, student)
-            except MissingEntry:
+            submitted = find_submission(source, student)
+            if submitted is None:
                 return False
             target.update_or_create_student(student)
-            try:
-                merged = target.find_submission(ASSIGNMENT, student)
-            except MissingEntry:
+            merged = find_submission(target, student)
+            if merged is None:
                 with target.db.no_autoflush:  # nbgrader's add_submission otherwise flushes half-built rows (SAWarning)
                     merged = target.add_submission(ASSIGNMENT, student)
             merged.timestamp = submitted.timestamp
@@ -84,13 +82,24 @@ def needs_manual_grade(grade):
     return grade.manual_score is None and grade.auto_score is None
 
 
-def has_submission(path, student):
+def find_submission(gradebook, student):
+    """`student`'s submission of the assignment in the open `gradebook`, or None when there is none."""
+    try:
+        return gradebook.find_submission(ASSIGNMENT, student)
+    except MissingEntry:
+        return None
+
+
+@contextmanager
+def submission_of(path, student):
+    """`student`'s submission in the gradebook at `path` (None without one), while that gradebook is open."""
     with Gradebook(url(path)) as gradebook:
-        try:
-            gradebook.find_submission(ASSIGNMENT, student)
-            return True
-        except MissingEntry:
-            return False
+        yield find_submission(gradebook, student)
+
+
+def has_submission(path, student):
+    with submission_of(path, student) as submission:
+        return submission is not None
 
 
 def record(path, student, scores):
@@ -106,12 +115,8 @@ def record(path, student, scores):
 def scores(path, student):
     """{grade id: score, or None for a cell nobody has graded yet} of `student`; {} without a submission."""
     found = {}
-    with Gradebook(url(path)) as gradebook:
-        try:
-            submission = gradebook.find_submission(ASSIGNMENT, student)
-        except MissingEntry:
-            return found
-        for notebook in submission.notebooks:
+    with submission_of(path, student) as submission:
+        for notebook in submission.notebooks if submission else ():
             for grade in notebook.grades:
                 if grade.manual_score is not None:
                     found[grade.name] = grade.manual_score
@@ -125,12 +130,8 @@ def scores(path, student):
 def manual_state(path, student):
     """The TA-entered grades and comments of `student` (to tell when feedback must be made again)."""
     state = []
-    with Gradebook(url(path)) as gradebook:
-        try:
-            submission = gradebook.find_submission(ASSIGNMENT, student)
-        except MissingEntry:
-            return state
-        for notebook in submission.notebooks:
+    with submission_of(path, student) as submission:
+        for notebook in submission.notebooks if submission else ():
             state += [(g.name, g.manual_score, g.extra_credit) for g in notebook.grades if g.manual_score is not None]
             state += [(c.name, c.manual_comment) for c in notebook.comments if c.manual_comment]
     return sorted(state, key=str)

@@ -19,7 +19,6 @@ an instructor acts on must give the same numbers every time it is made.
 import argparse
 import csv
 import io
-import re
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -34,18 +33,13 @@ from copydetect.utils import get_token_coverage, highlight_overlap
 from jinja2 import Environment
 from markupsafe import Markup
 
+from grading.course.answer_regions import BEGIN, END, SOLUTION_START, SOLUTION_STOP, START, STOP, regions
 from grading.instructor import submissions
 from grading.kit import SOLUTION_GAN, STUDENT_GAN
-from grading.ta.make_student import BEGIN, END
 
 NOISE = 16  # shortest run of normalized code that counts as shared, in characters (copydetect's noise threshold)
 THRESHOLD = 0.5
 SHOW = 100  # flagged pairs shown side by side in the HTML
-START = re.compile(r"^\s*#\s*\*+\s*START OF YOUR CODE")  # the answer markers written by grading/ta/make_student.py
-STOP = re.compile(r"^\s*#\s*\*+\s*END OF YOUR CODE")
-SOLUTION_START = re.compile(rf"^\s*{re.escape(BEGIN)}\s*$")  # the reference's answer regions
-SOLUTION_STOP = re.compile(rf"^\s*{re.escape(END)}\s*$")
-DEF = re.compile(r"^\s*def (\w+)\s*\(")
 
 
 @dataclass(frozen=True)
@@ -86,27 +80,6 @@ class Comparison:
     reference: dict | None  # label -> share of the student's answer tokens found in the reference solution
     pairs: list  # every pair, highest score first
     noise: int
-
-
-def regions(text, start=START, stop=STOP):
-    """[(function, first line number, lines)] of every marked region in order, or None if markers are unbalanced."""
-    found, current, function = [], None, None
-    for number, line in enumerate(text.splitlines(), 1):
-        match = DEF.match(line)
-        if match:
-            function = match.group(1)
-        if start.search(line):
-            if current is not None:
-                return None
-            current = (function, number + 1, [])
-        elif stop.search(line):
-            if current is None:
-                return None
-            found.append(current)
-            current = None
-        elif current is not None:
-            current[2].append(line)
-    return None if current is not None else found
 
 
 def extract(text, expected, start=START, stop=STOP):

@@ -9,18 +9,16 @@ solutions from notebooks, not from .py files, so this is the .py counterpart).
 """
 
 import argparse
-import re
 import sys
 
+from grading.course.answer_regions import BEGIN, DEF, END, END_LINE, START_LINE
 from grading.kit import SOLUTION_GAN, STUDENT_GAN
 from nndl2.submit import STUB
 
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HEADER = (
     "# GENERATED FILE: made by `python -m grading.ta.make_student` from the course's reference;\n"
     "# students: write your code only between the START / END OF YOUR CODE lines.\n"
 )
-DEF = re.compile(r"^\s*def (\w+)\(")
 
 
 def make_student(solution_text):
@@ -37,9 +35,9 @@ def make_student(solution_text):
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
             out += [
-                f"{indent}# ***** START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****\n",
+                f"{indent}{START_LINE}\n",
                 f"{indent}{STUB.format(function=function)}\n",
-                f"{indent}# ***** END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****\n",
+                f"{indent}{END_LINE}\n",
             ]
         elif stripped == END:
             if not inside:

@@ -1,9 +1,9 @@
 """What the sandbox adds to a run of student code: the same commands with and without it, side by side.
 
-    python -m grading.ta.sandbox_overhead [--repeat 3]
+    python -m grading.instructor.sandbox_overhead [--repeat 3]
 
 Each command runs `--repeat` times plainly (a subprocess of this Python, in the graded folder) and
-inside the sandbox (grading/instructor/sandbox.py, default limits); the table prints the median
+inside the sandbox (sandbox.py beside this file, default limits); the table prints the median
 seconds of each and their difference. A submission's grading runs student code five times in the
 sandbox (the function export, three training runs, the notebook's kernel), so five times the
 difference of `import torch` is what the sandbox costs a submission.
