@@ -3,8 +3,9 @@
     python -m grading.ta.make_student           # rewrite gan.py
     python -m grading.ta.make_student --check   # exit 1 if the committed gan.py is out of date
 
-Every `### BEGIN SOLUTION` ... `### END SOLUTION` region of grading/course/solution/gan.py becomes a
-marked answer region that raises NotImplementedError naming its function (nbgrader strips
+Every `### BEGIN SOLUTION` ... `### END SOLUTION` region of grading/course/solution/gan.py (and of
+faces.py, Part 2) becomes a marked answer region that raises NotImplementedError naming its function
+(a method's: its class, or Class.method) (nbgrader strips
 solutions from notebooks, not from .py files, so this is the .py counterpart).
 """
 
@@ -20,17 +21,23 @@ HEADER = (
     "# GENERATED FILE: made by `python -m grading.ta.make_student` from the course's reference;\n"
     "# students: write your code only between the START / END OF YOUR CODE lines.\n"
 )
-DEF = re.compile(r"^\s*def (\w+)\(")
+DEF = re.compile(r"^(\s*)def (\w+)\(")
+CLASS = re.compile(r"^class (\w+)")
 
 
 def make_student(solution_text):
     """Return the student version of a solution module's text."""
-    out, function, inside = [HEADER], None, False
+    out, function, inside, owner = [HEADER], None, False, None
     for number, line in enumerate(solution_text.splitlines(keepends=True), 1):
         stripped = line.strip()
+        if CLASS.match(line):
+            owner = CLASS.match(line).group(1)
+        elif line[:1] not in ("", " ", "\t", "\n", "#", ")"):  # any other top-level statement ends a class
+            owner = None
         match = DEF.match(line)
-        if match:
-            function = match.group(1)
+        if match:  # a method's stub names its class: "Generator" (in __init__) or "Generator.forward"
+            indent, name = match.groups()
+            function = name if not (indent and owner) else owner if name == "__init__" else f"{owner}.{name}"
         if stripped == BEGIN:
             if inside or function is None:
                 raise ValueError(f"line {number}: {BEGIN} outside a function or nested")
