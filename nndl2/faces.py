@@ -69,7 +69,7 @@ def is_image(path):
 
 
 def check_image_folder(root=None):
-    """The number of images in `root` (ImageFolder layout); ImageFolderError naming the folder and the layout if none."""
+    """The number of images in `root` (ImageFolder layout); if none, ImageFolderError naming the folder and layout."""
     root = face_root(root)
     where = f"{root} (absolute: {root.resolve()})"
     if not root.exists():
