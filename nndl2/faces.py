@@ -211,10 +211,8 @@ def train_faces(
                         f"D(x): {values[2]:.4f} D(G(z)): {values[3]:.4f} / {values[4]:.4f}"
                     )
                 if (sample_every and iteration % sample_every == 0) or (not sample_every and last):
-                    G.eval()
-                    with torch.no_grad(), autocast:
+                    with torch.no_grad(), autocast:  # in training mode, as PyTorch's DCGAN example samples
                         samples.append((iteration, G(fixed_noise).detach().float().cpu()))
-                    G.train()
                 iteration += 1
                 progress.update(1)
     progress.close()
