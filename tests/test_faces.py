@@ -320,3 +320,16 @@ def test_forged_exports_are_refused_not_trusted(tmp_path):
     assert not any(v.passed for v in verdicts.values())
     assert "unreadable" in verdicts["faces_scale"].message
     assert "no result" in verdicts["faces_generator"].message
+
+
+def test_part1_grading_ignores_part2_files_beside_its_own(tmp_path):
+    """A student who submits Part 2 too: Part 1's discovery takes its own two files, and no problem is raised."""
+    from grading.instructor.submissions import collect
+
+    folder = tmp_path / "export" / "ada"
+    folder.mkdir(parents=True)
+    for name in ("GANs-PyTorch.ipynb", "gan.py", "Faces-PyTorch.ipynb", "faces.py", "Copy of Faces-PyTorch.ipynb"):
+        (folder / name).write_text("{}" if name.endswith(".ipynb") else "")
+    (row,) = collect(tmp_path / "export")
+    assert {kind: path.name for kind, path in row.files.items()} == {"notebook": "GANs-PyTorch.ipynb", "gan": "gan.py"}
+    assert row.problems == []
