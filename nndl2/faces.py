@@ -128,7 +128,6 @@ def train_faces(
     sample_every=None,
     history=None,
     bfloat16=None,
-    **_,
 ):
     """
     Train the DCGAN: one discriminator step and one generator step per batch of real faces.
@@ -155,7 +154,8 @@ def train_faces(
     device = next(G.parameters()).device
     per_epoch = len(loader)
     if images_per_epoch is not None:
-        per_epoch = min(per_epoch, max(1, math.ceil(images_per_epoch / loader.batch_size)))
+        batch_size = getattr(loader, "batch_size", None) or 1
+        per_epoch = min(per_epoch, max(1, math.ceil(images_per_epoch / batch_size)))
     # The grids' noise has its own random generator: training draws the same numbers with or without them.
     fixed_noise = (2 * torch.rand(16, z_size, generator=torch.Generator().manual_seed(0)) - 1).to(device)
     samples, stats = [], []

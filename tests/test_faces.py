@@ -247,7 +247,7 @@ def test_faces_training_cell_logs_and_draws(executed):
 # ---------------------------------------------------------------------------
 
 
-def test_reference_through_the_command_line_earns_every_item_and_is_never_imported_by_the_judge(tmp_path):
+def test_reference_through_the_command_line_earns_every_item_and_is_never_imported_by_the_judge(tmp_path, monkeypatch):
     work = tmp_path / "submission"
     work.mkdir()
     marker = tmp_path / "imported"
@@ -265,11 +265,9 @@ def test_reference_through_the_command_line_earns_every_item_and_is_never_import
     assert marker.read_text() == "imported"  # the sandboxed export did import it
     marker.unlink()
     sys.modules.pop("faces", None)
-    os.chdir(work)  # even with faces.py in the working directory
-    try:
-        verdicts = judge_faces.judge_functions(tmp_path / "out", inputs)
-    finally:
-        os.chdir(ROOT)
+    monkeypatch.chdir(work)  # even with faces.py in the working directory
+    monkeypatch.syspath_prepend(str(work))  # and on the path
+    verdicts = judge_faces.judge_functions(tmp_path / "out", inputs)
     assert {item: v.passed for item, v in verdicts.items()} == dict.fromkeys(part2.FUNCTION_ITEMS, True), verdicts
     assert not marker.exists() and "faces" not in sys.modules
 
