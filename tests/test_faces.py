@@ -331,3 +331,15 @@ def test_part1_grading_ignores_part2_files_beside_its_own(tmp_path):
     (row,) = collect(tmp_path / "export")
     assert {kind: path.name for kind, path in row.files.items()} == {"notebook": "GANs-PyTorch.ipynb", "gan": "gan.py"}
     assert row.problems == []
+
+
+def test_with_points_nbgrader_releases_part2_with_its_graded_cells(tmp_path):
+    """The switch on: nbgrader accepts the cells (test cells, answers, a task) and releases answer stubs."""
+    from grading.course import build_course
+
+    root = part2.build_faces_course(build_course(tmp_path), points=1)
+    part2.generate_faces_assignment(root)
+    released = nbformat.read(root / "release" / "Faces-PyTorch" / "Faces-PyTorch.ipynb", as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in released.cells}
+    assert all(cells[item].metadata["nbgrader"]["points"] == 1 for item in part2.TITLES)
+    assert all("YOUR ANSWER HERE" in cells[item].source for item in ("faces_q1", "faces_q2", "faces_q3"))
