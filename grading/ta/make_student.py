@@ -3,10 +3,11 @@
     python -m grading.ta.make_student           # rewrite gan.py
     python -m grading.ta.make_student --check   # exit 1 if the committed gan.py is out of date
 
-Every `### BEGIN SOLUTION` ... `### END SOLUTION` region of grading/course/solution/gan.py (and of
-faces.py, Part 2) becomes a marked answer region that raises NotImplementedError naming its function
-(a method's: its class, or Class.method) (nbgrader strips
-solutions from notebooks, not from .py files, so this is the .py counterpart).
+Every `### BEGIN SOLUTION` ... `### END SOLUTION` region of grading/course/solution/gan.py becomes a
+marked answer region that raises NotImplementedError naming its function (nbgrader strips solutions
+from notebooks, not from .py files, so this is the .py counterpart). A method's region names its class
+("Generator" in __init__, "Generator.forward" elsewhere): Part 2's faces.py, which
+`python -m grading.ta.release` makes the same way from grading/course/solution/faces.py, has classes.
 """
 
 import argparse
