@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from grading.course import build_course
-from grading.kit import ASSIGNMENT, KIT_DATA, SOLUTION_GAN, SOURCE_NOTEBOOK
+from grading.kit import ASSIGNMENT, FACES_SOURCE_NOTEBOOK, KIT_DATA, SOLUTION_FACES, SOLUTION_GAN, SOURCE_NOTEBOOK
 from grading.ta import handout
 
 NOTEBOOK_MEMBER = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
@@ -31,6 +31,8 @@ def secret_regions():
     """The code of every solution region of gan.py and every solution or hidden-test region of the source notebook."""
     source = "\n".join(cell.source for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells)
     found = re.findall(REGION.format("SOLUTION"), SOLUTION_GAN.read_text(), flags=re.S)
+    found += re.findall(REGION.format("SOLUTION"), SOLUTION_FACES.read_text(), flags=re.S)  # Part 2
+    source += "\n".join(cell.source for cell in nbformat.read(FACES_SOURCE_NOTEBOOK, as_version=4).cells)
     for kind in ("SOLUTION", "HIDDEN TESTS"):
         found += re.findall(REGION.format(kind), source, flags=re.S)
     return found
@@ -46,7 +48,8 @@ def test_exactly_the_release_files(members, tmp_path):
     course = build_course(tmp_path)  # the kit's own listing of what a release of nndl2/ holds
     released = course / "source" / ASSIGNMENT
     provided = [path.relative_to(released).as_posix() for path in (released / "nndl2").rglob("*") if path.is_file()]
-    expected = {f"{ASSIGNMENT}/{name}" for name in [f"{ASSIGNMENT}.ipynb", "gan.py", "requirements.txt", *provided]}
+    release = [f"{ASSIGNMENT}.ipynb", "gan.py", "requirements.txt", "Faces-PyTorch.ipynb", "faces.py"]
+    expected = {f"{ASSIGNMENT}/{name}" for name in [*release, *provided]}
     assert sorted(members) == sorted(expected)
     needed = ["gan-checks.npz", "mnist_classifier.pt", "mnist_features.npz", "gan_outputs.png", "training.py"]
     assert {f"{ASSIGNMENT}/nndl2/{name}" for name in needed} <= set(members)
@@ -63,7 +66,7 @@ def test_no_solution_no_hidden_test(members):
         text = re.sub(rb"\s+", b" ", data)
         for region in regions:
             assert re.sub(r"\s+", " ", region).strip().encode() not in text, f"{name} has a solution or hidden test"
-    for name in (GAN_MEMBER, NOTEBOOK_MEMBER):  # where a single answer line would be a leak
+    for name in (GAN_MEMBER, NOTEBOOK_MEMBER, f"{ASSIGNMENT}/faces.py"):  # where a single answer line would be a leak
         text = members[name].decode()
         leaked = sorted(line for line in lines if line in text)
         assert not leaked, f"{name} leaks {leaked[:3]}"

@@ -18,7 +18,8 @@ START = re.compile(r"^\s*#\s*\*+\s*START OF YOUR CODE")  # a student answer regi
 STOP = re.compile(r"^\s*#\s*\*+\s*END OF YOUR CODE")
 SOLUTION_START = re.compile(rf"^\s*{re.escape(BEGIN)}\s*$")  # the reference's answer regions
 SOLUTION_STOP = re.compile(rf"^\s*{re.escape(END)}\s*$")
-DEF = re.compile(r"^\s*def (\w+)\s*\(")
+DEF = re.compile(r"^(\s*)def (\w+)\s*\(")  # (indent, name)
+CLASS = re.compile(r"^class (\w+)")
 
 
 def regions(text, start=START, stop=STOP):
@@ -27,7 +28,7 @@ def regions(text, start=START, stop=STOP):
     for number, line in enumerate(text.splitlines(), 1):
         match = DEF.match(line)
         if match:
-            function = match.group(1)
+            function = match.group(2)
         if start.search(line):
             if current is not None:
                 return None

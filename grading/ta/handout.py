@@ -6,6 +6,8 @@
     GANs-PyTorch/gan.py               the stubs students fill in
     GANs-PyTorch/requirements.txt     what the assignment needs to run locally
     GANs-PyTorch/nndl2/...            the provided package, as every nbgrader release gets it
+    GANs-PyTorch/Faces-PyTorch.ipynb  Part 2 (optional): the faces notebook
+    GANs-PyTorch/faces.py             Part 2's stubs
 
 It is made from the committed release files (grading/kit.py's paths; nndl2/ less what
 grading/course/IGNORED says is never released: MNIST, caches), so it never holds the solution, the source
@@ -24,9 +26,19 @@ import zipfile
 from pathlib import Path
 
 from grading.course import IGNORED
-from grading.kit import ASSIGNMENT, KIT_DATA, NOTEBOOK, ROOT, SOLUTION_GAN, STUDENT_GAN
+from grading.kit import (
+    ASSIGNMENT,
+    FACES_NOTEBOOK,
+    KIT_DATA,
+    NOTEBOOK,
+    ROOT,
+    SOLUTION_FACES,
+    SOLUTION_GAN,
+    STUDENT_FACES,
+    STUDENT_GAN,
+)
 from grading.ta.make_student import make_student
-from grading.ta.release import release_notebook
+from grading.ta.release import release_faces_notebook, release_notebook
 
 DEFAULT_OUT = ROOT / "build" / "handout" / f"{ASSIGNMENT}.zip"
 REQUIREMENTS = ROOT / "requirements.txt"
@@ -69,12 +81,17 @@ def stale_release():
         problems.append(f"{STUDENT_GAN.name} is out of date")
     elif NOTEBOOK.read_text() != release_notebook():  # nbgrader: seconds, so only when gan.py is current
         problems.append(f"{NOTEBOOK.name} is out of date")
+    if STUDENT_FACES.read_text() != make_student(SOLUTION_FACES.read_text()):  # Part 2 (optional), the same way
+        problems.append(f"{STUDENT_FACES.name} is out of date")
+    elif FACES_NOTEBOOK.read_text() != release_faces_notebook():
+        problems.append(f"{FACES_NOTEBOOK.name} is out of date")
     return problems
 
 
 def handout_files():
     """{name in the zip: file} of everything students receive."""
     files = {NOTEBOOK.name: NOTEBOOK, STUDENT_GAN.name: STUDENT_GAN, REQUIREMENTS.name: REQUIREMENTS}
+    files |= {FACES_NOTEBOOK.name: FACES_NOTEBOOK, STUDENT_FACES.name: STUDENT_FACES}  # Part 2 (optional)
     files |= provided_files()
     return {f"{ASSIGNMENT}/{name}": files[name] for name in sorted(files)}
 

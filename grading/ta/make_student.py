@@ -4,14 +4,16 @@
     python -m grading.ta.make_student --check   # exit 1 if the committed gan.py is out of date
 
 Every `### BEGIN SOLUTION` ... `### END SOLUTION` region of grading/course/solution/gan.py becomes a
-marked answer region that raises NotImplementedError naming its function (nbgrader strips
-solutions from notebooks, not from .py files, so this is the .py counterpart).
+marked answer region that raises NotImplementedError naming its function (nbgrader strips solutions
+from notebooks, not from .py files, so this is the .py counterpart). A method's region names its class
+("Generator" in __init__, "Generator.forward" elsewhere): Part 2's faces.py, which
+`python -m grading.ta.release` makes the same way from grading/course/solution/faces.py, has classes.
 """
 
 import argparse
 import sys
 
-from grading.course.answer_regions import BEGIN, DEF, END, END_LINE, START_LINE
+from grading.course.answer_regions import BEGIN, CLASS, DEF, END, END_LINE, START_LINE
 from grading.kit import SOLUTION_GAN, STUDENT_GAN
 from nndl2.submit import STUB
 
@@ -23,12 +25,17 @@ HEADER = (
 
 def make_student(solution_text):
     """Return the student version of a solution module's text."""
-    out, function, inside = [HEADER], None, False
+    out, function, inside, owner = [HEADER], None, False, None
     for number, line in enumerate(solution_text.splitlines(keepends=True), 1):
         stripped = line.strip()
+        if CLASS.match(line):
+            owner = CLASS.match(line).group(1)
+        elif line[:1] not in ("", " ", "\t", "\n", "#", ")"):  # any other top-level statement ends a class
+            owner = None
         match = DEF.match(line)
-        if match:
-            function = match.group(1)
+        if match:  # a method's stub names its class: "Generator" (in __init__) or "Generator.forward"
+            indent, name = match.groups()
+            function = name if not (indent and owner) else owner if name == "__init__" else f"{owner}.{name}"
         if stripped == BEGIN:
             if inside or function is None:
                 raise ValueError(f"line {number}: {BEGIN} outside a function or nested")
