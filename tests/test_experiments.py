@@ -277,6 +277,18 @@ def test_skipped_at_grading_says_so_when_the_budget_has_no_experiments(monkeypat
     assert capsys.readouterr().out == ""
 
 
+def test_autograding_skips_the_experiments_whatever_the_budget(monkeypatch, capsys):
+    """nbgrader's autograde (NBGRADER_EXECUTION=autograde) trains none of them even under a budget that has
+    experiments (the tests' smoke budget): the grader's notebook run does the same work at every budget."""
+    monkeypatch.setattr(experiments, "GOING_FURTHER", experiments.EXPERIMENTS["smoke"])
+    monkeypatch.setattr(budget, "BUDGET", "smoke")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert experiments.skipped_at_grading() is True
+    assert "Going further is skipped at grading" in capsys.readouterr().out
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    assert experiments.skipped_at_grading() is False
+
+
 def test_plots_draw_every_run(solution, loader):
     import matplotlib.pyplot as plt
 

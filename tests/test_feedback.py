@@ -1,29 +1,30 @@
 """Feedback a student can act on: the summary of every graded item, hand-graded items, and the manual round trip.
 
-A small batch (the reference and a submission with one bug, saved by Colab with the cells a Colab student
-adds; smoke budget) is graded through the real command; the whole autograded notebook and the whole
-feedback page of both are the student's notebook (every release cell once, each of their own once); a TA
-then grades a justification by hand in the gradebook, as formgrader would, and the command runs again:
-that student's feedback is made again and shows the TA's score and comment.
+The pages are those of the end-to-end batch (tests/conftest.py, `batch`): the reference and a submission with
+one bug (saved by Colab with the cells a Colab student adds), graded through the real command (smoke budget);
+the whole autograded notebook and the whole feedback page of both are the student's notebook (every release
+cell once, each of their own once); a TA then grades a justification by hand in the
+gradebook, as formgrader would, and the command runs again: that student's feedback is made again and shows
+the TA's score and comment. Last, the kit's grading files change and two students are graded again.
 """
 
 import collections
 import re
+import shutil
 from html.parser import HTMLParser
 
-import corpus
 import nbformat
 import pytest
 from corpus import verify
-from nbgrader.api import Gradebook
+from e2e import BUGGY, HAND_GRADED, TA_COMMENT, batch_limits
 
 from grading.course.items import FUNCTION_ITEMS, PENDING, TITLES
 from grading.instructor import autograde
-from grading.kit import NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK
-from grading.ta.examples import OWN_CELLS, answered_notebook, colab_saved, with_own_cells, write_submission
+from grading.kit import NOTEBOOK, SOURCE_NOTEBOOK
+from grading.ta.examples import OWN_CELLS
 from nndl2 import export
 
-BUGGY = "mutant_torch_flatten_inplace_discriminator_loss"
+AUTOGRADED = [grade_id for grade_id, _, auto in autograde.graded_items() if auto]
 
 
 class Summary(HTMLParser):
@@ -91,8 +92,9 @@ def markdown_headings(cells):
             if line.startswith("#")]  # fmt: skip
 
 
-def summary(out, student):
-    rows = Summary((out / "feedback" / f"{student}.html").read_text()).rows
+def summary(html):
+    """{title: {score, why, link, class}} of a feedback page's summary table."""
+    rows = Summary(html).rows
     return {row["cells"][0]: {"score": row["cells"][1], "why": row["cells"][2], "link": row["link"],
                               "class": row["class"]} for row in rows}  # fmt: skip
 
@@ -115,68 +117,60 @@ def test_the_kernel_exports_exactly_the_graded_functions_in_notebook_order():
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, mnist_real):
-    tmp = tmp_path_factory.mktemp("feedback")
-    submissions, out = tmp / "submissions", tmp / "out"
-    write_submission(submissions / "reference", answered_notebook(), SOLUTION_GAN.read_text())
-    colab = colab_saved(with_own_cells(corpus.notebook(BUGGY)))  # saved by Colab, with a student's own cells
-    write_submission(submissions / BUGGY, colab, corpus.gan_text(BUGGY))
-    results, _ = autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=lambda *a: None,
-                                     jobs=2)  # fmt: skip
-    before = {student: summary(out, student) for student in ("reference", BUGGY)}
-    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gradebook:  # a TA grades, as formgrader does
-        grade = gradebook.find_grade("q5_justification", "GANs-PyTorch", "GANs-PyTorch", "reference")
-        grade.manual_score = 1.0
-        comment = gradebook.find_comment("q5_justification", "GANs-PyTorch", "GANs-PyTorch", "reference")
-        comment.manual_comment = "Right: the iterates circle the saddle point."
-        gradebook.db.commit()
+def regraded(batch, mnist_real, tmp_path_factory):
+    """The hand-graded student and the blank one graded again, in a copy of the batch's results, after a
+    (simulated) change of the kit's grading files."""
+    tmp = tmp_path_factory.mktemp("regraded")
+    out, submissions = tmp / "out", tmp / "submissions"
+    shutil.copytree(batch["out"], out, ignore=shutil.ignore_patterns("work"), symlinks=True)
+    for student in (HAND_GRADED, "blank"):
+        shutil.copytree(batch["submissions"] / student, submissions / student)
+    changed = tmp / "a-grading-file.txt"
+    changed.write_text("a new threshold, say")
     log = []
-    again, _ = autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=log.append, jobs=2)
-    return {"out": out, "before": before, "after": summary(out, "reference"), "log": log,
-            "results": {r["student"]: r for r in again}}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(autograde, "GRADING_FILES", (*autograde.GRADING_FILES, changed))
+        results, _ = autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=log.append,
+                                         jobs=2, threads=1, limits=batch_limits())  # fmt: skip
+    return {"out": out, "log": log, "results": {r["student"]: r for r in results}}
 
 
 @pytest.mark.slow
-def test_summary_names_every_item_with_its_score_message_and_link(graded):
-    rows = graded["before"]["reference"]
+def test_summary_names_every_item_with_its_score_message_and_link(batch):
+    rows = summary(batch["pages"]["reference"])
     assert list(rows) == list(TITLES.values())  # every item, in notebook order, by its title
     for grade_id, title in TITLES.items():
         assert rows[title]["link"] == f"#{grade_id}"
     assert rows["sample_noise"]["score"] == "1.0 / 1.0"
     assert rows["sample_noise"]["why"].startswith("sample_noise(") and rows["sample_noise"]["class"] == "passed"
-    buggy = graded["before"][BUGGY]["discriminator_loss"]
-    assert buggy["score"] == "0.0 / 1.0" and buggy["class"] == "missed"
+    buggy = summary(batch["pages"][BUGGY])
+    assert buggy["discriminator_loss"]["score"] == "0.0 / 1.0" and buggy["discriminator_loss"]["class"] == "missed"
     # BUGGY detaches the fake logits: the right value, no gradient for the fake term.
-    assert buggy["why"] == (
+    assert buggy["discriminator_loss"]["why"] == (
         "discriminator_loss: no gradient reaches logits_fake (is it detached, or computed outside torch?)."
     )
-    assert graded["before"][BUGGY]["generator_loss"]["class"] == "passed"
+    assert buggy["generator_loss"]["class"] == "passed"
 
 
 @pytest.mark.slow
-def test_hand_graded_items_are_pending_until_a_ta_grades_them(graded):
-    pending = graded["before"]["reference"][TITLES["q5_justification"]]
-    assert pending["why"] == PENDING and pending["score"].startswith("–") and pending["class"] == "pending"
-    graded_now = graded["after"][TITLES["q5_justification"]]
+def test_hand_graded_items_are_pending_until_a_ta_grades_them(batch):
+    for student in ("reference", HAND_GRADED):
+        pending = summary(batch["pages"][student])[TITLES["q5_justification"]]
+        assert pending["why"] == PENDING and pending["score"].startswith("–") and pending["class"] == "pending"
+    after = summary(batch["again"]["page"])  # the same command, run again after the TA graded it
+    graded_now = after[TITLES["q5_justification"]]
     assert graded_now["score"] == "1.0 / 1.0" and graded_now["class"] == "passed"
-    assert graded_now["why"] == "Graded by your TA: Right: the iterates circle the saddle point."
-    assert graded["after"][TITLES["q6_justification"]]["why"] == PENDING  # the other one still waits
-
-
-@pytest.mark.slow
-def test_rerun_after_hand_grading_remakes_only_that_students_feedback(graded):
-    assert any('"reference": grades entered by hand changed: feedback made again' in str(m) for m in graded["log"])
-    assert any(f'"{BUGGY}": unchanged' in str(m) for m in graded["log"])
-    assert graded["results"]["reference"]["scores"]["q5_justification"] == 1.0
+    assert graded_now["why"] == f"Graded by your TA: {TA_COMMENT}"
+    assert after[TITLES["q6_justification"]]["why"] == PENDING  # the other one still waits
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("student", ["reference", BUGGY])
-def test_the_autograded_notebook_and_the_feedback_page_are_the_students_notebook(graded, student):
+def test_the_autograded_notebook_and_the_feedback_page_are_the_students_notebook(batch, student):
     """The whole notebook and the whole page: every release cell and heading once, each own cell once."""
     own = {"reference": 0, BUGGY: len(OWN_CELLS)}[student]
     release = nbformat.read(NOTEBOOK, as_version=4)
-    path = graded["out"] / "course" / "autograded" / student / "GANs-PyTorch" / "GANs-PyTorch.ipynb"
+    path = batch["out"] / "course" / "autograded" / student / "GANs-PyTorch" / "GANs-PyTorch.ipynb"
     notebook = nbformat.read(path, as_version=4)
     assert len(notebook.cells) == len(release.cells) + own
     headings = collections.Counter(markdown_headings(notebook.cells))
@@ -187,33 +181,26 @@ def test_the_autograded_notebook_and_the_feedback_page_are_the_students_notebook
         o for c in notebook.cells for o in c.get("outputs", []) if "my own cell, after Setup" in o.get("text", "")
     ]
     assert len(printed) == (1 if own else 0)  # the student's own code cell ran, once
-    page = collections.Counter(Headings((graded["out"] / "feedback" / f"{student}.html").read_text()).texts)
+    page = collections.Counter(Headings((batch["out"] / "feedback" / f"{student}.html").read_text()).texts)
     for heading in markdown_headings(release.cells):
         assert page[heading.lstrip("#").strip()] == 1, heading
 
 
 @pytest.mark.slow
-def test_feedback_shows_no_grader_path(graded):
-    html = (graded["out"] / "feedback" / "reference.html").read_text()
-    assert str(graded["out"]) not in html and "Working in /assignment" in html
+def test_feedback_shows_no_grader_path(batch):
+    html = (batch["out"] / "feedback" / "reference.html").read_text()
+    assert str(batch["out"]) not in html and "Working in /assignment" in html
     assert not re.search(r"/root/|/home/\w", html)
 
 
 @pytest.mark.slow
-def test_a_change_to_the_grading_files_regrades_everyone_and_keeps_hand_grades(graded, mnist_real, tmp_path,
-                                                                              monkeypatch):  # fmt: skip
-    """Last in this file: it grades the batch again after a (simulated) change of the kit's grading files."""
-    changed = tmp_path / "a-grading-file.txt"
-    changed.write_text("a new threshold, say")
-    monkeypatch.setattr(autograde, "GRADING_FILES", (*autograde.GRADING_FILES, changed))
-    submissions = graded["out"].parent / "submissions"
-    log = []
-    results, _ = autograde.autograde(submissions, graded["out"], budget="smoke", mnist_root=mnist_real,
-                                     log=log.append, jobs=2)  # fmt: skip
-    assert any("grading files changed" in str(m) for m in log)
-    assert not any("unchanged" in str(m) for m in log)  # every submission graded again
-    scores = {r["student"]: r["scores"] for r in results}
-    assert scores["reference"]["q5_justification"] == 1.0  # the TA's grade survived
-    assert scores["reference"]["test_sample_noise"] == 1.0 and scores[BUGGY]["test_discriminator_loss"] == 0.0
-    rows = summary(graded["out"], "reference")
-    assert rows[TITLES["q5_justification"]]["why"] == "Graded by your TA: Right: the iterates circle the saddle point."
+def test_a_change_to_the_grading_files_regrades_everyone_and_keeps_hand_grades(batch, regraded):
+    assert any("grading files changed" in str(m) for m in regraded["log"])
+    assert not any("unchanged" in str(m) for m in regraded["log"])  # every submission graded again
+    for student, result in regraded["results"].items():  # graded as before
+        assert {g: result["scores"][g] for g in AUTOGRADED} == {
+            g: batch["results"][student]["scores"][g] for g in AUTOGRADED
+        }, student
+    assert regraded["results"][HAND_GRADED]["scores"]["q5_justification"] == 1.0  # the TA's grade survived
+    rows = summary((regraded["out"] / "feedback" / f"{HAND_GRADED}.html").read_text())
+    assert rows[TITLES["q5_justification"]]["why"] == f"Graded by your TA: {TA_COMMENT}"

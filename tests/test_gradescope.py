@@ -7,6 +7,7 @@ environment's Python (GAN_KIT_PYTHON) instead of the one setup.sh would install,
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 from grading.course.items import TITLES
 from grading.instructor import gradescope
 from grading.instructor.autograde import graded_items
-from grading.kit import NOTEBOOK, SOLUTION_GAN, STUDENT_GAN
+from grading.kit import SOLUTION_GAN
 from grading.ta.examples import answered_notebook, write_submission
 
 # Gradescope's results.json ("Autograder Specifications": top-level score, execution_time, output,
@@ -112,26 +113,61 @@ META = {
 }
 
 
-@pytest.mark.slow
-def test_run_autograder_grades_the_reference(tmp_path, autograder, mnist_real):
-    root = container(tmp_path, autograder, SOLUTION_GAN.read_text(), answered_notebook(), META)
+@pytest.fixture(scope="module")
+def graded_reference(tmp_path_factory, autograder, mnist_real):
+    """The reference graded by run_autograder in an /autograder-shaped folder: (results.json, the kit's result)."""
+    root = container(tmp_path_factory.mktemp("container"), autograder, SOLUTION_GAN.read_text(), answered_notebook(),
+                     META)  # fmt: skip
     results = run_autograder(root, mnist_real)
+    (result,) = [json.loads(path.read_text()) for path in (root / "grading" / "results").glob("*.json")]
+    return results, result
+
+
+@pytest.mark.slow
+def test_run_autograder_grades_the_reference(graded_reference):
+    results, _ = graded_reference
     tests = {test["name"]: test for test in results["tests"]}
     assert list(tests) == [TITLES[grade_id] for grade_id in AUTOGRADED]  # hand-graded items are not in it
     for grade_id in AUTOGRADED:
         test = tests[TITLES[grade_id]]
         quality = grade_id in ("test_inline_q1", "test_inline_q2", "test_inline_q3")  # fail at the smoke budget
         assert test["score"] == (0 if quality else test["max_score"]) and test["output"].endswith(".")
+        assert test["status"] == ("failed" if quality else "passed")
     assert results["score"] == len(AUTOGRADED) - 3 and results["output"] == ""
     assert "recognizable" in tests[TITLES["test_inline_q1"]]["output"]  # the judge's sentence, with its metrics
 
 
 @pytest.mark.slow
-def test_run_autograder_grades_a_blank_submission_with_reasons(tmp_path, autograder, mnist_real):
-    import nbformat
+def test_one_at_a_time_grades_exactly_as_two_at_once(graded_reference, batch):
+    """run_autograder grades one submission alone; the batch (tests/conftest.py) graded the same reference
+    two at a time (--jobs 2): the same scores, messages and quality metrics.
 
-    root = container(tmp_path, autograder, STUDENT_GAN.read_text(), nbformat.read(NOTEBOOK, 4), {})
-    results = run_autograder(root, mnist_real)
-    assert results["score"] == 0 and all(test["status"] == "failed" for test in results["tests"])
-    noise = next(test for test in results["tests"] if test["name"] == "sample_noise")
-    assert noise["output"] == "sample_noise is not implemented yet (it raises NotImplementedError)."
+    The judge draws fresh sizes and inputs on every run (a submission cannot be tuned to them), so
+    messages are compared with their numbers masked.
+    """
+    _, alone = graded_reference
+    twin = batch["results"]["reference"]
+    assert {g: alone["scores"][g] for g in AUTOGRADED} == {g: twin["scores"][g] for g in AUTOGRADED}
+    assert alone["metrics"] == twin["metrics"] and set(alone["metrics"]) == {"test_inline_q1", "test_inline_q2",
+                                                                             "test_inline_q3"}  # fmt: skip
+    assert masked(alone["messages"]) == masked(twin["messages"])
+
+
+def masked(messages):
+    return {item: re.sub(r"\d+(\.\d+)?", "#", text) for item, text in messages.items()}
+
+
+def test_results_json_of_a_submission_that_earned_nothing_fails_every_test_with_the_judges_sentence():
+    """What the blank release gets (its messages: tests/test_autograde.py), as Gradescope shows it."""
+    items = graded_items()
+    messages = {grade_id: f"{grade_id} is not implemented yet." for grade_id in AUTOGRADED}
+    result = {"scores": dict.fromkeys(AUTOGRADED, 0.0), "messages": messages, "reason": ""}
+    results = gradescope.results_json(result, items, "visible", 12.3)
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 0 and results["output"] == "" and results["execution_time"] == 12
+    assert [(t["name"], t["score"], t["status"], t["output"]) for t in results["tests"]] == [
+        (TITLES[grade_id], 0.0, "failed", messages[grade_id]) for grade_id in AUTOGRADED
+    ]
+    noted = gradescope.results_json({**result, "reason": "gan.py does not parse; a note"}, items, "hidden", 1)
+    assert noted["output"] == "Notes from the grader:\n- gan.py does not parse\n- a note"
+    assert {t["visibility"] for t in noted["tests"]} == {"hidden"}

@@ -226,6 +226,8 @@ def failure_json(message, items, visibility, seconds):
 
 def run(root=None):
     """Grade /autograder/submission and write /autograder/results/results.json; returns the results."""
+    import torch
+
     from grading.instructor.autograde import graded_items
     from grading.instructor.submissions import collect
 
@@ -256,6 +258,7 @@ def run(root=None):
 
                 sandbox.protect(root, keep=sandbox.python_folders())
             judge.prepare()  # setup.sh built the course: this only checks its stamp (or builds it if missing)
+            torch.set_num_threads(chosen["threads"])  # the judge's own computations, as in autograde's batches
             result = judge.grade(submission, regrade=True)
         results = results_json(result, items, chosen["visibility"], time.perf_counter() - start)
     except Exception as error:  # the sandbox cannot run here, or the grader failed: the student sees why
