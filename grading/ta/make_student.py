@@ -16,10 +16,7 @@ from grading.kit import SOLUTION_GAN, STUDENT_GAN
 from nndl2.submit import STUB
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-HEADER = (
-    "# GENERATED FILE: made by `python -m grading.ta.make_student` from the course's reference;\n"
-    "# students: write your code only between the START / END OF YOUR CODE lines.\n"
-)
+HEADER = "# Write your code only between the START / END OF YOUR CODE lines; leave the rest as it is.\n"
 DEF = re.compile(r"^\s*def (\w+)\(")
 
 
