@@ -109,7 +109,7 @@ def live_notebook(namespace=None, folder=".", timeout=60):
     path = notebook_file(namespace, folder)
     if not path.is_file():
         return None, f"{NOTEBOOK} is not in {Path(folder).resolve()}"
-    return path, f"{path.resolve()} as last saved"
+    return path, f"the saved notebook {path.resolve()}"
 
 
 def read_notebook(path):

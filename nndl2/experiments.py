@@ -194,8 +194,9 @@ def describe_budget(experiments=None):
     for name, what in (("smoothing", "Experiment 1 (DCGANs)"), ("optimizers", "Experiment 2 (vanilla GANs)"),
                        ("fid", "Experiment 3 (DCGAN)")):  # fmt: skip
         e = experiments[name]
-        print(f"  {what}: {e['max_iters']:,} iterations per setup, FID of {e['fid_samples']:,} samples every "
-              f"{e['show_every']:,} iterations, final metrics on {e['final_samples']:,} samples")  # fmt: skip
+        every = "every iteration" if e["show_every"] == 1 else f"every {e['show_every']:,} iterations"
+        print(f"  {what}: {e['max_iters']:,} iterations per setup, FID of {e['fid_samples']:,} samples {every}, "
+              f"final metrics on {e['final_samples']:,} samples")  # fmt: skip
     latent = experiments["latent"]
     print(f"  Experiment 4: {latent['pairs']} interpolations of {latent['steps']} steps, class histograms of "
           f"{latent['histogram_samples']:,} samples per generator")  # fmt: skip

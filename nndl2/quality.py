@@ -384,7 +384,7 @@ def report(metrics, gan=None):
     """Print a short summary of evaluate()'s metrics; with gan ("vanilla", "lsgan", "dcgan") also the verdict.
 
     The verdict is PASS or FAIL against THRESHOLDS[gan], with every metric beside its limit. It is printed,
-    never raised: a FAIL here does not stop the notebook. Returns passes(metrics, gan)[0] (None without gan).
+    never raised: a FAIL here does not stop the notebook.
     """
     counts = " ".join(f"{digit}:{count}" for digit, count in enumerate(metrics["class_counts"]))
     print(
@@ -394,11 +394,9 @@ def report(metrics, gan=None):
         f"class imbalance {metrics['class_distance']:.2f} (0 = uniform)\n"
         f"predicted digits  {counts}"
     )
-    if gan is None:
-        return None
-    ok, _ = passes(metrics, gan)
-    print(f"{'PASS' if ok else 'FAIL'} ({gan}): {margins(metrics, gan)}")
-    return ok
+    if gan is not None:
+        ok, _ = passes(metrics, gan)
+        print(f"{'PASS' if ok else 'FAIL'} ({gan}): {margins(metrics, gan)}")
 
 
 def plot_class_histogram(metrics, ax=None, title=None, legend=True):

@@ -398,6 +398,36 @@ def new_cells(notebook):
     return cells[first:end]
 
 
+def uncommented(cell):
+    """A "Your variant" cell as a student who removed the # of its example lines has it."""
+    lines = cell.source.splitlines()
+    start = lines.index("    pass") + 1
+    return nbformat.v4.new_code_cell("\n".join(lines[:start] + [line.replace("# ", "", 1) for line in lines[start:]]))
+
+
+def test_every_variant_example_runs_once_uncommented(solution, loader, monkeypatch, capsys):
+    """The "Your variant" examples train and plot at the smoke budget, with the notebook's names."""
+    import matplotlib.pyplot as plt
+
+    notebook = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
+    cells = {grade_id(cell): cell for cell in new_cells(notebook) if grade_id(cell)}
+    variants = [uncommented(c) for c in new_cells(notebook) if c.source.startswith("# Your variant (optional)")]
+    monkeypatch.setattr(experiments, "GOING_FURTHER", experiments.EXPERIMENTS["smoke"])
+    namespace = {name: getattr(solution, name) for name in dir(solution) if not name.startswith("_")}
+    namespace.update(BUDGET="smoke", SEED=0, batch_size=BATCH, device="cpu", NOISE_DIM=96, loader_train=loader, plt=plt)
+    namespace["G"] = solution.generator()
+    setup = cells["going_further_setup"].source.replace("from gan import", "from gan_solution import")
+    exec(compile(setup, "going_further_setup", "exec"), namespace)
+    adam = cells["going_further_optimizers"].source.split("\n\n\nif not")[0]  # the cell's def adam(lr)
+    exec(compile(adam, "adam", "exec"), namespace)
+    for number, cell in enumerate(variants, 1):
+        exec(compile(cell.source, f"variant {number}", "exec"), namespace)
+        plt.close("all")
+    out = capsys.readouterr().out
+    for name in ("--- real label 0.8 ---", "--- Adam lr 2e-4 ---", "--- DCGAN, LSGAN losses ---"):
+        assert name in out
+
+
 PLOT_CELLS = {  # grade id: figures it draws
     "going_further_smoothing_plots": 3,
     "going_further_optimizers_plots": 2,
@@ -412,8 +442,9 @@ def test_new_code_cells_are_locked_and_train_nothing_at_autograde(solution, monk
     cells = [cell for cell in new_cells(nbformat.read(SOURCE_NOTEBOOK, as_version=4)) if cell.cell_type == "code"]
     variants = [cell for cell in cells if "nbgrader" not in cell.metadata]  # "Your variant": the student's own
     assert len(variants) == 4 and all(cell.source.startswith("# Your variant (optional)") for cell in variants)
-    cells = [cell for cell in cells if cell not in variants]
-    assert all(cell.metadata["nbgrader"]["locked"] and not cell.metadata["nbgrader"]["grade"] for cell in cells)
+    locked = [cell for cell in cells if cell not in variants]
+    assert all(cell.metadata["nbgrader"]["locked"] and not cell.metadata["nbgrader"]["grade"] for cell in locked)
+    cells = locked + [uncommented(cell) for cell in variants]  # as a student who wrote every variant
     assert set(PLOT_CELLS) <= {grade_id(cell) for cell in cells}
 
     def forbidden(*args, **kwargs):

@@ -44,7 +44,8 @@ def test_preview_waits_for_the_full_budget_and_the_last_cell_lists_what_is_left(
     runs on the solution beside a notebook saved without outputs, and says exactly that."""
     assert text(executed["preview_grading"]) == "Preview skipped (PREVIEW = True, budget 'smoke').\n"
     lines = text(executed["before_you_submit"]).splitlines()
-    assert lines[0].startswith("Before you submit: checked ") and lines[0].endswith("GANs-PyTorch.ipynb as last saved.")
+    assert lines[0].startswith("Before you submit: checked ") and " and the saved notebook " in lines[0]
+    assert lines[0].endswith("GANs-PyTorch.ipynb.")
     assert lines[1:] == ["Fix:", "  - " + lines[0].split(" and ", 1)[1][:-1] + " has no outputs: run the notebook, "
                          "save it (Ctrl+S), then check again"]  # fmt: skip
 
@@ -60,7 +61,7 @@ def test_quality_checks_print_a_clear_fail_with_margins_and_run_all_goes_on(exec
         verdict = text(executed[name]).splitlines()[-1]
         assert verdict.startswith(f"FAIL ({gan}): recognizable ")
         assert f"(limit {THRESHOLDS[gan]['max_fid']:.0f})" in verdict
-        assert "digits covered" in verdict and f"(at least {THRESHOLDS[gan]['min_coverage']})" in verdict
+        assert "digits covered" in verdict and f"(at least {THRESHOLDS[gan]['min_coverage']}/10)" in verdict
     assert "preview_grading" in executed and text(executed["preview_grading"])
 
 
@@ -107,7 +108,9 @@ def test_no_locked_cell_holds_a_setting_students_are_told_to_change():
     assert len(variants) == 4
     for cell in variants:
         assert "nbgrader" not in cell.metadata and cell.metadata.get("editable", True)
-        assert ast.parse(cell.source).body == []  # only comments: nothing runs until the student writes it
+        # Nothing runs until the student writes it, and then only outside grading: `if not skipped_at_grading(): pass`.
+        (guard,) = ast.parse(cell.source).body
+        assert ast.unparse(guard.test) == "not skipped_at_grading()" and ast.unparse(guard.body[0]) == "pass"
 
 
 def test_headings_nest_without_skipping_a_level():
