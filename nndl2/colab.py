@@ -51,8 +51,8 @@ def describe_workspace(folder=".", content=CONTENT):
             "Edit gan.py in Colab's Files panel (the folder icon on the left: drive > ... > gan.py, double-click)\n"
             "or anywhere else, and save it; this notebook reloads it. This notebook itself is saved to Drive when\n"
             "you opened it from Drive (File > Save, or Ctrl+S).\n"
-            "To submit: download gan.py and GANs-PyTorch.ipynb from that Drive folder (drive.google.com:\n"
-            "right-click > Download), or with the last cell, download_submission(globals())."
+            "To submit: save (Ctrl+S), then download gan.py and GANs-PyTorch.ipynb from that Drive folder\n"
+            "(drive.google.com: right-click > Download), or with the last cell, download_submission(globals())."
         )
     elif where == "runtime":
         print(

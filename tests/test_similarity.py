@@ -374,3 +374,28 @@ def test_command_line(tmp_path, capsys):
 def test_command_line_rejects_bad_options(tmp_path, option):
     with pytest.raises(SystemExit):
         similarity.main([str(tmp_path), "--out", str(tmp_path / "out"), *option])
+
+
+def test_the_optional_going_further_functions_are_not_compared():
+    """Two students who wrote the same ungraded init_weights_normal / smoothed_discriminator_loss (the reference's)
+    compare exactly as if both had left those stubs: only graded answers count."""
+    reference = {
+        f: c for f, c in solution_regions_all().items() if f in ("init_weights_normal", "smoothed_discriminator_loss")
+    }
+    assert len(reference) == 2
+    plain = {"alice": fill(ALICE), "dave": fill(DAVE)}
+    extra = {"alice": fill({**ALICE, **reference}), "dave": fill({**DAVE, **reference})}
+    before = similarity.compare(plain, TEMPLATE, SOLUTION_GAN.read_text()).pairs[0]
+    after = similarity.compare(extra, TEMPLATE, SOLUTION_GAN.read_text()).pairs[0]
+    assert after.similarity == before.similarity and after.shared_tokens == before.shared_tokens
+
+
+def solution_regions_all():
+    """Every function's solution region of the reference, the optional ones too."""
+    bodies = {}
+    for block in re.split(r"^(?=def )", SOLUTION_GAN.read_text(), flags=re.M):
+        name = re.match(r"def (\w+)\(", block)
+        region = re.search(r"### BEGIN SOLUTION\n(.*?)\n\s*### END SOLUTION", block, flags=re.S)
+        if name and region:
+            bodies[name.group(1)] = "\n".join(line[4:] for line in region.group(1).splitlines())
+    return bodies
