@@ -1,5 +1,4 @@
-# GENERATED FILE: made by `python -m grading.ta.make_student` from the course's reference;
-# students: write your code only between the START / END OF YOUR CODE lines.
+# Write your code only between the START / END OF YOUR CODE lines; leave the rest as it is.
 """Part 2 (optional): a DCGAN on faces. The functions you implement for Faces-PyTorch.ipynb.
 
 Fill in every region between the START / END OF YOUR CODE lines; leave everything else

@@ -1,5 +1,4 @@
-# GENERATED FILE: made by `python -m grading.ta.make_student` from the course's reference;
-# students: write your code only between the START / END OF YOUR CODE lines.
+# Write your code only between the START / END OF YOUR CODE lines; leave the rest as it is.
 """GANs in PyTorch: the functions you implement for GANs-PyTorch.ipynb.
 
 Fill in every region between the START / END OF YOUR CODE lines; leave everything else
@@ -9,6 +8,9 @@ restart needed.
 
 Provided for you (read them, don't change them): NOISE_DIM, bce_loss, Flatten, Unflatten and
 initialize_weights. The training loop, run_a_gan, is provided in nndl2/training.py: read it.
+
+Optional, not graded (the notebook's "Going further" uses them when you write them):
+init_weights_normal and smoothed_discriminator_loss, at the end of this file.
 """
 
 import numpy as np
@@ -221,9 +223,11 @@ def build_dc_classifier(batch_size):
 
     Expected parameter count: 1102721.
     """
+    model = None
     # ***** START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****
     raise NotImplementedError("build_dc_classifier: write your code here (see the docstring)")
     # ***** END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****
+    return model
 
 
 def build_dc_generator(noise_dim=NOISE_DIM):
@@ -247,9 +251,11 @@ def build_dc_generator(noise_dim=NOISE_DIM):
 
     Expected parameter count for build_dc_generator(4): 6580801.
     """
+    model = None
     # ***** START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****
     raise NotImplementedError("build_dc_generator: write your code here (see the docstring)")
     # ***** END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****
+    return model
 
 
 # ---------------------------------------------------------------------------
@@ -286,3 +292,49 @@ def initialize_weights(m):
     """Xavier-uniform weights for Linear and ConvTranspose2d layers (use with model.apply)."""
     if isinstance(m, (nn.Linear, nn.ConvTranspose2d)):
         nn.init.xavier_uniform_(m.weight)
+
+
+# ---------------------------------------------------------------------------
+# Optional, not graded: two tricks for the notebook's "Going further" (Experiment 1). Leave the stubs
+# as they are if you skip them: the experiment then says so and leaves them out.
+# ---------------------------------------------------------------------------
+
+
+def init_weights_normal(m):
+    """
+    DCGAN initialization (Radford et al.), for use with model.apply(init_weights_normal).
+
+    If m is a convolution (nn.Conv2d), a transposed convolution (nn.ConvTranspose2d) or a linear layer
+    (nn.Linear), draw its weight, a tensor of any shape, from a normal distribution with mean 0 and
+    standard deviation 0.02, in place (nn.init.normal_). Leave its bias, and every other kind of layer
+    (BatchNorm, activations, Flatten...), as it is.
+
+    Input:
+    - m: an nn.Module (model.apply calls this once for every layer of the model).
+
+    Returns nothing.
+    """
+    # ***** START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****
+    raise NotImplementedError("init_weights_normal: write your code here (see the docstring)")
+    # ***** END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****
+
+
+def smoothed_discriminator_loss(logits_real, logits_fake, real_label=0.9):
+    """
+    The discriminator loss with one-sided label smoothing (Salimans et al., 2016): real images are
+    labelled real_label (e.g. 0.9) instead of 1; fake images keep the label 0 (use bce_loss).
+
+    Inputs:
+    - logits_real: PyTorch Tensor of shape (N, 1) giving scores for the real data.
+    - logits_fake: PyTorch Tensor of shape (N, 1) giving scores for the fake data.
+    - real_label: the target of the real images, a float in (0, 1].
+
+    Returns:
+    - loss: PyTorch scalar Tensor: mean BCE of the real logits against real_label plus mean BCE of
+      the fake logits against 0. With real_label=1 it equals discriminator_loss.
+    """
+    loss = None
+    # ***** START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****
+    raise NotImplementedError("smoothed_discriminator_loss: write your code here (see the docstring)")
+    # ***** END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE) *****
+    return loss

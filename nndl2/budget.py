@@ -2,8 +2,8 @@
 
 The notebook reads TRAINING. Students (and TAs regenerating outputs) get the assignment's full
 budget. nbgrader's autograde sets NBGRADER_EXECUTION=autograde, which selects the fixed,
-shorter budget that the image-quality thresholds of Inline Questions 1-3 are calibrated for
-(grading/ta/calibration.md). GAN_KIT_BUDGET=full|autograde|smoke overrides both; "smoke" runs a
+shorter budget that the image-quality thresholds of Inline Questions 1-3 (nndl2/quality.py) are
+calibrated for. GAN_KIT_BUDGET=full|autograde|smoke overrides both; "smoke" runs a
 few iterations only (tests of the notebook's plumbing; image-quality checks then fail).
 """
 
@@ -45,3 +45,13 @@ def budget_name(environ=os.environ):
 
 BUDGET = budget_name()
 TRAINING = BUDGETS[BUDGET]
+
+
+BATCHES_PER_EPOCH = 50000 // 128  # the notebook's 50,000 training digits in full batches of 128 (390)
+
+
+def iterations(gan, name=None):
+    """How many training iterations GAN `gan` gets under budget `name` (default: the budget in force)."""
+    training = BUDGETS[name or BUDGET][gan]
+    total = training["num_epochs"] * BATCHES_PER_EPOCH
+    return total if training["max_iters"] is None else min(total, training["max_iters"])

@@ -1,6 +1,6 @@
 """Helpers for the notebook's visible checks: each failure says what was expected and a likely cause.
 
-The tolerances here are the grader's too (grading/instructor/judge.py): what passes these checks on
+The tolerances here are the grader's too (it imports them from this module): what passes these checks on
 the notebook's inputs passes the grader's on fresh inputs, and float32 arithmetic is as good as float64.
 """
 

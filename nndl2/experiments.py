@@ -5,13 +5,12 @@ variants side by side and measure them with the kit's image-quality evaluator (n
 
     dcgan = GANSetup(lambda: build_dc_classifier(batch_size), build_dc_generator,
                      discriminator_loss, generator_loss, get_optimizer, init=initialize_weights)
-    smoothed = one_sided_label_smoothing(discriminator_loss)
-    runs = compare_gans({"baseline": dcgan, "label smoothing": dcgan.but(discriminator_loss=smoothed)},
+    runs = compare_gans({"baseline": dcgan, "N(0, 0.02) init": dcgan.but(init=init_weights_normal)},
                         loader_train, device=device, **GOING_FURTHER["smoothing"])
     plot_metrics(runs); plot_curves(runs); plot_progress(runs)
 
-- one_sided_label_smoothing(loss): your BCE discriminator loss with the real label 0.9 instead of 1.
-- normal_init: weights of convolutional and linear layers drawn from N(0, 0.02) (use with model.apply).
+- check_init_weights_normal, check_smoothed_discriminator_loss: the visible checks of your two optional
+  gan.py functions; trick_setups: Experiment 1's setups, leaving out a trick you have not written.
 - compare_gans: trains each setup from the same seed on the same batches and returns a Run per setup:
   per-iteration losses, D(x), D(G(z)) and D's accuracy, FID at every show, final metrics.
 - DiscriminatorAccuracy, FIDTracker: the recorders compare_gans uses (usable with run_a_gan directly).
@@ -24,6 +23,7 @@ autograding the part is skipped (skipped_at_grading), so grading never trains an
 
 import copy
 import dataclasses
+import functools
 import math
 import os
 import time
@@ -80,54 +80,131 @@ def skipped_at_grading():
 
 
 # ---------------------------------------------------------------------------
-# Label smoothing and initialization (seed 004's rubric)
+# Your two optional tricks: gan.py's init_weights_normal and smoothed_discriminator_loss
 # ---------------------------------------------------------------------------
 
 
-def one_sided_label_smoothing(discriminator_loss, real_label=0.9):
+def written(call):
+    """True when call() runs without NotImplementedError: the optional stub it calls has been written.
+
+    torch's random generator is left as it was (call() may build layers), so asking changes no training run.
     """
-    Your BCE discriminator loss with the label of real images set to `real_label` (fakes keep 0).
+    with torch.random.fork_rng(devices=[]):
+        try:
+            call()
+        except NotImplementedError:
+            return False
+    return True
 
-    Binary cross-entropy is linear in its label, and for a logit s, bce(s, 1) - bce(s, 0) = -s
-    (log sigmoid(s) - log sigmoid(-s) = s). So a label y instead of 1 adds (1 - y) * s to each real
-    image's loss: the smoothed loss is your loss plus (1 - real_label) * mean(logits_real), exactly,
-    whatever way your discriminator_loss computes the BCE. The added term pushes the real logits
-    down, so D's best answer for a real image becomes probability real_label instead of 1: an
-    overconfident discriminator (Salimans et al., 2016, "Improved Techniques for Training GANs")
-    gets no reward for certainty. Only for BCE losses on logits (not the LSGAN's).
+
+def check_init_weights_normal(init_weights_normal):
     """
-    if not 0 < real_label <= 1:
-        raise ValueError(f"real_label must be in (0, 1], got {real_label}")
+    The visible check of gan.py's init_weights_normal. Prints what it finds; never raises. Returns True if right.
 
-    def smoothed(logits_real, logits_fake):
-        return discriminator_loss(logits_real, logits_fake) + (1 - real_label) * logits_real.mean()
-
-    smoothed.__name__ = f"{getattr(discriminator_loss, '__name__', 'loss')}_real_label_{real_label:g}"
-    return smoothed
-
-
-# Layers whose weights normal_init draws: every convolution (and transposed one) and every linear layer.
-WEIGHT_LAYERS = (
-    nn.Conv1d,
-    nn.Conv2d,
-    nn.Conv3d,
-    nn.ConvTranspose1d,
-    nn.ConvTranspose2d,
-    nn.ConvTranspose3d,
-    nn.Linear,
-)
-
-
-def normal_init(module, std=0.02):
+    A probe network (Conv2d, ConvTranspose2d, Linear, BatchNorm1d) gets model.apply(init_weights_normal):
+    the weights of the first three must have mean 0 and standard deviation 0.02 (within 0.002); their
+    biases and the BatchNorm layer must stay as PyTorch made them.
     """
-    DCGAN-style initialization (use with model.apply): weights of convolutional and linear layers ~ N(0, std).
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        probe = nn.Sequential(nn.Conv2d(1, 64, 5), nn.ConvTranspose2d(64, 32, 4), nn.Linear(1024, 1024))
+        probe.append(nn.BatchNorm1d(1024))
+        with torch.no_grad():
+            probe[3].weight.uniform_(0.5, 1.5)  # so that a BatchNorm drawn from N(0, 0.02) shows
+        before = copy.deepcopy(probe.state_dict())
+        try:
+            probe.apply(init_weights_normal)
+        except NotImplementedError:
+            print("init_weights_normal is not written yet (optional): Experiment 1 runs without it.")
+            return False
+        except Exception as error:  # a mistake in the student's code: say it, don't stop "Run all"
+            print(f"FAIL: init_weights_normal raised {type(error).__name__}: {error}")
+            return False
+    problems = []
+    for index, layer in enumerate(probe[:3]):
+        weight = layer.weight.detach()
+        mean, std = weight.mean().item(), weight.std().item()
+        if abs(mean) > 0.002 or abs(std - 0.02) > 0.002:
+            problems.append(f"{type(layer).__name__}: weights of mean {mean:.4f} and std {std:.4f}, not 0 and 0.02")
+        if not torch.equal(layer.bias, before[f"{index}.bias"]):
+            problems.append(f"{type(layer).__name__}: the bias changed (leave biases as they are)")
+    if any(not torch.equal(value, before[f"3.{key}"]) for key, value in probe[3].state_dict().items()):
+        problems.append("BatchNorm1d changed (only convolutions and linear layers get N(0, 0.02) weights)")
+    if problems:
+        print("FAIL: init_weights_normal: " + "; ".join(problems))
+        return False
+    print("init_weights_normal: weights of Conv2d, ConvTranspose2d and Linear ~ N(0, 0.02), the rest untouched. PASS")
+    return True
 
-    As the rubric asks, only the weights of convolutional and linear layers change: their biases and
-    every other layer (BatchNorm keeps weight 1 and bias 0) stay as PyTorch made them, like the
-    notebook's initialize_weights, which draws the same weights from Xavier's distribution instead.
+
+def check_smoothed_discriminator_loss(smoothed_discriminator_loss, discriminator_loss):
     """
-    if isinstance(module, WEIGHT_LAYERS):
-        nn.init.normal_(module.weight, mean=0.0, std=std)
+    The visible check of gan.py's smoothed_discriminator_loss. Prints what it finds; never raises. True if right.
+
+    Binary cross-entropy is linear in its label, and for a logit s, bce(s, 1) - bce(s, 0) = -s. So the real
+    label y instead of 1 adds (1 - y) * mean(logits_real) to discriminator_loss, exactly: the check compares
+    with that (it relies on your discriminator_loss, checked above), for the labels 0.9, 0.8 and 1.
+    """
+    generator = torch.Generator().manual_seed(0)
+    real, fake = 3 * torch.randn(64, 1, generator=generator), 3 * torch.randn(64, 1, generator=generator)
+    problems = []
+    for label in (0.9, 0.8, 1.0):
+        try:
+            value = smoothed_discriminator_loss(real, fake, real_label=label)
+        except NotImplementedError:
+            print("smoothed_discriminator_loss is not written yet (optional): Experiment 1 runs without it.")
+            return False
+        except Exception as error:
+            print(f"FAIL: smoothed_discriminator_loss raised {type(error).__name__}: {error}")
+            return False
+        expected = discriminator_loss(real, fake) + (1 - label) * real.mean()
+        if not torch.is_tensor(value) or value.numel() != 1:
+            problems.append(f"real_label={label:g}: it should return one number (a tensor), got {type(value).__name__}")
+        elif abs(value.item() - expected.item()) > 1e-5 * (1 + abs(expected.item())):
+            problems.append(f"real_label={label:g}: {value.item():.6f}, expected {expected.item():.6f}")
+    if problems:
+        print("FAIL: smoothed_discriminator_loss: " + "; ".join(problems) + " (real images get real_label, fakes 0)")
+        return False
+    print("smoothed_discriminator_loss: real label 0.9, 0.8 and 1 give the expected losses. PASS")
+    return True
+
+
+def trick_setups(baseline, init_weights_normal, smoothed_discriminator_loss, real_label=0.9):
+    """
+    Experiment 1's setups, {name: GANSetup}: the baseline, and each of your two tricks that is written, alone
+    and together. A trick whose stub is not written is left out, with a line that says so.
+    """
+    has_init = written(lambda: nn.Linear(2, 2).apply(init_weights_normal))
+    has_smoothing = written(lambda: smoothed_discriminator_loss(torch.zeros(2, 1), torch.zeros(2, 1), real_label))
+    smoothed = functools.partial(smoothed_discriminator_loss, real_label=real_label)
+    setups = {"baseline (Xavier init, labels 1/0)": baseline}
+    if has_smoothing:
+        setups[f"label smoothing (real label {real_label:g})"] = baseline.but(discriminator_loss=smoothed)
+    else:
+        print("Skipped: label smoothing (smoothed_discriminator_loss in gan.py is not written yet; optional).")
+    if has_init:
+        setups["N(0, 0.02) init"] = baseline.but(init=init_weights_normal)
+    else:
+        print("Skipped: N(0, 0.02) init (init_weights_normal in gan.py is not written yet; optional).")
+    if has_init and has_smoothing:
+        both = baseline.but(init=init_weights_normal, discriminator_loss=smoothed)
+        setups["N(0, 0.02) init + label smoothing"] = both
+    return setups
+
+
+def describe_budget(experiments=None):
+    """Print each experiment's length in words (the budget in force, GOING_FURTHER): no dictionaries."""
+    experiments = GOING_FURTHER if experiments is None else experiments
+    print(f"Going further with the {budget.BUDGET!r} budget:")
+    for name, what in (("smoothing", "Experiment 1 (DCGANs)"), ("optimizers", "Experiment 2 (vanilla GANs)"),
+                       ("fid", "Experiment 3 (DCGAN)")):  # fmt: skip
+        e = experiments[name]
+        every = "every iteration" if e["show_every"] == 1 else f"every {e['show_every']:,} iterations"
+        print(f"  {what}: {e['max_iters']:,} iterations per setup, FID of {e['fid_samples']:,} samples {every}, "
+              f"final metrics on {e['final_samples']:,} samples")  # fmt: skip
+    latent = experiments["latent"]
+    print(f"  Experiment 4: {latent['pairs']} interpolations of {latent['steps']} steps, class histograms of "
+          f"{latent['histogram_samples']:,} samples per generator")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------
@@ -196,7 +273,7 @@ class GANSetup:
     - build_D, build_G: functions of no arguments returning the networks (on the CPU).
     - discriminator_loss, generator_loss: the losses run_a_gan calls.
     - optimizer: function of a model returning its optimizer (get_optimizer, or your own).
-    - init: if given, applied to D and G with model.apply (initialize_weights, normal_init).
+    - init: if given, applied to D and G with model.apply (initialize_weights, init_weights_normal).
     """
 
     build_D: Callable[[], nn.Module]
@@ -207,7 +284,7 @@ class GANSetup:
     init: Callable[[nn.Module], None] | None = None
 
     def but(self, **changes):
-        """A copy with some fields changed, e.g. setup.but(init=normal_init)."""
+        """A copy with some fields changed, e.g. setup.but(init=init_weights_normal)."""
         return dataclasses.replace(self, **changes)
 
 

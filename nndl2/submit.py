@@ -4,7 +4,10 @@
                                       autograde budget, nndl2.training) and prints the verdict it would
                                       give each; a few minutes on a CPU
     check_submission(globals())       lists what is left: stubs in gan.py, answers not set, justifications
-                                      not written, a notebook saved without outputs, files the grader refuses
+                                      not written, a notebook without outputs, files the grader refuses; it
+                                      reads the notebook you are looking at (in Colab the open notebook,
+                                      elsewhere the saved file: nndl2.colab.live_notebook)
+    download_submission(globals())    in Colab: downloads gan.py and the open notebook to your computer
 
 The limits here are the grader's own (it imports them from this module).
 """
@@ -15,11 +18,14 @@ import json
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
+
+from nndl2.colab import NOTEBOOK, in_colab, live_notebook, read_notebook
 
 LIMITS = {"notebook": 50 * 2**20, "gan": 1 * 2**20}  # bytes: larger files are refused, not read
 STUB = 'raise NotImplementedError("{function}: write your code here (see the docstring)")'  # gan.py's stubs
-NOTEBOOK = "GANs-PyTorch.ipynb"
+OPTIONAL = ("init_weights_normal", "smoothed_discriminator_loss")  # gan.py's ungraded "Going further" stubs
 ANSWERS = {  # the variables Inline Questions 4-6 ask for, and what they must be
     "minmax_value": "a number",
     "xy_pairs": "six (x, y) pairs",
@@ -30,10 +36,10 @@ JUSTIFICATIONS = ("q5_justification", "q6_justification")
 TRAINING_CELLS = ("train_vanilla", "train_lsgan", "train_dcgan")
 
 
-def stubs_left(text):
-    """The functions of a gan.py text whose answer region still holds the stub."""
+def stubs_left(text, optional=False):
+    """The functions of a gan.py text whose answer region still holds the stub (optional=True: OPTIONAL ones too)."""
     pattern = re.escape(STUB).replace(re.escape("{function}"), r"(\w+)")
-    return re.findall(pattern, text)
+    return [name for name in re.findall(pattern, text) if optional or name not in OPTIONAL]
 
 
 def answer_problem(name, value):
@@ -51,33 +57,42 @@ def grade_id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def notebook_problems(path):
-    """What the saved notebook at `path` still lacks: written justifications, outputs, size."""
-    problems = []
-    size = path.stat().st_size
-    if size > LIMITS["notebook"]:
-        problems.append(f"{path.name} is {size / 2**20:.0f} MB: the grader refuses notebooks over 50 MB")
-        return problems
-    try:
-        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-    except (ValueError, UnicodeDecodeError):
-        return [f"{path.name} is not a readable notebook: save it again from Jupyter or Colab"]
+def notebook_problems(notebook, where="the notebook"):
+    """What the notebook (a dict, or the Path of a saved one) still lacks: written justifications, outputs, size."""
+    saved = isinstance(notebook, Path)
+    if saved:
+        size = notebook.stat().st_size
+        if size > LIMITS["notebook"]:
+            return [f"{notebook.name} is {size / 2**20:.0f} MB: the grader refuses notebooks over 50 MB"]
+        try:
+            notebook = read_notebook(notebook)
+        except ValueError:
+            return [f"{where} is not a readable notebook: save it again from Jupyter or Colab"]
+    elif len(json.dumps(notebook)) > LIMITS["notebook"]:
+        return ["the notebook is over 50 MB: the grader refuses it (clear some outputs)"]
+    cells = notebook.get("cells", [])
+    cells = [cell for cell in cells if isinstance(cell, dict)] if isinstance(cells, list) else []
     by_id = {grade_id(cell): cell for cell in cells if grade_id(cell)}
+    problems = []
     for name in JUSTIFICATIONS:
-        text = "".join(by_id.get(name, {}).get("source", []))
+        source = by_id.get(name, {}).get("source", [])
+        text = "".join(source) if isinstance(source, list) else str(source)
         if not by_id.get(name) or "YOUR ANSWER HERE" in text or not text.replace("**Your answer (why):**", "").strip():
-            problems.append(
-                f"the justification of Inline Question {name[1]} is not written yet (in the saved notebook)"
-            )
+            problems.append(f"the justification of Inline Question {name[1]} is not written yet (in {where})")
     if not any(by_id.get(name, {}).get("outputs") for name in TRAINING_CELLS):
-        problems.append(f"{path.name} was saved without outputs: run it, save it, then submit that file")
+        if saved:
+            problems.append(f"{where} has no outputs: run the notebook, save it (Ctrl+S), then check again")
+        else:
+            problems.append("the notebook has no training outputs: run it from the top (Runtime > Run all)")
     return problems
 
 
 def check_submission(namespace=None, folder="."):
     """Print what is still missing before you submit; returns the list of problems (empty: ready).
 
-    Under nbgrader's autograde the check is skipped: the grader runs a notebook it rebuilt itself.
+    It reads gan.py in `folder` and the notebook you are looking at (nndl2.colab.live_notebook: in Colab
+    the open notebook, elsewhere the saved file). Under nbgrader's autograde the check is skipped: the
+    grader runs a notebook it rebuilt itself.
     """
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         print("Before you submit: skipped while the grader runs the notebook.")
@@ -87,7 +102,7 @@ def check_submission(namespace=None, folder="."):
     problems = []
     gan = folder / "gan.py"
     if not gan.exists():
-        problems.append("gan.py is not here: submit it beside the notebook")
+        problems.append(f"gan.py is not in {folder.resolve()}: run the first cell, or put gan.py beside the notebook")
     elif gan.is_symlink():
         problems.append("gan.py is a link: the grader reads plain files only")
     elif gan.stat().st_size > LIMITS["gan"]:
@@ -106,19 +121,57 @@ def check_submission(namespace=None, folder="."):
             problem = answer_problem(name, namespace[name])
             if problem:
                 problems.append(problem)
-    saved = folder / NOTEBOOK
-    if saved.exists():
-        problems += notebook_problems(saved)
+    notebook, where = live_notebook(namespace, folder)
+    if notebook is None:
+        problems.append(f"{where}: save this notebook there as {NOTEBOOK} (File > Save) and check again; "
+                        "the check of its justifications and outputs was skipped")  # fmt: skip
     else:
-        problems.append(f"{NOTEBOOK} is not in {Path(folder).resolve()}: download it (File > Download .ipynb) and "
-                        "submit it with gan.py; the check of its justifications and outputs was skipped")  # fmt: skip
+        problems += notebook_problems(notebook, where)
+    print(f"Before you submit: checked {gan.resolve()} and {where}.")
     if problems:
-        print("Before you submit, fix:")
+        print("Fix:")
         for problem in problems:
             print(f"  - {problem}")
     else:
-        print("Ready to submit: gan.py has no stub left, every answer is set, and the saved notebook has its outputs.")
+        print("Ready to submit: gan.py has no stub left, every answer is set, and the notebook has its outputs.")
+        print(how_to_submit(folder))
     return problems
+
+
+def how_to_submit(folder="."):
+    """One sentence: how to get gan.py and the notebook out, for this runtime."""
+    if in_colab():
+        return (
+            f"Submit gan.py (from {Path(folder).resolve()}) and this notebook as {NOTEBOOK}:\n"
+            "download both with download_submission(globals()) (the next cell), or the notebook by\n"
+            "File > Download > Download .ipynb and gan.py from the Files panel (right-click > Download)."
+        )
+    return f"Submit gan.py and {NOTEBOOK} from {Path(folder).resolve()} (save the notebook first)."
+
+
+def download_submission(namespace=None, folder="."):
+    """In Colab: download gan.py and the open notebook (as GANs-PyTorch.ipynb) to your computer; returns their paths.
+
+    Outside Colab, prints where the two files are and returns their paths.
+    """
+    folder = Path(folder)
+    notebook, where = live_notebook(namespace, folder)
+    if not in_colab():
+        path = notebook if isinstance(notebook, Path) else folder / NOTEBOOK
+        print(f"Submit {(folder / 'gan.py').resolve()} and {Path(path).resolve()} (save the notebook first).")
+        return [folder / "gan.py", Path(path)]
+    from google.colab import files
+
+    out = Path(tempfile.mkdtemp()) / NOTEBOOK
+    if isinstance(notebook, Path):
+        out.write_bytes(notebook.read_bytes())
+    elif notebook is not None:
+        out.write_text(json.dumps(notebook), encoding="utf-8")
+    paths = [folder / "gan.py"] + ([out] if notebook is not None else [])
+    for path in paths:
+        files.download(str(path))
+    print("Downloading " + " and ".join(Path(path).name for path in paths) + ": submit both.")
+    return paths
 
 
 def preview_grading(device=None, budget="autograde"):
@@ -129,9 +182,9 @@ def preview_grading(device=None, budget="autograde"):
     """
     import torch
 
-    from nndl2.budget import BUDGETS, SEED
+    from nndl2.budget import BUDGETS, SEED, iterations
     from nndl2.data import MNISTBatches, load_mnist
-    from nndl2.quality import evaluate, passes, sample_images
+    from nndl2.quality import evaluate, margins, passes, sample_images
     from nndl2.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -142,10 +195,8 @@ def preview_grading(device=None, budget="autograde"):
     for number, name in enumerate(GANS, 1):
         _, G, _, _ = train_gan(name, gan, loader, BUDGETS[budget][name], SEED, device, show_every=10**9)
         metrics = evaluate(sample_images(G, n=1000))
-        ok, reasons = passes(metrics, name)
+        ok, _ = passes(metrics, name)
         verdicts[name] = (ok, metrics)
-        summary = (f"{metrics['recognizable']:.0%} recognizable, {metrics['coverage']}/10 digits, "
-                   f"FID {metrics['fid']:.0f}")  # fmt: skip
-        print(f"Inline Question {number} ({name}): {'PASS' if ok else 'MISS'}: {summary}"
-              + ("" if ok else f" ({'; '.join(reasons)})"))  # fmt: skip
+        print(f"Inline Question {number} ({name}, {iterations(name, budget):,} iterations as the grader trains): "
+              f"{'PASS' if ok else 'FAIL'}: {margins(metrics, name)}")  # fmt: skip
     return verdicts

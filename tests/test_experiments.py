@@ -43,17 +43,17 @@ def sigmoid(x):
 
 
 # ---------------------------------------------------------------------------
-# Label smoothing
+# The two optional gan.py functions (the reference's), their visible checks, and Experiment 1's setups
 # ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("real_label", [0.9, 0.75])
-def test_label_smoothing_changes_the_real_label_only_and_by_its_amount(solution, real_label):
+def test_smoothed_loss_changes_the_real_label_only_and_by_its_amount(solution, real_label):
     rng = np.random.default_rng(4)
     real, fake = rng.normal(1, 3, (64, 1)), rng.normal(-1, 3, (64, 1))
     t_real = torch.tensor(real, requires_grad=True)
     t_fake = torch.tensor(fake, requires_grad=True)
-    loss = experiments.one_sided_label_smoothing(solution.discriminator_loss, real_label)(t_real, t_fake)
+    loss = solution.smoothed_discriminator_loss(t_real, t_fake, real_label=real_label)
     # BCE with label y for the real logits, label 0 for the fakes: y * softplus(-s) + (1 - y) * softplus(s).
     expected = np.mean(real_label * softplus(-real) + (1 - real_label) * softplus(real)) + np.mean(softplus(fake))
     assert float(loss.detach()) == pytest.approx(expected, rel=1e-12)
@@ -62,27 +62,19 @@ def test_label_smoothing_changes_the_real_label_only_and_by_its_amount(solution,
     np.testing.assert_allclose(t_fake.grad.numpy(), sigmoid(fake) / 64, rtol=1e-10, atol=1e-15)
 
 
-def test_label_one_is_the_plain_loss_and_a_label_outside_0_1_is_refused(solution):
+def test_label_one_is_the_plain_loss(solution):
     real, fake = torch.randn(8, 1, dtype=torch.float64), torch.randn(8, 1, dtype=torch.float64)
     plain = solution.discriminator_loss(real, fake)
-    assert torch.equal(experiments.one_sided_label_smoothing(solution.discriminator_loss, 1.0)(real, fake), plain)
-    for label in (0, 1.5, -0.1):
-        with pytest.raises(ValueError, match="real_label"):
-            experiments.one_sided_label_smoothing(solution.discriminator_loss, label)
+    assert float(solution.smoothed_discriminator_loss(real, fake, real_label=1.0)) == pytest.approx(float(plain))
 
 
-# ---------------------------------------------------------------------------
-# N(0, 0.02) initialization
-# ---------------------------------------------------------------------------
-
-
-def test_normal_init_draws_conv_and_linear_weights_from_n_0_002_and_leaves_the_rest(solution):
+def test_init_weights_normal_draws_conv_and_linear_weights_from_n_0_002_and_leaves_the_rest(solution):
     torch.manual_seed(0)
     models = [solution.build_dc_classifier(BATCH), solution.build_dc_generator(), solution.discriminator()]
     layers_seen = set()
     for model in models:
         before = {name: value.clone() for name, value in model.state_dict().items()}
-        model.apply(experiments.normal_init)
+        model.apply(solution.init_weights_normal)
         after = model.state_dict()
         weights = {
             f"{name}.weight"
@@ -101,8 +93,85 @@ def test_normal_init_draws_conv_and_linear_weights_from_n_0_002_and_leaves_the_r
             if n >= 100_000:  # normal, not just any distribution with that spread: 68.3% within one std
                 assert abs(np.mean(np.abs(w) < 0.02) - 0.6827) < 0.005, name
     assert {"Conv2d", "ConvTranspose2d", "Linear", "BatchNorm1d", "BatchNorm2d"} <= layers_seen
-    bn = next(m for m in models[1].modules() if isinstance(m, nn.BatchNorm2d))
-    assert torch.equal(bn.weight, torch.ones_like(bn.weight)) and torch.equal(bn.bias, torch.zeros_like(bn.bias))
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("init_weights_normal: write your code here (see the docstring)")
+
+
+def normal_everything(m):  # a common mistake: BatchNorm's weight drawn too
+    if getattr(m, "weight", None) is not None:
+        nn.init.normal_(m.weight, 0.0, 0.02)
+
+
+def too_wide(m):
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.2)
+
+
+def with_bias(m):
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        nn.init.normal_(m.bias, 0.0, 0.02)
+
+
+def test_check_init_weights_normal_passes_the_reference_and_names_each_mistake(solution, capsys):
+    assert experiments.check_init_weights_normal(solution.init_weights_normal) is True
+    assert capsys.readouterr().out.endswith("the rest untouched. PASS\n")
+    for wrong, said in [(normal_everything, "BatchNorm1d changed"), (too_wide, "std 0.2"), (with_bias, "bias changed")]:
+        assert experiments.check_init_weights_normal(wrong) is False
+        out = capsys.readouterr().out
+        assert out.startswith("FAIL: init_weights_normal: ") and said in out, out
+    assert experiments.check_init_weights_normal(stub) is False
+    said = "init_weights_normal is not written yet (optional): Experiment 1 runs without it.\n"
+    assert capsys.readouterr().out == said
+    assert experiments.check_init_weights_normal(lambda m: 1 / 0) is False  # a crash is reported, not raised
+    assert capsys.readouterr().out.startswith("FAIL: init_weights_normal raised ZeroDivisionError")
+
+
+def test_check_smoothed_loss_passes_the_reference_and_names_each_mistake(solution, capsys):
+    check = experiments.check_smoothed_discriminator_loss
+    assert check(solution.smoothed_discriminator_loss, solution.discriminator_loss) is True
+    assert capsys.readouterr().out.endswith("give the expected losses. PASS\n")
+    bce = solution.bce_loss
+
+    def both_sides(real, fake, real_label=0.9):  # smoothing the fake label too
+        return bce(real, torch.full_like(real, real_label)) + bce(fake, torch.full_like(fake, 1 - real_label))
+
+    def ignores_label(real, fake, real_label=0.9):
+        return solution.discriminator_loss(real, fake)
+
+    for wrong in (both_sides, ignores_label):
+        assert check(wrong, solution.discriminator_loss) is False
+        assert capsys.readouterr().out.startswith("FAIL: smoothed_discriminator_loss: real_label=0.9: ")
+    assert check(stub, solution.discriminator_loss) is False
+    assert "not written yet (optional)" in capsys.readouterr().out
+
+
+def test_experiment_1_leaves_out_a_trick_that_is_not_written_and_says_so(solution, capsys):
+    baseline = experiments.GANSetup(None, None, solution.discriminator_loss, None, None)
+    names = list(experiments.trick_setups(baseline, stub, stub))
+    assert names == ["baseline (Xavier init, labels 1/0)"]
+    out = capsys.readouterr().out
+    assert "Skipped: label smoothing (smoothed_discriminator_loss in gan.py is not written yet; optional)." in out
+    assert "Skipped: N(0, 0.02) init (init_weights_normal in gan.py is not written yet; optional)." in out
+    setups = experiments.trick_setups(baseline, solution.init_weights_normal, solution.smoothed_discriminator_loss)
+    assert list(setups) == ["baseline (Xavier init, labels 1/0)", "label smoothing (real label 0.9)",
+                            "N(0, 0.02) init", "N(0, 0.02) init + label smoothing"]  # fmt: skip
+    real, fake = torch.randn(8, 1), torch.randn(8, 1)
+    smoothed = setups["label smoothing (real label 0.9)"].discriminator_loss(real, fake)
+    assert torch.equal(smoothed, solution.smoothed_discriminator_loss(real, fake, real_label=0.9))
+    assert setups["N(0, 0.02) init"].init is solution.init_weights_normal
+    state = torch.random.get_rng_state()
+    experiments.trick_setups(baseline, solution.init_weights_normal, solution.smoothed_discriminator_loss)
+    assert torch.equal(torch.random.get_rng_state(), state)  # asking draws nothing from the training's generator
+
+
+def test_the_budget_is_described_in_words_not_dictionaries(capsys):
+    experiments.describe_budget(experiments.EXPERIMENTS["full"])
+    out = capsys.readouterr().out
+    assert "{" not in out and "Experiment 1 (DCGANs): 300 iterations per setup" in out
+    assert "Experiment 2 (vanilla GANs): 1,000 iterations per setup" in out
 
 
 # ---------------------------------------------------------------------------
@@ -341,6 +410,36 @@ def new_cells(notebook):
     return cells[first:end]
 
 
+def uncommented(cell):
+    """A "Your variant" cell as a student who removed the # of its example lines has it."""
+    lines = cell.source.splitlines()
+    start = lines.index("    pass") + 1
+    return nbformat.v4.new_code_cell("\n".join(lines[:start] + [line.replace("# ", "", 1) for line in lines[start:]]))
+
+
+def test_every_variant_example_runs_once_uncommented(solution, loader, monkeypatch, capsys):
+    """The "Your variant" examples train and plot at the smoke budget, with the notebook's names."""
+    import matplotlib.pyplot as plt
+
+    notebook = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
+    cells = {grade_id(cell): cell for cell in new_cells(notebook) if grade_id(cell)}
+    variants = [uncommented(c) for c in new_cells(notebook) if c.source.startswith("# Your variant (optional)")]
+    monkeypatch.setattr(experiments, "GOING_FURTHER", experiments.EXPERIMENTS["smoke"])
+    namespace = {name: getattr(solution, name) for name in dir(solution) if not name.startswith("_")}
+    namespace.update(BUDGET="smoke", SEED=0, batch_size=BATCH, device="cpu", NOISE_DIM=96, loader_train=loader, plt=plt)
+    namespace["G"] = solution.generator()
+    setup = cells["going_further_setup"].source.replace("from gan import", "from gan_solution import")
+    exec(compile(setup, "going_further_setup", "exec"), namespace)
+    adam = cells["going_further_optimizers"].source.split("\n\n\nif not")[0]  # the cell's def adam(lr)
+    exec(compile(adam, "adam", "exec"), namespace)
+    for number, cell in enumerate(variants, 1):
+        exec(compile(cell.source, f"variant {number}", "exec"), namespace)
+        plt.close("all")
+    out = capsys.readouterr().out
+    for name in ("--- real label 0.8 ---", "--- Adam lr 2e-4 ---", "--- DCGAN, LSGAN losses ---"):
+        assert name in out
+
+
 PLOT_CELLS = {  # grade id: figures it draws
     "going_further_smoothing_plots": 3,
     "going_further_optimizers_plots": 2,
@@ -353,7 +452,11 @@ PLOT_CELLS = {  # grade id: figures it draws
 def test_new_code_cells_are_locked_and_train_nothing_at_autograde(solution, monkeypatch, capsys):
     """Run the new code cells as the autograder would (budget "autograde"): every one must skip its work."""
     cells = [cell for cell in new_cells(nbformat.read(SOURCE_NOTEBOOK, as_version=4)) if cell.cell_type == "code"]
-    assert all(cell.metadata["nbgrader"]["locked"] and not cell.metadata["nbgrader"]["grade"] for cell in cells)
+    variants = [cell for cell in cells if "nbgrader" not in cell.metadata]  # "Your variant": the student's own
+    assert len(variants) == 4 and all(cell.source.startswith("# Your variant (optional)") for cell in variants)
+    locked = [cell for cell in cells if cell not in variants]
+    assert all(cell.metadata["nbgrader"]["locked"] and not cell.metadata["nbgrader"]["grade"] for cell in locked)
+    cells = locked + [uncommented(cell) for cell in variants]  # as a student who wrote every variant
     assert set(PLOT_CELLS) <= {grade_id(cell) for cell in cells}
 
     def forbidden(*args, **kwargs):

@@ -143,3 +143,34 @@ def test_refuses_a_stale_release(tmp_path, monkeypatch, capsys):
     assert handout.main(["--out", str(tmp_path / "out.zip")]) == 1
     assert "gan.py is out of date: run python -m grading.ta.release" in capsys.readouterr().err
     assert not (tmp_path / "out.zip").exists()
+
+
+# What students must never read in the handout: the kit's grading code (`grading/...` paths, `grading.ta...`
+# modules), rubrics, and the numbered reference documents the kit was built from ("seed 004", seeds/).
+# "seed" alone is not flagged: the handout rightly speaks of random seeds (torch.manual_seed, sample_noise's
+# `seed` argument, "from the same seed"); the internal sense always comes with a number or the seeds/ folder.
+# "grading." is flagged only as a module path (followed by a name): a sentence may end with "grading.".
+INTERNALS = re.compile(r"grading/|grading\.[A-Za-z_]|rubric|\bseeds?\s*(?:#|no\.?)?\s*\d+\b|seeds/", re.IGNORECASE)
+
+
+def test_the_internal_words_pattern_flags_internals_and_not_random_seeds():
+    flagged = ["see grading/ta/calibration.md", "python -m grading.ta.make_student", "seed 004's rubric",
+               "the Rubric says", "Seeds/003.txt", "as in seed #2"]  # fmt: skip
+    fine = ["torch.manual_seed(seed)", "from the same seed on the same batches", "skipped at grading.",
+            "sample_noise(2, 3, seed=SEED)", "skipped_at_grading()", "autograding: plain data"]  # fmt: skip
+    assert all(INTERNALS.search(text) for text in flagged)
+    assert not any(INTERNALS.search(text) for text in fine)
+
+
+def test_no_handed_out_file_names_grading_internals(members):
+    texts = {}
+    for name, data in members.items():
+        if name.endswith((".py", ".ipynb", ".txt", ".md")):
+            texts[name] = data.decode("utf-8")
+    assert {f"{ASSIGNMENT}/gan.py", NOTEBOOK_MEMBER, f"{ASSIGNMENT}/nndl2/experiments.py"} <= set(texts)
+    found = {
+        name: sorted({match.group(0) for match in INTERNALS.finditer(text)})
+        for name, text in texts.items()
+        if INTERNALS.search(text)
+    }
+    assert found == {}

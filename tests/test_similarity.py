@@ -109,6 +109,8 @@ def fill(answers):
 
     def answer(match):
         indent, function = match.group(1), match.group(2)
+        if function not in answers:  # the optional Going further stubs: left as handed out
+            return match.group(0)
         return "".join(indent + line + "\n" for line in answers[function].splitlines())
 
     return STUB.sub(answer, TEMPLATE)
@@ -132,9 +134,13 @@ def solution_answers():
     """The reference's code of each function, read from its BEGIN/END SOLUTION regions (independently of the
     code under test)."""
     text = SOLUTION_GAN.read_text()
-    functions = re.findall(r"^def (\w+)\(", text, flags=re.M)
-    regions = re.findall(r"### BEGIN SOLUTION\n(.*?)\n\s*### END SOLUTION", text, flags=re.S)
-    bodies = dict(zip([f for f in functions if f in ALICE], regions, strict=True))
+    bodies = {}
+    for block in re.split(r"^(?=def )", text, flags=re.M):  # each function's own region (the optional ones too)
+        name = re.match(r"def (\w+)\(", block)
+        region = re.search(r"### BEGIN SOLUTION\n(.*?)\n\s*### END SOLUTION", block, flags=re.S)
+        if name and region and name.group(1) in ALICE:  # the graded functions; the optional stubs stay stubs
+            bodies[name.group(1)] = region.group(1)
+    assert set(bodies) == set(ALICE)
     return {function: "\n".join(line[4:] for line in body.splitlines()) for function, body in bodies.items()}
 
 
@@ -171,7 +177,7 @@ def test_the_fixtures_are_what_they_claim():
     assert texts["carol"].index("def build_dc_generator") < texts["carol"].index("def sample_noise")
     assert "hidden" not in texts["carol"] and "units = 256" in texts["carol"]
     assert "START OF YOUR CODE" not in texts["gina"] and "uniform_(-1, 1)" in texts["gina"]
-    assert "NotImplementedError" not in texts["erin"]
+    assert not any(f'NotImplementedError("{function}:' in texts["erin"] for function in ALICE)
 
 
 def test_copies_rank_first_whatever_the_renames_and_order(comparison):
@@ -227,11 +233,11 @@ def test_reference_copies_are_flagged_and_convergence_is_told_apart(comparison):
 
 
 def answer_lines(text):
-    """Line numbers of the non-blank lines between the START and END markers."""
+    """Line numbers of the non-blank lines between the START and END markers (an unanswered stub: none)."""
     inside, found = False, set()
     for number, line in enumerate(text.splitlines(), 1):
         inside = inside and "END OF YOUR CODE" not in line
-        if inside and line.strip():
+        if inside and line.strip() and not STUB.match(line + "\n"):
             found.add(number)
         inside = inside or "START OF YOUR CODE" in line
     return found
@@ -368,3 +374,28 @@ def test_command_line(tmp_path, capsys):
 def test_command_line_rejects_bad_options(tmp_path, option):
     with pytest.raises(SystemExit):
         similarity.main([str(tmp_path), "--out", str(tmp_path / "out"), *option])
+
+
+def test_the_optional_going_further_functions_are_not_compared():
+    """Two students who wrote the same ungraded init_weights_normal / smoothed_discriminator_loss (the reference's)
+    compare exactly as if both had left those stubs: only graded answers count."""
+    reference = {
+        f: c for f, c in solution_regions_all().items() if f in ("init_weights_normal", "smoothed_discriminator_loss")
+    }
+    assert len(reference) == 2
+    plain = {"alice": fill(ALICE), "dave": fill(DAVE)}
+    extra = {"alice": fill({**ALICE, **reference}), "dave": fill({**DAVE, **reference})}
+    before = similarity.compare(plain, TEMPLATE, SOLUTION_GAN.read_text()).pairs[0]
+    after = similarity.compare(extra, TEMPLATE, SOLUTION_GAN.read_text()).pairs[0]
+    assert after.similarity == before.similarity and after.shared_tokens == before.shared_tokens
+
+
+def solution_regions_all():
+    """Every function's solution region of the reference, the optional ones too."""
+    bodies = {}
+    for block in re.split(r"^(?=def )", SOLUTION_GAN.read_text(), flags=re.M):
+        name = re.match(r"def (\w+)\(", block)
+        region = re.search(r"### BEGIN SOLUTION\n(.*?)\n\s*### END SOLUTION", block, flags=re.S)
+        if name and region:
+            bodies[name.group(1)] = "\n".join(line[4:] for line in region.group(1).splitlines())
+    return bodies

@@ -1,25 +1,50 @@
-"""The student's last minutes: the preview of Inline Questions 1-3 and the before-you-submit check (nndl2/submit.py)."""
+"""The student's round trip: the first cell in Colab, Jupyter and VS Code, the preview of Inline Questions 1-3
+and the before-you-submit check (nndl2/colab.py, nndl2/submit.py).
 
+Colab is simulated: a fake `google.colab` (drive.mount, _message.blocking_request("get_ipynb"), files.download),
+a temporary folder standing in for /content (the setup cell's one COLAB_CONTENT line is pointed at it) and a
+"cloud" folder that drive.mount copies to <content>/drive, as Colab's mount shows the student's Drive there.
+"""
+
+import contextlib
+import io
 import json
+import shutil
+import sys
+import tempfile
+import types
+import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from grading.instructor import plainfiles
-from grading.kit import NOTEBOOK, SOLUTION_GAN, STUDENT_GAN
-from grading.ta.examples import answered_notebook
-from nndl2 import submit
+from grading.kit import NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK, STUDENT_GAN
+from grading.ta.examples import answered_notebook, colab_saved
+from grading.ta.handout import handout_files, write_zip
+from nndl2 import colab, submit
 
 RIGHT = {"minmax_value": 0, "xy_pairs": [(-1, 2), (-2, 1), (-1, -1), (1, -2), (2, -1), (1, 1)],
          "q5_reaches_optimum": False, "q6_good_sign": False}  # fmt: skip
 
 
+GRADED = ["sample_noise", "discriminator", "generator", "discriminator_loss", "generator_loss", "get_optimizer",
+          "ls_discriminator_loss", "ls_generator_loss", "build_dc_classifier", "build_dc_generator"]  # fmt: skip
+
+
 def test_stubs_left_finds_every_stub_of_the_release_and_none_of_the_solution():
-    assert sorted(submit.stubs_left(STUDENT_GAN.read_text())) == sorted(
-        ["sample_noise", "discriminator", "generator", "discriminator_loss", "generator_loss", "get_optimizer",
-         "ls_discriminator_loss", "ls_generator_loss", "build_dc_classifier", "build_dc_generator"]
-    )  # fmt: skip
-    assert submit.stubs_left(SOLUTION_GAN.read_text()) == []
+    assert sorted(submit.stubs_left(STUDENT_GAN.read_text())) == sorted(GRADED)
+    assert sorted(submit.stubs_left(STUDENT_GAN.read_text(), optional=True)) == sorted(GRADED + list(submit.OPTIONAL))
+    assert submit.stubs_left(SOLUTION_GAN.read_text(), optional=True) == []
+
+
+def test_the_optional_stubs_are_no_graded_item():
+    """Going further's two functions are ungraded: no grade id checks them, so they never block "Ready"."""
+    from grading.course.items import FUNCTION_ITEMS
+
+    assert not set(submit.OPTIONAL) & set(FUNCTION_ITEMS.values())
+    assert set(GRADED) == set(FUNCTION_ITEMS.values())
 
 
 def test_the_grader_refuses_what_the_check_warns_about():
@@ -45,14 +70,14 @@ def test_a_blank_submission_lists_everything_left(tmp_path, capsys):
     assert sum("is still the stub" in p for p in problems) == 10
     assert sum("is not defined" in p for p in problems) == 4
     assert sum("justification of Inline Question" in p for p in problems) == 2
-    assert any("saved without outputs" in p for p in problems)
-    assert capsys.readouterr().out.startswith("Before you submit, fix:")
+    assert any("has no outputs: run the notebook, save it" in p for p in problems)
+    assert capsys.readouterr().out.splitlines()[1] == "Fix:"
 
 
 def test_a_finished_submission_is_ready(tmp_path, capsys):
     folder = folder_with(tmp_path, SOLUTION_GAN.read_text(), with_training_outputs(answered_notebook()))
     assert submit.check_submission(dict(RIGHT), folder) == []
-    assert capsys.readouterr().out.startswith("Ready to submit")
+    assert capsys.readouterr().out.splitlines()[1].startswith("Ready to submit")
 
 
 @pytest.mark.parametrize(
@@ -89,8 +114,11 @@ def test_preview_trains_like_the_grader_and_gives_three_verdicts(tmp_path, monke
     assert all(not ok for ok, _ in verdicts.values())  # three smoke iterations train nothing
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Inline Question")]
     assert [line.split(":")[0] for line in lines] == [
-        "Inline Question 1 (vanilla)", "Inline Question 2 (lsgan)", "Inline Question 3 (dcgan)"
+        "Inline Question 1 (vanilla, 3 iterations as the grader trains)",
+        "Inline Question 2 (lsgan, 3 iterations as the grader trains)",
+        "Inline Question 3 (dcgan, 3 iterations as the grader trains)",
     ]  # fmt: skip
+    assert all(": FAIL: recognizable " in line and "FID " in line and "(limit " in line for line in lines)
     assert json.dumps({k: v[1]["fid"] for k, v in verdicts.items()})  # metrics are plain numbers
 
 
@@ -98,3 +126,219 @@ def test_the_check_stays_quiet_while_the_grader_runs_the_notebook(tmp_path, monk
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     assert submit.check_submission({}, folder=tmp_path) == []
     assert capsys.readouterr().out == "Before you submit: skipped while the grader runs the notebook.\n"
+
+
+# ---------------------------------------------------------------------------
+# Colab, simulated: both routes (Drive, the zip unpacked in /content), a finished and an unfinished notebook
+# ---------------------------------------------------------------------------
+
+
+def cell_source(name):
+    return next(c for c in nbformat.read(SOURCE_NOTEBOOK, 4).cells if submit.grade_id(c) == name).source
+
+
+def setup_cell(content):
+    """The first cell's source with Colab's /content replaced by the folder `content`."""
+    source = cell_source("colab_setup")
+    line = 'COLAB_CONTENT = "/content"'
+    assert source.count(line) == 1 and source.count('"/content') == 1  # every Colab path derives from it
+    return source.replace(line, f"COLAB_CONTENT = {str(content)!r}")
+
+
+class FakeColab:
+    """google.colab as the kit uses it. `cloud` holds the student's Drive (cloud/MyDrive/...); the notebook the
+    browser shows is `live` (a dict, as Colab's front end sends it)."""
+
+    def __init__(self, monkeypatch, cloud, live):
+        self.cloud, self.live, self.mounted, self.downloaded = Path(cloud), live, [], []
+        google = types.ModuleType("google")
+        google.__path__ = []
+        package = types.ModuleType("google.colab")
+        package.__path__ = []
+        drive = types.ModuleType("google.colab.drive")
+        drive.mount = self.mount
+        message = types.ModuleType("google.colab._message")
+        message.blocking_request = self.blocking_request
+        files = types.ModuleType("google.colab.files")
+        files.download = self.downloaded.append
+        package.drive, package._message, package.files = drive, message, files
+        google.colab = package
+        for module in (google, package, drive, message, files):
+            monkeypatch.setitem(sys.modules, module.__name__, module)
+
+    def mount(self, mountpoint, **options):
+        self.mounted.append(mountpoint)
+        if not Path(mountpoint).exists():
+            shutil.copytree(self.cloud, mountpoint)
+
+    def blocking_request(self, request_type, request="", timeout_sec=5):
+        assert request_type == "get_ipynb"
+        return {"ipynb": json.loads(json.dumps(self.live))}
+
+
+def unzip_handout(folder, gan_text):
+    """The handout zip unpacked in `folder` (its GANs-PyTorch/ inside), with gan.py = gan_text; returns the folder."""
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = write_zip(handout_files(), Path(scratch) / "GANs-PyTorch.zip")
+        with zipfile.ZipFile(archive) as members:
+            members.extractall(folder)
+    (Path(folder) / "GANs-PyTorch" / "gan.py").write_text(gan_text)
+    return Path(folder) / "GANs-PyTorch"
+
+
+def finished():
+    return colab_saved(with_training_outputs(answered_notebook()))
+
+
+def unfinished():
+    return colab_saved(nbformat.read(NOTEBOOK, 4))
+
+
+CASES = {  # name: (route, finished)
+    "Drive folder, finished notebook": ("drive", True),
+    "Drive folder, unfinished notebook": ("drive", False),
+    "zip unpacked in /content, finished notebook": ("runtime", True),
+    "zip unpacked in /content, unfinished notebook": ("runtime", False),
+}
+
+
+def run_colab_case(tmp_path, monkeypatch, route, done):
+    """The first cell, then "Before you submit", in a simulated Colab runtime. Returns (output, problems, fake)."""
+    content, cloud = tmp_path / "content", tmp_path / "cloud"
+    content.mkdir()
+    gan_text = (SOLUTION_GAN if done else STUDENT_GAN).read_text()
+    namespace = {"DRIVE_FOLDER": None, **(RIGHT if done else {})}
+    if route == "drive":
+        unzip_handout(cloud / "MyDrive", gan_text)
+        namespace["DRIVE_FOLDER"] = "MyDrive/GANs-PyTorch"
+    else:
+        unzip_handout(content, gan_text)  # with the release notebook file, untouched: not what the student sees
+    fake = FakeColab(monkeypatch, cloud, finished() if done else unfinished())
+    monkeypatch.chdir(content)  # where a Colab notebook starts
+    monkeypatch.setenv("MNIST_ROOT", "unset")
+    monkeypatch.delenv("MNIST_ROOT")
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(compile(setup_cell(content), "colab_setup", "exec"), namespace)
+        problems = submit.check_submission(namespace)
+    return output.getvalue(), problems, fake
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_before_you_submit_in_colab_reads_the_open_notebook(tmp_path, monkeypatch, case):
+    route, done = CASES[case]
+    output, problems, fake = run_colab_case(tmp_path, monkeypatch, route, done)
+    folder = Path.cwd()
+    assert folder.name == "GANs-PyTorch" and (folder / "gan.py").exists()
+    assert fake.mounted == ([str(tmp_path / "content" / "drive")] if route == "drive" else [])
+    assert (route == "drive") == (tmp_path / "content" / "drive" in folder.parents)
+    if route == "drive":
+        assert "Your files live on Google Drive" in output and "WARNING" not in output
+    else:
+        assert "WARNING: your files are in" in output and "DELETED when the runtime is recycled" in output
+    assert "download_submission()" in output or "download_submission(globals())" in output
+    assert "checked " in output and "and the notebook open in Colab." in output
+    if done:
+        # In the /content route the folder's notebook file is the untouched release: the check must not read it.
+        assert problems == [] and "Ready to submit" in output and "download_submission(globals())" in output
+    else:
+        assert sum("is still the stub" in p for p in problems) == 10
+        assert sum("justification of Inline Question" in p and "(in the notebook open in Colab)" in p
+                   for p in problems) == 2  # fmt: skip
+        assert "the notebook has no training outputs: run it from the top (Runtime > Run all)" in problems
+        assert "Ready to submit" not in output
+    import os
+
+    assert os.environ["MNIST_ROOT"] == str(tmp_path / "content" / "mnist")  # the runtime's disk, not Drive
+
+
+def test_download_submission_in_colab_downloads_gan_py_and_the_open_notebook(tmp_path, monkeypatch):
+    _, _, fake = run_colab_case(tmp_path, monkeypatch, "drive", True)
+    paths = submit.download_submission({})
+    assert [Path(p).name for p in fake.downloaded] == ["gan.py", "GANs-PyTorch.ipynb"]
+    assert json.loads(Path(fake.downloaded[1]).read_text()) == json.loads(json.dumps(fake.live))
+    assert [str(p) for p in paths] == fake.downloaded
+
+
+def test_a_wrong_drive_folder_says_what_the_drive_has(tmp_path, monkeypatch):
+    content, cloud = tmp_path / "content", tmp_path / "cloud"
+    content.mkdir()
+    unzip_handout(cloud / "MyDrive" / "C147", STUDENT_GAN.read_text())
+    FakeColab(monkeypatch, cloud, unfinished())
+    monkeypatch.chdir(content)
+    monkeypatch.setenv("MNIST_ROOT", "unset")
+    with pytest.raises(RuntimeError) as error:
+        exec(setup_cell(content), {"DRIVE_FOLDER": "MyDrive/GANs-PyTorch"})
+    message = str(error.value)
+    assert "DRIVE_FOLDER = 'MyDrive/GANs-PyTorch': there is no such folder in your Google Drive." in message
+    assert f"{content / 'drive' / 'MyDrive'} has: C147." in message and "run both cells again" in message
+
+
+@pytest.mark.parametrize("written", ["GANs-PyTorch", "My Drive/GANs-PyTorch", "/content/drive/MyDrive/GANs-PyTorch/"])
+def test_drive_folder_may_be_written_as_drive_shows_it(tmp_path, monkeypatch, written):
+    content, cloud = tmp_path / "content", tmp_path / "cloud"
+    content.mkdir()
+    unzip_handout(cloud / "MyDrive", STUDENT_GAN.read_text())
+    FakeColab(monkeypatch, cloud, unfinished())
+    monkeypatch.chdir(content)
+    monkeypatch.setenv("MNIST_ROOT", "unset")
+    exec(setup_cell(content), {"DRIVE_FOLDER": written.replace("/content", str(content))})
+    assert Path.cwd() == content / "drive" / "MyDrive" / "GANs-PyTorch"
+
+
+def test_a_partial_nndl2_fails_the_first_cell_naming_the_missing_modules(tmp_path, monkeypatch):
+    folder = unzip_handout(tmp_path / "unzipped", STUDENT_GAN.read_text())
+    (folder / "nndl2" / "training.py").unlink()
+    (folder / "nndl2" / "quality.py").unlink()
+    monkeypatch.chdir(folder)
+    with pytest.raises(RuntimeError, match=r"Not found in .*: nndl2/quality.py, nndl2/training.py\. .*complete nndl2/"):
+        exec(setup_cell("/content"), {})
+
+
+def test_the_first_cell_needs_exactly_the_handed_out_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError) as error:
+        exec(setup_cell("/content"), {})
+    listed = str(error.value).split(": ", 1)[1].split(". ")[0].split(", ")
+    handed_out = {name.split("/", 1)[1] for name in handout_files()}
+    assert set(listed) == {name for name in handed_out if name == "gan.py" or name.startswith("nndl2/")}
+
+
+def test_a_drive_folder_set_outside_colab_is_harmless(monkeypatch, capsys):
+    """Under autograde (or on a laptop) the student's DRIVE_FOLDER changes nothing."""
+    from grading.kit import ROOT
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.chdir(ROOT)
+    exec(setup_cell("/content"), {"DRIVE_FOLDER": "MyDrive/somewhere/else"})
+    assert Path.cwd() == ROOT
+    assert capsys.readouterr().out.startswith(f"Working in {ROOT}: gan.py and GANs-PyTorch.ipynb are files here.")
+
+
+# ---------------------------------------------------------------------------
+# Jupyter and VS Code: the notebook file the kernel runs
+# ---------------------------------------------------------------------------
+
+
+def test_vs_code_and_jupyter_name_the_notebook_file_they_run(tmp_path, monkeypatch):
+    folder = folder_with(tmp_path, SOLUTION_GAN.read_text(), nbformat.read(NOTEBOOK, 4))  # a stale copy here
+    elsewhere = tmp_path / "copies" / "GANs-PyTorch (2).ipynb"
+    elsewhere.parent.mkdir()
+    nbformat.write(with_training_outputs(answered_notebook()), elsewhere)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert colab.notebook_file({}, folder) == folder / "GANs-PyTorch.ipynb"
+    assert submit.check_submission({**RIGHT, "__vsc_ipynb_file__": str(elsewhere)}, folder) == []
+    monkeypatch.setenv("JPY_SESSION_NAME", str(elsewhere))
+    assert colab.notebook_file({}, folder) == elsewhere
+    assert submit.check_submission(dict(RIGHT), folder) == []
+    monkeypatch.setenv("JPY_SESSION_NAME", "copies/GANs-PyTorch (2).ipynb")  # relative to the server's root
+    assert colab.notebook_file({}, tmp_path) == tmp_path / "copies" / "GANs-PyTorch (2).ipynb"
+
+
+def test_outside_colab_a_missing_notebook_file_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    (tmp_path / "gan.py").write_text(SOLUTION_GAN.read_text())
+    problems = submit.check_submission(dict(RIGHT), tmp_path)
+    assert problems == [f"GANs-PyTorch.ipynb is not in {tmp_path.resolve()}: save this notebook there as "
+                        "GANs-PyTorch.ipynb (File > Save) and check again; the check of its justifications and "
+                        "outputs was skipped"]  # fmt: skip

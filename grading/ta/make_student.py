@@ -17,10 +17,7 @@ from grading.course.answer_regions import BEGIN, CLASS, DEF, END, END_LINE, STAR
 from grading.kit import SOLUTION_GAN, STUDENT_GAN
 from nndl2.submit import STUB
 
-HEADER = (
-    "# GENERATED FILE: made by `python -m grading.ta.make_student` from the course's reference;\n"
-    "# students: write your code only between the START / END OF YOUR CODE lines.\n"
-)
+HEADER = "# Write your code only between the START / END OF YOUR CODE lines; leave the rest as it is.\n"
 
 
 def make_student(solution_text):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from grading.kit import SOLUTION_GAN, STUDENT_GAN
 from grading.ta.examples import write_submission
+from nndl2.submit import OPTIONAL  # the optional, ungraded functions of gan.py
 
 from . import notebooks
 from .index import ENTRIES, GRADE_IDS, MUTANTS, QUALITY_IDS
@@ -80,8 +81,11 @@ def regions(text):
 
 
 def splice(template, bodies):
-    """`template` with the body of every answer region replaced by bodies[function] (all must be given)."""
-    wanted = set(regions(template))
+    """`template` with the body of every answer region replaced by bodies[function] (all must be given, but for
+    the optional, ungraded Going further functions: not given, they keep the template's stub)."""
+    stubs = regions(template)
+    bodies = {**{name: stubs[name] for name in OPTIONAL if name in stubs}, **bodies}
+    wanted = set(stubs)
     if set(bodies) != wanted:
         raise ValueError(
             f"answer regions differ: missing {sorted(wanted - set(bodies))}, extra {sorted(set(bodies) - wanted)}"
