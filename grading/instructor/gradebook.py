@@ -103,10 +103,15 @@ def has_submission(path, student):
 
 
 def record(path, student, scores):
-    """Write automatic scores {grade id: score} into the gradebook at `path` (manual grades untouched)."""
+    """Write automatic scores {grade id: score, or None: nobody's yet} into the gradebook at `path` (manual grades
+    untouched). The grade ids are those of every notebook of the assignment (Part 2's when it is graded)."""
     with Gradebook(url(path)) as gradebook:
+        submission = gradebook.find_submission(ASSIGNMENT, student)
+        grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
         for item, score in scores.items():
-            grade = gradebook.find_grade(item, ASSIGNMENT, ASSIGNMENT, student)
+            if item not in grades:
+                raise MissingEntry(f"no grade {item!r} in {student}'s submission")
+            grade = grades[item]
             grade.auto_score = score
             grade.needs_manual_grade = needs_manual_grade(grade)
         gradebook.db.commit()

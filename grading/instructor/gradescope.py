@@ -226,6 +226,7 @@ def failure_json(message, items, visibility, seconds):
 
 def run(root=None):
     """Grade /autograder/submission and write /autograder/results/results.json; returns the results."""
+    from grading.course import part2
     from grading.instructor.autograde import graded_items
     from grading.instructor.submissions import collect
 
@@ -242,7 +243,7 @@ def run(root=None):
             users = meta.get("users") or [{}]
             student = str(users[0].get("sid") or users[0].get("id") or "student")
             problems = copy_submission(root / "submission", Path(tmp) / "submissions" / "submission")
-            (submission,) = collect(Path(tmp) / "submissions")
+            (submission,) = collect(Path(tmp) / "submissions", faces=part2.graded())
             submission.name = ", ".join(str(user.get("name", "")) for user in users if user.get("name")) or student
             submission.source, submission.lms_id = "gradescope", str(meta.get("id") or "") or None
             submission.sid = str(users[0].get("sid") or "") or None
