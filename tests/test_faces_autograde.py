@@ -88,7 +88,8 @@ def test_a_hang_in_faces_py_is_located_in_faces_py(tmp_path):
         f'  File "{tmp_path}/faces.py", line 4 in <module>\n'
         '  File "/usr/lib/python3.11/runpy.py", line 88 in _run_code\n'
     )
-    assert autograde.hang_location(stderr, tmp_path / "faces.py") == 'at line 4 of faces.py, "time.sleep(1)", importing it'
+    where = autograde.hang_location(stderr, tmp_path / "faces.py")
+    assert where == 'at line 4 of faces.py, "time.sleep(1)", importing it'
 
 
 def test_the_faces_export_has_its_own_limit_and_leaves_part1s_stages_theirs():
@@ -120,7 +121,9 @@ def graded(tmp_path_factory, mnist_real):
     shutil.copy(reference / "GANs-PyTorch.ipynb", submissions / "nofaces")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(part2, "FACES_POINTS", 1)
-        results, items = autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=lambda *a: None)
+        results, items = autograde.autograde(
+            submissions, out, budget="smoke", mnist_root=mnist_real, log=lambda *args: None
+        )
     with open(out / "grades.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     return {result["student"]: result for result in results}, items, rows, out

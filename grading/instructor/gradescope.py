@@ -15,7 +15,9 @@ then runs every submission in a container of its own, in parallel, at any class 
   student (the same sandbox, the same judge, the same nbgrader course), and writes
   /autograder/results/results.json: one test per autograded item (its title, score, points, and the
   judge's one sentence as output), the row's notes as the overall output. Hand-graded items (the two
-  justifications) are not in it: grade them as a Gradescope question of their own.
+  justifications; with Part 2 graded, FACES_POINTS > 0 in grading/course/part2.py, its samples and three
+  answers, while its eight functions are tests like Part 1's) are not in it: grade them as a Gradescope
+  question of their own.
 
 Gradescope's containers (Docker's default seccomp profile) refuse the user namespaces bubblewrap needs:
 there run_autograder, which runs as root, confines student code in the sandbox's uid mode instead

@@ -11,7 +11,8 @@ nbgrader's GetGrades put on the cell (run this pass after it), and one sentence 
 
 Then the items of the assignment's other notebooks that the gradebook holds for this student, in the
 gradebook's order (Part 2's, graded when grading/course/part2.py's FACES_POINTS is above 0: its notebook
-is not run, so it has no feedback page of its own): code cells autograded, markdown cells by hand.
+is not run, so it has no feedback page of its own): code cells autograded, markdown cells by hand; their
+titles link nowhere (no cell of this page is theirs).
 
 The summary goes into resources["gan_kit"] for the template (grading/course/templates/gan-kit-feedback).
 Nothing here is a student's text but the judge's messages, which the template escapes.
@@ -82,6 +83,6 @@ class FeedbackSummary(Preprocessor):
                 items.append(self.item(cell.cell_type, meta, messages, manual))
         for grade_id, code, score, points in others:
             meta = {"grade_id": grade_id, "score": score, "points": points}
-            items.append(self.item("code" if code else "markdown", meta, messages, manual))
+            items.append(self.item("code" if code else "markdown", meta, messages, manual) | {"elsewhere": True})
         resources["gan_kit"] = {"items": items, "notes": notes}
         return nb, resources
