@@ -10,7 +10,8 @@ import shutil
 import pytest
 
 from grading.course import part2
-from grading.instructor import autograde
+from grading.instructor import autograde, gradebook
+from grading.instructor.gradebook import url as gradebook_url
 from grading.instructor.submissions import collect
 from grading.kit import FACES_NOTEBOOK, SOLUTION_FACES, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, write_submission
@@ -162,12 +163,34 @@ def test_grades_csv_has_part2s_columns_and_scores(graded):
 def test_feedback_lists_part2s_items_with_the_judges_messages(graded):
     results, _, _, out = graded
     reference = feedback_lines(out, "reference")
-    for item in FUNCTIONS:
-        assert results["reference"]["messages"][item] in reference
-    for item in BY_HAND:
-        assert part2.HAND_ITEMS[item] in reference
+    at = reference.index("Faces-PyTorch: 8.0 / 12.0 points")  # Part 2's heading, after Part 1's items
+    assert reference.index("Inline Question 6: why (graded by hand)") < at
+    # Part 2's items in its notebook's order: the judge's message of each function, then the items by hand
+    shown = [results["reference"]["messages"][item] for item in FUNCTIONS] + [part2.HAND_ITEMS[i] for i in BY_HAND]
+    places = [reference.index(text, at) for text in shown]
+    assert places == sorted(places)
     assert reference.count("to be graded by your TA") == 2 + 4  # Part 1's two justifications, Part 2's four
     mutant = feedback_lines(out, "mutant")
     message = results["mutant"]["messages"]["faces_real_loss"]
     assert message.startswith("real_loss(D_out, smooth=True) gave") and message in mutant
+    assert "Faces-PyTorch: 7.0 / 12.0 points" in mutant
     assert "no faces.py." in feedback_lines(out, "nofaces")
+
+
+def test_switching_part2_over_graded_submissions_stops_with_the_reason(tmp_path):
+    """nbgrader cannot add a notebook to an assignment with submissions: say so instead of failing in nbgrader."""
+    from nbgrader.api import Gradebook
+
+    db = tmp_path / "gradebook.db"
+    with Gradebook(gradebook_url(db)) as book:
+        book.add_assignment("GANs-PyTorch")
+        book.add_notebook("GANs-PyTorch", "GANs-PyTorch")
+        assert gradebook.notebooks_changed(db, {"GANs-PyTorch", "Faces-PyTorch"}) == ""  # no submission yet
+        book.add_student("ada")
+        with book.db.no_autoflush:  # nbgrader's add_submission otherwise flushes half-built rows (SAWarning)
+            book.add_submission("GANs-PyTorch", "ada")
+    assert gradebook.notebooks_changed(db, {"GANs-PyTorch"}) == ""
+    assert gradebook.notebooks_changed(db, {"GANs-PyTorch", "Faces-PyTorch"}) == (
+        "the graded notebooks changed since its submissions were graded (Faces-PyTorch added)"
+    )
+    assert gradebook.notebooks_changed(tmp_path / "none.db", {"GANs-PyTorch"}) == ""

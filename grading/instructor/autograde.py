@@ -400,6 +400,13 @@ class Grader:
         if self.course.exists():
             self.log("the grading files changed since the last run: every submission is graded again "
                      "(grades entered by hand are kept)")  # fmt: skip
+        notebooks = {ASSIGNMENT} | ({FACES_SOURCE_NOTEBOOK.stem} if part2.graded() else set())
+        changed = gradebook.notebooks_changed(self.gradebooks.main, notebooks)
+        if changed:
+            raise SystemExit(
+                f"{self.out}: {changed}; nbgrader cannot add or remove a notebook of an assignment that has "
+                "submissions: grade into a new --out folder, or set FACES_POINTS (grading/course/part2.py) back"
+            )
         build_course(self.course)
         faces_notebook = self.course / "source" / ASSIGNMENT / FACES_SOURCE_NOTEBOOK.name
         if part2.graded():  # Part 2: a second notebook of the same assignment (its grade cells, never run)
