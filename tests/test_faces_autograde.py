@@ -100,6 +100,23 @@ def test_the_faces_export_has_its_own_limit_and_leaves_part1s_stages_theirs():
     assert clock.faces() == autograde.Clock.MIN_LIMIT
 
 
+def test_a_faces_py_that_hangs_costs_its_own_limit_and_says_where(tmp_path, faces_points):
+    """In the sandbox: stopped at the faces export's limit (5% of a 200 s budget: 10 s), every item lost for that."""
+    grader = autograde.Grader(tmp_path / "out", time_budget=autograde.TimeBudget(200), log=lambda *args: None)
+    staged = tmp_path / "faces.py"
+    staged.write_text("import time\n\nwhile True:\n    time.sleep(0.1)\n")
+    run = autograde.Run(None, tmp_path / "work", grader.time_budget.start(), staged={"faces": staged})
+    run.work.mkdir()
+    grader.grade_faces(run)
+    assert run.phases["faces"] < 20
+    where = 'at line 4 of faces.py, "time.sleep(0.1)", importing it'
+    cause = f"the grader's run of faces.py did not finish in 10 s (it was {where})"
+    assert run.reasons == [cause]
+    assert {item: v.message for item, v in run.verdicts.items()} == {
+        item: f"{name}: not graded: {cause}." for item, name in part2.FUNCTION_ITEMS.items()
+    }
+
+
 # ---------------------------------------------------------------------------
 # End to end: three submissions at the smoke budget, in the sandbox
 # ---------------------------------------------------------------------------
