@@ -12,9 +12,10 @@ The source notebook marks each Part 2 item's cell with the metadata key MARKER (
 a function's visible check (a code cell) and the hand-graded answers (markdown). With points, the checks
 become nbgrader test cells worth FACES_POINTS, the answers manually graded answers and the samples a
 manually graded task; without, they stay plain cells. The trusted judge of the functions is
-grading/instructor/judge_faces.py; Part 2 is not wired into grading/instructor/autograde.py (see
-README.md): switching points on makes nbgrader's gradebook list the items, and the judge's verdicts
-are what a wired autograde would enter for the function items.
+grading/instructor/judge_faces.py. With points, grading/instructor/autograde.py grades Part 2 too: the
+notebook becomes a second notebook of Part 1's nbgrader assignment (its items extra columns of the same
+row), each submission's faces.py is exported in the sandbox and judged, and the answers and the samples
+wait for a TA (see README.md).
 """
 
 import shutil
@@ -53,6 +54,11 @@ def check_points(points):
     if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
         raise ValueError(f"FACES_POINTS must be a number >= 0, got {points!r}")
     return points
+
+
+def graded(points=None):
+    """Whether Part 2 is graded: FACES_POINTS (read when called, so a test may patch it) above 0."""
+    return check_points(FACES_POINTS if points is None else points) > 0
 
 
 def scores(verdicts, points=None):

@@ -31,6 +31,13 @@ How one submission is graded ("the kernel reports, the grader judges"):
    answer cells export Inline Questions 4-6, which the judge scores.
 5. The judge's scores go into nbgrader's gradebook (formgrader, feedback and grades.csv read them).
 
+Part 2 (faces, grading/course/part2.py) is graded only when FACES_POINTS is above 0 (default 0: nothing
+of it is looked at). Then its notebook is a second notebook of the same nbgrader assignment, its items
+extra columns of the same row: before step 2, `python -m nndl2.export_faces` calls faces.py's functions in
+the sandbox (its own wall limit, TimeBudget.faces) and grading/instructor/judge_faces.py judges them here;
+a submission without faces.py scores 0 on them ("no faces.py"). The Part 2 notebook itself is not run:
+its samples and three answers are listed as to be graded by hand (blank in grades.csv).
+
 Every submission takes at most --submission-timeout seconds (TimeBudget): each run of its code gets a
 wall limit drawn from what is left. A function export that runs out of time (a gan.py that hangs at
 import) is the hang found once: the training runs are not started and the notebook imports a stand-in
@@ -68,16 +75,25 @@ from pathlib import Path
 import nbformat
 import torch
 
-from grading.course import build_course, generate_assignment, going_further, nbgrader_env
+from grading.course import build_course, generate_assignment, going_further, nbgrader_env, part2
 from grading.course.preprocessors.feedback_summary import MESSAGES
-from grading.instructor import gradebook, judge, lms, sandbox
+from grading.instructor import gradebook, judge, judge_faces, lms, sandbox
 from grading.instructor.gradebook import Gradebooks
 from grading.instructor.gradebook import url as gradebook_url
 from grading.instructor.limits import GiB, Limits, describe
 from grading.instructor.normalize import rebuild
 from grading.instructor.plainfiles import Refused, UnsafeArchive, quote
 from grading.instructor.submissions import collect, unpack
-from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, ROOT, SOLUTION_GAN, SOURCE_NOTEBOOK
+from grading.kit import (
+    ASSIGNMENT,
+    FACES_SOURCE_NOTEBOOK,
+    KIT_DATA,
+    NBGRADER_CONFIG,
+    ROOT,
+    SOLUTION_FACES,
+    SOLUTION_GAN,
+    SOURCE_NOTEBOOK,
+)
 from nndl2.export import EXPORTS, REPLAY
 from nndl2.training import GANS
 
@@ -106,12 +122,17 @@ class TimeBudget:
     about 715 s together (3.3 times), the notebook at least 135 s (8 times), the feedback at least 45 s.
     A gan.py that hangs at import costs the function export's limit, then the notebook run with a stand-in
     gan.py (about 20 s) and the feedback: the training runs are not started (Grader.run_exports).
+
+    With Part 2 graded (FACES_POINTS > 0), faces.py's function export runs first, with at most `faces` of
+    the total (45 s at the default; the reference's takes about 5 s on the 2-core CPU); the stages above draw
+    on what it leaves.
     """
 
     total: float = SUBMISSION_TIMEOUT
     functions: float = 0.10
     notebook: float = 0.15
     feedback: float = 0.05
+    faces: float = 0.05
 
     def __post_init__(self):
         if not self.total > 0:
@@ -140,6 +161,10 @@ class Clock:
         kept = (self.budget.notebook + self.budget.feedback) * self.budget.total
         return self._limit(min(self.budget.functions * self.budget.total, self.left() - kept))
 
+    def faces(self):
+        kept = (self.budget.functions + self.budget.notebook + self.budget.feedback) * self.budget.total
+        return self._limit(min(self.budget.faces * self.budget.total, self.left() - kept))
+
     def training(self, runs_left):
         kept = (self.budget.notebook + self.budget.feedback) * self.budget.total
         return self._limit((self.left() - kept) / max(1, runs_left))
@@ -163,10 +188,12 @@ def notebook_limits(limit):
 # The command the grader's runs of gan.py start (plain and sandboxed): `python -m nndl2.export ARGS`, with
 # Python's faulthandler set to print every thread's traceback to stderr shortly before the wall limit,
 # so that a run the launcher stops says where it was (hang_location reads it; the launcher decides).
+# Part 2's runs of faces.py start nndl2.export_faces the same way (WATCHDOG_FACES).
 WATCHDOG = (
     "import faulthandler, runpy, sys; faulthandler.dump_traceback_later(float(sys.argv.pop(1))); "
     "runpy.run_module('nndl2.export', run_name='__main__', alter_sys=True)"
 )
+WATCHDOG_FACES = WATCHDOG.replace("'nndl2.export'", "'nndl2.export_faces'")
 
 
 def dump_after(limit):
@@ -183,16 +210,18 @@ def hang_location(stderr, gan_py):
     """Where a run stopped at its wall limit was, from the watchdog's last dump in `stderr`: a phrase or ''.
 
     The innermost frame in gan.py when there is one ("at line 3 of gan.py, `while True: pass`, importing
-    it"), else the innermost frame. The line's text is read from the grader's copy of gan.py (`gan_py`).
+    it"), else the innermost frame. The line's text is read from the grader's copy of gan.py (`gan_py`;
+    Part 2's faces.py the same way, by its name).
     The text comes from the student's process: it locates a hang the launcher observed, and decides nothing.
     """
+    module = Path(gan_py).name
     start = stderr.rfind("Timeout (")
     if start < 0:
         return ""
     frames = [m.groupdict() for m in TRACEBACK_FRAME.finditer(stderr, start)]
     if not frames:
         return ""
-    in_gan = [f for f in frames if Path(f["file"]).name == "gan.py"]
+    in_gan = [f for f in frames if Path(f["file"]).name == module]
     frame = in_gan[0] if in_gan else frames[0]  # faulthandler prints the most recent call first
     line = int(frame["line"])
     if not in_gan:
@@ -202,7 +231,7 @@ def hang_location(stderr, gan_py):
     except (OSError, IndexError):
         text = ""
     where = "importing it" if frame["function"] == "<module>" else f"in {frame['function']}"
-    return f"at line {line} of gan.py" + (f", {quote(text, 80)}" if text else "") + f", {where}"
+    return f"at line {line} of {module}" + (f", {quote(text, 80)}" if text else "") + f", {where}"
 
 
 def item_numbers(numbers):
@@ -219,12 +248,18 @@ def item_numbers(numbers):
 
 
 def graded_items():
-    """[(grade_id, points, autograded)] in notebook order: the columns of grades.csv."""
+    """[(grade_id, points, autograded)] in notebook order: the columns of grades.csv.
+
+    Part 1's items, then Part 2's when it is graded (FACES_POINTS > 0): its functions autograded, its
+    answers and its samples (an nbgrader task) by hand."""
+    notebooks = [going_further.course_notebook()]  # the reflections of "Going further" may carry points
+    if part2.graded():
+        notebooks.append(part2.course_notebook())
     items = []
-    for cell in going_further.course_notebook().cells:  # the reflections of "Going further" may carry points
+    for cell in (cell for notebook in notebooks for cell in notebook.cells):
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade"):
-            autograded = cell.cell_type == "code" and not meta.get("solution")
+        if meta.get("grade") or meta.get("task"):
+            autograded = cell.cell_type == "code" and not meta.get("solution") and not meta.get("task")
             items.append((meta["grade_id"], float(meta["points"]), autograded))
     return items
 
@@ -271,6 +306,17 @@ GRADING_FILES = (
     ROOT / "grading" / "instructor" / "judge.py",
     ROOT / "grading" / "instructor" / "normalize.py",
 )
+# With Part 2 graded (only then: with FACES_POINTS = 0 the course's checksum is Part 1's alone).
+FACES_GRADING_FILES = (
+    FACES_SOURCE_NOTEBOOK,
+    SOLUTION_FACES,
+    ROOT / "grading" / "course" / "part2.py",  # FACES_POINTS
+    ROOT / "grading" / "instructor" / "judge_faces.py",
+)
+
+
+def grading_files():
+    return GRADING_FILES + (FACES_GRADING_FILES if part2.graded() else ())
 
 
 @dataclasses.dataclass
@@ -341,7 +387,7 @@ class Grader:
             )
         self.items = graded_items()
         self.points = {grade_id: points for grade_id, points, _ in self.items}
-        self.kit = checksum(GRADING_FILES)
+        self.kit = checksum(grading_files())
         self.expected = judge.expected_answers()
 
     # -- the course -------------------------------------------------------------------------
@@ -354,11 +400,22 @@ class Grader:
         if self.course.exists():
             self.log("the grading files changed since the last run: every submission is graded again "
                      "(grades entered by hand are kept)")  # fmt: skip
+        notebooks = {ASSIGNMENT} | ({FACES_SOURCE_NOTEBOOK.stem} if part2.graded() else set())
+        changed = gradebook.notebooks_changed(self.gradebooks.main, notebooks)
+        if changed:
+            raise SystemExit(
+                f"{self.out}: {changed}; nbgrader cannot add or remove a notebook of an assignment that has "
+                "submissions: grade into a new --out folder, or set FACES_POINTS (grading/course/part2.py) back"
+            )
         build_course(self.course)
+        faces_notebook = self.course / "source" / ASSIGNMENT / FACES_SOURCE_NOTEBOOK.name
+        if part2.graded():  # Part 2: a second notebook of the same assignment (its grade cells, never run)
+            nbformat.write(part2.course_notebook(), faces_notebook)
         generate_assignment(self.course)
         # Autograde needs no source notebook (locked cells come from the gradebook): keep the
         # solutions off the disk the submissions run next to.
         (self.course / "source" / ASSIGNMENT / NOTEBOOK_NAME).unlink()
+        faces_notebook.unlink(missing_ok=True)
         shutil.rmtree(self.course / "release", ignore_errors=True)
         self.gradebooks.reset()
         stamp.write_text(self.kit)
@@ -391,15 +448,16 @@ class Grader:
             env["GAN_KIT_BUDGET"] = self.budget
         return env
 
-    def export(self, run, step, args, exports, timeout):
+    def export(self, run, step, args, exports, timeout, folder="assignment", module="gan.py"):
         """`python -m nndl2.export <args>` on the staged gan.py, writing into `exports`, stopped after `timeout` s.
 
         `args` is a function of the exports folder's path as the command sees it (/exports in the sandbox).
+        `folder` (under the run's work folder) is where it runs; `module` "faces.py" runs nndl2.export_faces.
         Returns (reason or '', where it was when its time ran out or None when it did not run out).
         """
-        assignment = run.work / "assignment"
+        assignment = run.work / folder
         log = run.work / f"{step}.log"
-        watchdog = ["-c", WATCHDOG, str(dump_after(timeout))]
+        watchdog = ["-c", WATCHDOG_FACES if module == "faces.py" else WATCHDOG, str(dump_after(timeout))]
         if not self.sandboxed:
             env = {**self.env(run.student), **self.inside_env()}
             command = [sys.executable, *watchdog, *args(exports)]
@@ -407,7 +465,7 @@ class Grader:
             log.write_text(output)
             if code is not None:
                 return "", None
-            return f"time limit ({timeout:g} s) reached", hang_location(output, assignment / "gan.py")
+            return f"time limit ({timeout:g} s) reached", hang_location(output, assignment / module)
         box = sandbox.Sandbox(
             assignment, exports=exports, data=self.mnist_root, env=self.inside_env(),
             limits=dataclasses.replace(self.limits, wall_time=timeout),
@@ -419,7 +477,7 @@ class Grader:
             raise RuntimeError(f"the sandbox could not start: {outcome.error}")
         if "wall_time" not in outcome.limits_hit:
             return outcome.reason, None
-        return outcome.reason, hang_location(outcome.stderr, assignment / "gan.py")
+        return outcome.reason, hang_location(outcome.stderr, assignment / module)
 
     def nbgrader(self, student, command, *options, db, timeout=None, env=None):
         """Run `nbgrader <command>` for one student on gradebook `db`, in its own process group; (returncode, log)."""
@@ -447,7 +505,7 @@ class Grader:
         (run.work / "staged").mkdir(parents=True)
         run.reasons.extend(run.submission.problems)  # they already say "missing gan.py"
         for kind in sorted(run.submission.files):
-            target = run.work / "staged" / ("gan.py" if kind == "gan" else NOTEBOOK_NAME)
+            target = run.work / "staged" / {"gan": "gan.py", "faces": "faces.py"}.get(kind, NOTEBOOK_NAME)
             try:
                 run.submission.copy(kind, target)
                 run.staged[kind] = target
@@ -470,6 +528,8 @@ class Grader:
         exports = run.work / "exports"
         for folder in ("functions", "training", "notebook"):
             (exports / folder).mkdir(parents=True)
+        if part2.graded():
+            self.grade_faces(run)
         gan_problem = compile_problem(run.staged["gan"].read_bytes()) if "gan" in run.staged else None
         hung = None
         if "gan" in run.staged and not gan_problem:
@@ -481,6 +541,8 @@ class Grader:
         ran = self.run_notebook(run, copy, hung)
         run.verdicts.update(judge.judge_answers(exports / "notebook", self.expected))
         scores = {item: self.points[item] if verdict.passed else 0.0 for item, verdict in run.verdicts.items()}
+        if part2.graded():  # nbgrader scores a notebook not submitted 0: Part 2's hand-graded items wait for a TA
+            scores |= dict.fromkeys(part2.HAND_ITEMS)
         self.write_messages(student, {item: v.message for item, v in run.verdicts.items()}, run.reasons)
         if ran:
             gradebook.record(copy, student, scores)
@@ -565,6 +627,36 @@ class Grader:
             trained = judge.judge_training(exports / "training", run.verdicts)
             run.verdicts.update({item: v for item, v in trained.items() if item not in run.verdicts})
         return None
+
+    def grade_faces(self, run):
+        """Part 2: the sandboxed export of faces.py's functions, judged here (into run.verdicts)."""
+        if "faces" not in run.staged:
+            run.lost(part2.FUNCTION_ITEMS, "no faces.py")
+            return
+        folder, exports = run.work / "faces", run.work / "exports" / "faces"
+        folder.mkdir(parents=True)
+        exports.mkdir(parents=True)
+        shutil.copy(run.staged["faces"], folder / "faces.py")
+        shutil.copytree(KIT_DATA, folder / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
+        inputs = judge_faces.draw_inputs()
+        judge.save_inputs(exports / "inputs.npz", inputs)  # the sandbox's copy: the judge uses its own (inputs)
+        limit = run.clock.faces()
+        with run.timed("faces"):
+            reason, where = self.export(
+                run, "faces", lambda out: ["--inputs", f"{out}/inputs.npz", "--out", str(out)], exports, limit,
+                folder="faces", module="faces.py",
+            )  # fmt: skip
+        verdicts = judge_faces.judge_functions(exports, inputs)
+        if where is not None:
+            cause = f"the grader's run of faces.py did not finish in {limit:g} s"
+            cause += f" (it was {where})" if where else ""
+            missing = [item for item, name in part2.FUNCTION_ITEMS.items() if not (exports / f"{name}.npz").exists()]
+            run.verdicts.update({item: v for item, v in verdicts.items() if item not in missing})
+            run.lost(missing, cause, lambda item: f"{part2.FUNCTION_ITEMS[item]}: not graded: {cause}.")
+            return
+        if reason:
+            run.reasons.append(f"the grader's run of faces.py's functions: {reason}")
+        run.verdicts.update(verdicts)
 
     def hung(self, run, limit, where, functions):
         """The function export ran out of time: its unexported items and Inline Questions 1-3 lost for that cause.
@@ -853,7 +945,7 @@ def autograde(
             folder = unpack(submissions, tmp) if str(submissions).endswith(".zip") else Path(submissions)
         except UnsafeArchive as error:
             raise SystemExit(f"{submissions}: {error}") from None
-        found = collect(folder)
+        found = collect(folder, faces=part2.graded())
         write_problems(out / PROBLEMS_FILE, found.problems)
         for problem in found.problems:
             log(f"batch: {problem}")

@@ -102,11 +102,36 @@ def has_submission(path, student):
         return submission is not None
 
 
-def record(path, student, scores):
-    """Write automatic scores {grade id: score} into the gradebook at `path` (manual grades untouched)."""
+def notebooks_changed(path, notebooks):
+    """Why the assignment in the gradebook at `path` cannot take the notebooks `notebooks` (names), or ''.
+
+    nbgrader's generate_assignment refuses to add or remove a notebook of an assignment with submissions:
+    Part 2's notebook (grading/course/part2.py) switched on or off over graded submissions."""
+    if not Path(path).exists():
+        return ""
     with Gradebook(url(path)) as gradebook:
+        try:
+            assignment = gradebook.find_assignment(ASSIGNMENT)
+        except MissingEntry:
+            return ""
+        have = {notebook.name for notebook in assignment.notebooks}
+        if have == set(notebooks) or not assignment.submissions:
+            return ""
+        added, removed = sorted(set(notebooks) - have), sorted(have - set(notebooks))
+    change = [f"{', '.join(added)} added" if added else "", f"{', '.join(removed)} removed" if removed else ""]
+    return f"the graded notebooks changed since its submissions were graded ({'; '.join(filter(None, change))})"
+
+
+def record(path, student, scores):
+    """Write automatic scores {grade id: score, or None: nobody's yet} into the gradebook at `path` (manual grades
+    untouched). The grade ids are those of every notebook of the assignment (Part 2's when it is graded)."""
+    with Gradebook(url(path)) as gradebook:
+        submission = gradebook.find_submission(ASSIGNMENT, student)
+        grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
         for item, score in scores.items():
-            grade = gradebook.find_grade(item, ASSIGNMENT, ASSIGNMENT, student)
+            if item not in grades:
+                raise MissingEntry(f"no grade {item!r} in {student}'s submission")
+            grade = grades[item]
             grade.auto_score = score
             grade.needs_manual_grade = needs_manual_grade(grade)
         gradebook.db.commit()

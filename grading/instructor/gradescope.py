@@ -15,7 +15,9 @@ then runs every submission in a container of its own, in parallel, at any class 
   student (the same sandbox, the same judge, the same nbgrader course), and writes
   /autograder/results/results.json: one test per autograded item (its title, score, points, and the
   judge's one sentence as output), the row's notes as the overall output. Hand-graded items (the two
-  justifications) are not in it: grade them as a Gradescope question of their own.
+  justifications; with Part 2 graded, FACES_POINTS > 0 in grading/course/part2.py, its samples and three
+  answers, while its eight functions are tests like Part 1's) are not in it: grade them as a Gradescope
+  question of their own.
 
 Gradescope's containers (Docker's default seccomp profile) refuse the user namespaces bubblewrap needs:
 there run_autograder, which runs as root, confines student code in the sandbox's uid mode instead
@@ -228,6 +230,7 @@ def run(root=None):
     """Grade /autograder/submission and write /autograder/results/results.json; returns the results."""
     import torch
 
+    from grading.course import part2
     from grading.instructor.autograde import graded_items
     from grading.instructor.submissions import collect
 
@@ -244,7 +247,7 @@ def run(root=None):
             users = meta.get("users") or [{}]
             student = str(users[0].get("sid") or users[0].get("id") or "student")
             problems = copy_submission(root / "submission", Path(tmp) / "submissions" / "submission")
-            (submission,) = collect(Path(tmp) / "submissions")
+            (submission,) = collect(Path(tmp) / "submissions", faces=part2.graded())
             submission.name = ", ".join(str(user.get("name", "")) for user in users if user.get("name")) or student
             submission.source, submission.lms_id = "gradescope", str(meta.get("id") or "") or None
             submission.sid = str(users[0].get("sid") or "") or None

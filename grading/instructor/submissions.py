@@ -91,6 +91,10 @@ from grading.kit import ASSIGNMENT
 __all__ = ["Batch", "Submission", "collect", "unpack", "copy_plain", "Refused", "UnsafeArchive", "LIMITS", "FILE_NAMES"]
 
 FILE_NAMES = {"notebook": f"{ASSIGNMENT}.ipynb", "gan": "gan.py"}
+# Part 2's student module, looked for only when Part 2 is graded (collect(..., faces=True)); never "missing":
+# the grader scores its items 0 with the reason "no faces.py" (grading/instructor/autograde.py).
+OPTIONAL_NAMES = {"faces": "faces.py"}
+NAMES = FILE_NAMES | OPTIONAL_NAMES
 KEY_NAME_LENGTH = 80  # characters of a name kept in a key; ids and hashes come on top (nbgrader takes 128)
 HASH_LENGTH = 8
 METADATA = "submission_metadata.yml"
@@ -104,8 +108,8 @@ MOODLE_FOLDER = re.compile(r"^(?P<name>.*?)_(?P<id>\d+)_assignsubmission_(?P<plu
 MOODLE_FILE = re.compile(r"^(?P<name>.*?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[A-Za-z0-9]+)_(?P<file>.+)$", re.S)
 GRADESCOPE_FOLDER = re.compile(r"^submission_(?P<id>\d+)$")
 
-EXTENSIONS = {"notebook": ".ipynb", "gan": ".py"}
-TARGETS = {"notebook": re.sub(r"[\W_]+", "", ASSIGNMENT).lower(), "gan": "gan"}
+EXTENSIONS = {"notebook": ".ipynb", "gan": ".py", "faces": ".py"}
+TARGETS = {"notebook": re.sub(r"[\W_]+", "", ASSIGNMENT).lower(), "gan": "gan", "faces": "faces"}
 COPY_OF = re.compile(r"^(?:copy\s+of\s+)+", re.I)
 RENAMED = re.compile(
     r"(?:\s*\((?P<paren>\d+)\)|-(?P<dash>\d+)|\s*(?:-\s*)?copy(?:\s*\((?P<copyparen>\d+)\)|\s+(?P<copynumber>\d+))?)$",
@@ -181,14 +185,15 @@ class Found:
     place: str = ""  # a folder or Gradescope row: its folder's path in the export
 
 
-def collect(root, due=None):
+def collect(root, due=None, faces=False):
     """Batch: a Submission for every student found in the export folder `root`, sorted by key, and the
     batch's problems.
 
     Never raises for anything inside the export: what cannot be read becomes a problem on the row of
     the student it belongs to, a row keyed "unidentified-<hash>", or (an archive member refused outside
     any student's files) a problem of the batch. Raises only when `root` itself is not a folder. `due`
-    (timezone-aware) marks rows with a submission time after it late.
+    (timezone-aware) marks rows with a submission time after it late. `faces`: find Part 2's faces.py too
+    (files["faces"], chosen like gan.py; its absence is no problem of the row).
     """
     root = Path(root).resolve()
     if not root.is_dir():
@@ -199,7 +204,8 @@ def collect(root, due=None):
         for entry in found:
             if entry.submitted_at is not None and entry.submitted_at > due:
                 entry.late = True
-    return Batch([_submission(entry, key, root) for entry, key in _keys(found)], export.problems)
+    kinds = NAMES if faces else FILE_NAMES
+    return Batch([_submission(entry, key, root, kinds) for entry, key in _keys(found)], export.problems)
 
 
 class Export:
@@ -404,28 +410,29 @@ def _owns(entry, parts):
 
 
 # -- choosing the files ---------------------------------------------------------------------------
-def _candidate(filename):
-    """(kind, exact, numbers) when `filename` is the notebook or gan.py, however renamed; else None."""
+def _candidate(filename, kinds=FILE_NAMES):
+    """(kind, exact, numbers) when `filename` is one of `kinds` (the notebook, gan.py ...), however renamed; else
+    None."""
     lower = filename.lower()
-    kind = next((k for k, extension in EXTENSIONS.items() if lower.endswith(extension)), None)
-    if kind is None:
-        return None
-    stem = COPY_OF.sub("", filename[: -len(EXTENSIONS[kind])].strip())
-    numbers = []
-    while (match := RENAMED.search(stem)) and match.start() > 0:
-        numbers.append(int(next((group for group in match.groups() if group), "0")))
-        stem = stem[: match.start()].rstrip()
-    if re.sub(r"[\s._-]+", "", stem).lower() != TARGETS[kind]:
-        return None
-    return kind, filename == FILE_NAMES[kind], tuple(numbers)
+    for kind in kinds:
+        if not lower.endswith(EXTENSIONS[kind]):
+            continue
+        stem = COPY_OF.sub("", filename[: -len(EXTENSIONS[kind])].strip())
+        numbers = []
+        while (match := RENAMED.search(stem)) and match.start() > 0:
+            numbers.append(int(next((group for group in match.groups() if group), "0")))
+            stem = stem[: match.start()].rstrip()
+        if re.sub(r"[\s._-]+", "", stem).lower() == TARGETS[kind]:
+            return kind, filename == kinds[kind], tuple(numbers)
+    return None
 
 
-def _choose(entry, root):
-    """files and problems for one submission: the rule of the module docstring, applied per kind."""
+def _choose(entry, root, kinds=FILE_NAMES):
+    """files and problems for one submission: the rule of the module docstring, applied per kind of `kinds`."""
     files, problems, others, odd = {}, [], [], []
     candidates = defaultdict(list)
     for item in entry.items:
-        match = _candidate(item.filename)
+        match = _candidate(item.filename, kinds)
         if item.refused is not None:
             reason = f"the archive member was not unpacked: {item.refused}"
         elif match is not None:
@@ -439,23 +446,23 @@ def _choose(entry, root):
         if reason is None:
             candidates[match[0]].append((item, match))
         elif match is not None:
-            problems.append(f"{FILE_NAMES[match[0]]} candidate {quote(item.shown)} refused: {reason}")
+            problems.append(f"{kinds[match[0]]} candidate {quote(item.shown)} refused: {reason}")
         else:
             problems.append(f"{quote(item.shown)} refused: {reason}")
     if odd:
         problems.append(f"not plain files, ignored: {', '.join(odd[:5])}" + (" ..." if len(odd) > 5 else ""))
-    for kind in FILE_NAMES:
+    for kind in kinds:
         found = candidates[kind]
         if not found:
             continue
-        folder = files["notebook"].parent if kind == "gan" and "notebook" in files else None
+        folder = files["notebook"].parent if kind != "notebook" and "notebook" in files else None
         ranked = sorted(found, key=lambda c: _rank(c, folder))
         files[kind] = ranked[0][0].path
         if len(ranked) > 1:
             why = _why(ranked[0], ranked[1], folder)
             rest = ", ".join(quote(item.shown) for item, _ in ranked[1:6]) + (" ..." if len(ranked) > 6 else "")
             problems.append(
-                f"{len(ranked)} candidates for {FILE_NAMES[kind]}: graded {quote(ranked[0][0].shown)} ({why}); "
+                f"{len(ranked)} candidates for {kinds[kind]}: graded {quote(ranked[0][0].shown)} ({why}); "
                 f"not graded: {rest}"
             )
     if not entry.identify_only:
@@ -524,9 +531,9 @@ def _keys(found):
     return sorted(((entry, keys[id(entry)]) for entry in found), key=lambda pair: pair[1])
 
 
-def _submission(entry, key, root):
+def _submission(entry, key, root, kinds=FILE_NAMES):
     try:
-        files, problems = _choose(entry, root)
+        files, problems = _choose(entry, root, kinds)
     except Exception as error:  # a bug or an unreadable entry must not lose the row
         files, problems = {}, [f"its files could not be examined ({type(error).__name__}: {error})"]
     return Submission(
