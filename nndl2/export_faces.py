@@ -3,7 +3,7 @@
 As for Part 1 (nndl2/export.py), the grader never scores anything inside your Python process: this
 module runs in the sandbox, calls each graded function of faces.py on inputs the grader drew for this
 submission, and writes what they returned as numpy files without pickles; a separate grader process
-(grading/instructor/judge_faces.py), which never imports your code, compares them with the reference:
+(the grader's judge), which never imports your code, compares them with the reference:
 
     python -m nndl2.export_faces --inputs IN.npz --out DIR [--work TMP]
 

@@ -317,3 +317,29 @@ def test_a_notebook_of_an_older_release_has_each_prose_cell_once(tool):
     rebuilt, notes = rebuild(SAVERS[tool](student))
     assert notes == [] and len(rebuilt.cells) == len(RELEASE.cells)
     assert shape(rebuilt.cells) == shape(student.cells)
+
+
+@pytest.mark.parametrize("tool", SAVERS)
+def test_an_edited_settings_cell_is_the_students_in_its_place(tool):
+    """The unlocked cells students are told to edit (DRIVE_FOLDER, PREVIEW, a Going further variant): the
+    student's version once, in the release cell's place, not beside a second copy of the release's."""
+    student = answered_notebook()
+    edits = {"DRIVE_FOLDER = None": 'DRIVE_FOLDER = "MyDrive/hw3"', "PREVIEW = True": "PREVIEW = False"}
+    for cell in student.cells:
+        for old, new in edits.items():
+            if cell.cell_type == "code" and "nbgrader" not in cell.metadata and old in cell.source:
+                cell.source = cell.source.replace(old, new)
+    variant = next(c for c in student.cells if c.cell_type == "code" and "nbgrader" not in c.metadata
+                   and "variant" in c.source.lower())  # fmt: skip
+    variant.source = variant.source.replace("\n# ", "\n", 1)  # a line uncommented, as the cell invites
+    assert (
+        sum(
+            a.source != b.source
+            for a, b in zip(student.cells, RELEASE.cells, strict=True)
+            if "nbgrader" not in b.metadata
+        )
+        == 3
+    )
+    rebuilt, notes = rebuild(SAVERS[tool](student))
+    assert notes == [] and len(rebuilt.cells) == len(RELEASE.cells)
+    assert [c.source for c in rebuilt.cells] == [c.source for c in student.cells]

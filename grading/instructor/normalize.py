@@ -193,12 +193,21 @@ def match(release_cells, cells):
         if index is not None and index not in taken:  # a copy of a cell already met keeps the student's place
             taken.add(index)
             anchor = index
-    prose = {i for i, c in enumerate(release_cells) if c.cell_type == "markdown" and not nbgrader_of(c)} - taken
+    # The cells students may edit: prose, and the unlocked code cells without nbgrader metadata (settings such
+    # as DRIVE_FOLDER, Going further's variants), which run the student's code wherever it stands anyway.
+    prose = {i for i, c in enumerate(release_cells) if c.cell_type in ("markdown", "code") and not nbgrader_of(c)}
+    prose -= taken
     budget = [MAX_COMPARISONS]
     for position, cell in enumerate(cells):
-        if matches[position] is None and prose and cell.get("cell_type") == "markdown" and not nbgrader_of(cell):
+        if (
+            matches[position] is None
+            and prose
+            and cell.get("cell_type") in ("markdown", "code")
+            and not nbgrader_of(cell)
+        ):
             following = (i for i in matches[position + 1 :] if i is not None and i > anchors[position])
             gap = [i for i in sorted(prose) if anchors[position] < i < next(following, len(release_cells))]
+            gap = [i for i in gap if release_cells[i].cell_type == cell.get("cell_type")]
             index = edit_of(cell, [(i, release_cells[i]) for i in gap], budget)
             if index is not None:
                 matches[position] = index
