@@ -190,6 +190,36 @@ def test_a_faces_notebook_is_rebuilt_around_part2s_release_with_the_students_out
     assert not any(cell.get("outputs") for cell in notebook.cells)
 
 
+def test_part2s_notebook_is_not_run_and_keeps_its_outputs_within_the_output_limits():
+    """The autograde passes: Part 2's notebook keeps the student's outputs but the graded checks', cut to the same
+    byte limits as a run's (no kernel is started); Part 1's are cleared and run as before."""
+    from grading.course.preprocessors.keep_outputs import KeepOutputs
+    from grading.course.preprocessors.limited_execute import LimitedExecute
+
+    def notebook():
+        check = nbformat.v4.new_code_cell("test_scale()", metadata={"nbgrader": {"grade": True, "grade_id": "x"}})
+        check.outputs = [nbformat.v4.new_output("stream", name="stdout", text="CLAIMED PASS\n")]
+        log = nbformat.v4.new_code_cell("train()")
+        log.outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text="L" * 3000),
+            nbformat.v4.new_output("display_data", data={"image/png": png_grid()}),
+        ]
+        grid = nbformat.v4.new_code_cell("show()")
+        grid.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png_grid()})]
+        return nbformat.v4.new_notebook(cells=[check, log, grid])
+
+    kept, _ = KeepOutputs().preprocess(notebook(), {"unique_key": part2.NOTEBOOK})
+    assert [len(cell.outputs) for cell in kept.cells] == [0, 2, 1]
+    cleared, _ = KeepOutputs().preprocess(notebook(), {"unique_key": "GANs-PyTorch"})
+    assert [len(cell.outputs) for cell in cleared.cells] == [0, 0, 0]
+    limited, _ = LimitedExecute(max_output_bytes=1000).preprocess(kept, {"unique_key": part2.NOTEBOOK})
+    log, grid = limited.cells[1].outputs, limited.cells[2].outputs
+    assert log[0].text == "L" * 1000 and log[1].text == "\n[output truncated at 1000 bytes]\n"
+    assert len(log) == 2  # the image after the cut text is dropped
+    assert grid[0].data["image/png"] == png_grid()  # a cell of its own: its own 1000 bytes
+    assert limited.cells[0].outputs == []  # not run
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, mnist_real):
     """reference (Part 1 and faces.py), a faces.py mutant alone, Part 1's notebook alone: graded with points 1."""
