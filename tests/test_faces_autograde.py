@@ -6,6 +6,7 @@ import base64
 import csv
 import html
 import io
+import json
 import re
 import shutil
 
@@ -163,7 +164,9 @@ def answered_faces_notebook():
     hostile.outputs = [
         nbformat.v4.new_output("display_data", data={"text/html": "<script>alert('output')</script>"}),
     ]
-    notebook.cells.append(hostile)
+    malformed = nbformat.v4.new_code_cell("print()")  # what no Jupyter writes, but a file may hold
+    malformed.outputs = [{"output_type": "display_data", "data": ["x"], "metadata": [1]}, "text", {"output_type": 3}]
+    notebook.cells += [hostile, malformed]
     return notebook
 
 
@@ -172,7 +175,7 @@ def test_a_faces_notebook_is_rebuilt_around_part2s_release_with_the_students_out
     checks, every output rebuilt inert, and the ungraded release's metadata not told as an edit."""
     release = part2.course_notebook(1)
     shipped = nbformat.read(FACES_NOTEBOOK, as_version=4)
-    data = nbformat.writes(answered_faces_notebook()).encode()
+    data = json.dumps(answered_faces_notebook()).encode()  # as saved: nbformat would refuse the malformed outputs
     notebook, notes = rebuild(data, release, keep_outputs=True, name="Faces-PyTorch.ipynb", also=shipped)
     assert notes == []
     cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
@@ -181,8 +184,10 @@ def test_a_faces_notebook_is_rebuilt_around_part2s_release_with_the_students_out
     assert cells["faces_final_samples"].outputs[0].data["image/png"] == png_grid()
     assert "Loss_D: 1.3" in cells["faces_train"].outputs[0].text
     assert cells["faces_scale"].outputs == []  # a graded check: the judge scores it, not what the student printed
-    hostile = notebook.cells[-1]
+    hostile, malformed = notebook.cells[-2:]
     assert [output.data for output in hostile.outputs] == [{"text/plain": "[text/html output not shown]"}]
+    assert [output.data for output in malformed.outputs] == [{}]
+    nbformat.validate(notebook)
     _, notes = rebuild(b"{", release, keep_outputs=True, name="Faces-PyTorch.ipynb", also=shipped)
     assert notes[0].startswith("Faces-PyTorch.ipynb is not a readable notebook")
     # Part 1 as before: without keep_outputs, no output of the student's
@@ -228,7 +233,7 @@ def graded(tmp_path_factory, mnist_real):
     answered = answered_notebook()
     reference = write_submission(submissions / "reference", answered, SOLUTION_GAN.read_text())
     shutil.copy(SOLUTION_FACES, reference / "faces.py")
-    nbformat.write(answered_faces_notebook(), reference / "Copy of Faces-PyTorch.ipynb")
+    (reference / "Copy of Faces-PyTorch.ipynb").write_text(json.dumps(answered_faces_notebook()))
     (submissions / "mutant").mkdir()
     (submissions / "mutant" / "faces.py").write_text(mutant_text(MUTANT))
     (submissions / "nofaces").mkdir()
