@@ -2,16 +2,22 @@
 sandbox and judged, its items are columns of grades.csv and lines of the feedback; with 0 (the default) the
 autograde is Part 1's alone."""
 
+import base64
 import csv
 import html
+import io
+import json
 import re
 import shutil
 
+import nbformat
 import pytest
+from PIL import Image
 
 from grading.course import part2
 from grading.instructor import autograde, gradebook
 from grading.instructor.gradebook import url as gradebook_url
+from grading.instructor.normalize import rebuild
 from grading.instructor.submissions import collect
 from grading.kit import FACES_NOTEBOOK, SOLUTION_FACES, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, write_submission
@@ -70,6 +76,7 @@ def test_faces_py_is_found_only_when_part2_is_graded(tmp_path):
         "notebook": "GANs-PyTorch.ipynb",
         "gan": "gan.py",
         "faces": "Copy of faces (1).py",
+        "faces_notebook": "Faces-PyTorch.ipynb",
     }
     assert ada.problems == [] and bob.problems == [] and "faces" not in bob.files  # no faces.py is no problem
     assert {kind: path.name for kind, path in eve.files.items()} == {"gan": "gan (2).py", "faces": "faces.py"}
@@ -78,7 +85,7 @@ def test_faces_py_is_found_only_when_part2_is_graded(tmp_path):
         "missing GANs-PyTorch.ipynb",
     ]
     ada, bob, eve = collect(tmp_path)  # the default: Part 1's files only, the others as before
-    assert "faces" not in ada.files and "faces" not in eve.files
+    assert "faces" not in ada.files and "faces" not in eve.files and "faces_notebook" not in ada.files
     assert eve.problems == ['missing GANs-PyTorch.ipynb (the submission has: "faces-1.py", "faces.py")']
 
 
@@ -122,6 +129,100 @@ def test_a_faces_py_that_hangs_costs_its_own_limit_and_says_where(tmp_path, face
 # ---------------------------------------------------------------------------
 
 MUTANT = "real_loss_no_smoothing"
+ANSWERS = {  # what the reference submission wrote in Part 2's answer cells (the third one hostile)
+    "faces_q1": "I trained 8 epochs with z of length 128: the faces got sharper.",
+    "faces_q2": "D learns the real faces' features and tells G's fakes apart.",
+    "faces_q3": "At the equilibrium D cannot tell: <script>alert('q3')</script> D(x) = 1/2.",
+}
+
+
+def png_grid(size=32):
+    """A small real PNG: a student's grid of generated faces."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 120, 90)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def answered_faces_notebook():
+    """The shipped Part 2 notebook (ungraded release) as a student saves it after running it: answers written,
+    the training log, a grid of faces shown, and one hostile output (an HTML script) in a cell of their own."""
+    notebook = nbformat.read(FACES_NOTEBOOK, as_version=4)
+    for cell in notebook.cells:
+        item = cell.metadata.get(part2.MARKER)
+        if item in ANSWERS:
+            cell.source = ANSWERS[item]
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id == "faces_train":
+            log = "[1/1][0/4] Loss_D: 1.3 Loss_G: 0.7\n"
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=log)]
+        if grade_id == "faces_final_samples":
+            grid = {"image/png": png_grid(), "text/plain": "<Figure: the grid>"}
+            cell.outputs = [nbformat.v4.new_output("display_data", data=grid)]
+        if grade_id == "faces_scale":  # a check's output claims nothing: the judge scores it
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="CLAIMED PASS\n")]
+    hostile = nbformat.v4.new_code_cell("display(HTML(...))")
+    hostile.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/html": "<script>alert('output')</script>"}),
+    ]
+    malformed = nbformat.v4.new_code_cell("print()")  # what no Jupyter writes, but a file may hold
+    malformed.outputs = [{"output_type": "display_data", "data": ["x"], "metadata": [1]}, "text", {"output_type": 3}]
+    notebook.cells += [hostile, malformed]
+    return notebook
+
+
+def test_a_faces_notebook_is_rebuilt_around_part2s_release_with_the_students_outputs():
+    """Answers found by their marker (the ungraded release has no grade ids on them), outputs kept but on the graded
+    checks, every output rebuilt inert, and the ungraded release's metadata not told as an edit."""
+    release = part2.course_notebook(1)
+    shipped = nbformat.read(FACES_NOTEBOOK, as_version=4)
+    data = json.dumps(answered_faces_notebook()).encode()  # as saved: nbformat would refuse the malformed outputs
+    notebook, notes = rebuild(data, release, keep_outputs=True, name="Faces-PyTorch.ipynb", also=shipped)
+    assert notes == []
+    cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
+    assert {item: cells[item].source for item in ANSWERS} == ANSWERS
+    assert cells["faces_q1"].metadata.nbgrader.solution and cells["faces_q1"].metadata.nbgrader.points == 1
+    assert cells["faces_final_samples"].outputs[0].data["image/png"] == png_grid()
+    assert "Loss_D: 1.3" in cells["faces_train"].outputs[0].text
+    assert cells["faces_scale"].outputs == []  # a graded check: the judge scores it, not what the student printed
+    hostile, malformed = notebook.cells[-2:]
+    assert [output.data for output in hostile.outputs] == [{"text/plain": "[text/html output not shown]"}]
+    assert [output.data for output in malformed.outputs] == [{}]
+    nbformat.validate(notebook)
+    _, notes = rebuild(b"{", release, keep_outputs=True, name="Faces-PyTorch.ipynb", also=shipped)
+    assert notes[0].startswith("Faces-PyTorch.ipynb is not a readable notebook")
+    # Part 1 as before: without keep_outputs, no output of the student's
+    notebook, _ = rebuild(data, release, name="Faces-PyTorch.ipynb")
+    assert not any(cell.get("outputs") for cell in notebook.cells)
+
+
+def test_part2s_notebook_is_not_run_and_keeps_its_outputs_within_the_output_limits():
+    """The autograde passes: Part 2's notebook keeps the student's outputs but the graded checks', cut to the same
+    byte limits as a run's (no kernel is started); Part 1's are cleared and run as before."""
+    from grading.course.preprocessors.keep_outputs import KeepOutputs
+    from grading.course.preprocessors.limited_execute import LimitedExecute
+
+    def notebook():
+        check = nbformat.v4.new_code_cell("test_scale()", metadata={"nbgrader": {"grade": True, "grade_id": "x"}})
+        check.outputs = [nbformat.v4.new_output("stream", name="stdout", text="CLAIMED PASS\n")]
+        log = nbformat.v4.new_code_cell("train()")
+        log.outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text="L" * 3000),
+            nbformat.v4.new_output("display_data", data={"image/png": png_grid()}),
+        ]
+        grid = nbformat.v4.new_code_cell("show()")
+        grid.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png_grid()})]
+        return nbformat.v4.new_notebook(cells=[check, log, grid])
+
+    kept, _ = KeepOutputs().preprocess(notebook(), {"unique_key": part2.NOTEBOOK})
+    assert [len(cell.outputs) for cell in kept.cells] == [0, 2, 1]
+    cleared, _ = KeepOutputs().preprocess(notebook(), {"unique_key": "GANs-PyTorch"})
+    assert [len(cell.outputs) for cell in cleared.cells] == [0, 0, 0]
+    limited, _ = LimitedExecute(max_output_bytes=1000).preprocess(kept, {"unique_key": part2.NOTEBOOK})
+    log, grid = limited.cells[1].outputs, limited.cells[2].outputs
+    assert log[0].text == "L" * 1000 and log[1].text == "\n[output truncated at 1000 bytes]\n"
+    assert len(log) == 2  # the image after the cut text is dropped
+    assert grid[0].data["image/png"] == png_grid()  # a cell of its own: its own 1000 bytes
+    assert limited.cells[0].outputs == []  # not run
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +233,7 @@ def graded(tmp_path_factory, mnist_real):
     answered = answered_notebook()
     reference = write_submission(submissions / "reference", answered, SOLUTION_GAN.read_text())
     shutil.copy(SOLUTION_FACES, reference / "faces.py")
-    shutil.copy(FACES_NOTEBOOK, reference / "Faces-PyTorch.ipynb")
+    (reference / "Copy of Faces-PyTorch.ipynb").write_text(json.dumps(answered_faces_notebook()))
     (submissions / "mutant").mkdir()
     (submissions / "mutant" / "faces.py").write_text(mutant_text(MUTANT))
     (submissions / "nofaces").mkdir()
@@ -211,3 +312,67 @@ def test_switching_part2_over_graded_submissions_stops_with_the_reason(tmp_path)
         "the graded notebooks changed since its submissions were graded (Faces-PyTorch added)"
     )
     assert gradebook.notebooks_changed(tmp_path / "none.db", {"GANs-PyTorch"}) == ""
+
+
+TA_COMMENT = "Clear and right: D cannot do better than chance."
+
+
+@pytest.fixture(scope="module")
+def hand_graded(graded, mnist_real):
+    """A TA grades the reference's Question 1 and samples in the gradebook, as formgrader does; then autograde again."""
+    from nbgrader.api import Gradebook
+
+    _, _, _, out = graded
+    with Gradebook(gradebook_url(out / "course" / "gradebook.db")) as book:
+        book.find_grade("faces_q1", "Faces-PyTorch", "GANs-PyTorch", "reference").manual_score = 1.0
+        book.find_comment("faces_q1", "Faces-PyTorch", "GANs-PyTorch", "reference").manual_comment = TA_COMMENT
+        book.find_grade("faces_samples", "Faces-PyTorch", "GANs-PyTorch", "reference").manual_score = 0.5
+        book.db.commit()
+    submissions = out.parent / "submissions"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(part2, "FACES_POINTS", 1)
+        autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=lambda *args: None)
+    with open(out / "grades.csv", newline="") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    return rows, out
+
+
+@pytest.mark.slow
+def test_the_submitted_faces_notebook_is_in_the_gradebook_with_its_answers_and_samples(graded):
+    """formgrader shows the TA the autograded notebook: the student's answers and grid, nothing active, not run."""
+    from nbgrader.api import Gradebook
+
+    _, _, _, out = graded
+    autograded = out / "course" / "autograded" / "reference" / "GANs-PyTorch" / "Faces-PyTorch.ipynb"
+    notebook = nbformat.read(autograded, as_version=4)
+    cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
+    assert cells["faces_q1"].source == ANSWERS["faces_q1"] and cells["faces_q2"].source == ANSWERS["faces_q2"]
+    assert "< script>" in cells["faces_q3"].source  # inert markdown
+    assert cells["faces_final_samples"].outputs[0].data["image/png"] == png_grid()
+    assert cells["faces_train"].outputs[0].text.startswith("[1/1][0/4] Loss_D")  # the student's log: not run again
+    assert "CLAIMED" not in nbformat.writes(notebook)
+    assert "<script" not in nbformat.writes(notebook)
+    with Gradebook(gradebook_url(out / "course" / "gradebook.db")) as book:
+        submitted = book.find_submission_notebook("Faces-PyTorch", "GANs-PyTorch", "reference")
+        grades = {grade.name: grade for grade in submitted.grades}
+        assert all(grades[item].needs_manual_grade for item in BY_HAND)
+        assert [grades[item].auto_score for item in FUNCTIONS] == [1.0] * 8  # the judge's
+    assert not (out / "course" / "autograded" / "nofaces" / "GANs-PyTorch" / "Faces-PyTorch.ipynb").exists()
+    page = (out / "feedback" / "Faces-PyTorch" / "reference.html").read_text()
+    assert "data:image/png;base64," in page and "the faces got sharper" in page
+    assert "alert(" not in page.replace("&lt; script&gt;alert(", "")  # the hostile answer shown as text only
+    assert not (out / "feedback" / "Faces-PyTorch" / "nofaces.html").exists()
+
+
+@pytest.mark.slow
+def test_a_tas_scores_reach_grades_csv_and_the_feedback(graded, hand_graded):
+    _, _, before, _ = graded
+    rows, out = hand_graded
+    reference = rows["reference"]
+    assert [reference[item] for item in BY_HAND] == ["0.5", "1", "", ""]
+    assert float(reference["total_score"]) == float(before["reference"]["total_score"]) + 1.5
+    assert [rows["nofaces"][item] for item in BY_HAND] == [""] * 4  # nothing to grade: still blank
+    text = feedback_lines(out, "reference")
+    assert f"Graded by your TA: {TA_COMMENT}" in text
+    assert text.count("to be graded by your TA") == 2 + 2
+    assert TA_COMMENT in feedback_lines(out, "Faces-PyTorch/reference")

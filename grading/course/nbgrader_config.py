@@ -45,6 +45,15 @@ if KIT_ROOT:
     # per cell and per notebook, a deadline, a dead kernel that leaves the notebook and its grades
     # written. Then no grader path, host name or environment value, and no active HTML, JavaScript or
     # link in any output or markdown, reaches feedback or formgrader. The other passes are nbgrader's.
+    # Before that, nbgrader's sanitizing passes, ClearOutput replaced by KeepOutputs (keep_outputs.py): Part 2's
+    # notebook is never run by the grader, so its outputs (the student's generated faces) are the student's.
+    c.Autograde.sanitize_preprocessors = [
+        "grading.course.preprocessors.keep_outputs.KeepOutputs",
+        "nbgrader.preprocessors.DeduplicateIds",
+        "nbgrader.preprocessors.OverwriteKernelspec",
+        "nbgrader.preprocessors.OverwriteCells",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
     c.Autograde.autograde_preprocessors = [
         "grading.course.preprocessors.replay_training.ReplayTraining",
         "grading.course.preprocessors.scrub_host_details.ScrubHostDetails",

@@ -28,6 +28,11 @@ from grading.kit import FACES_ASSIGNMENT, FACES_SOURCE_NOTEBOOK, KIT_DATA, STUDE
 
 FACES_POINTS = 0  # points of each Part 2 item; 0: Part 2 is ungraded (the kit's default)
 
+# The grader never runs Part 2's notebook (its training is the student's): at autograde its code cells keep the
+# student's own outputs (the generated faces), sanitized and size-limited, and nothing is executed
+# (grading/course/preprocessors/keep_outputs.py and limited_execute.py read this name).
+NOTEBOOK = FACES_SOURCE_NOTEBOOK.stem
+
 MARKER = "faces_item"  # cell metadata key of a Part 2 item's cell; its value is the grade id
 
 # The graded functions of faces.py, by the grade id of their check cell (judged by judge_faces.py).

@@ -8,6 +8,7 @@ SUBMISSIONS is a folder or a .zip, one folder per student or an LMS export
 
     grades.csv                 one row per student: every graded item, the totals, status and reason
     feedback/<student>.html    nbgrader feedback of the notebook run, with the grader's verdicts
+    feedback/Faces-PyTorch/<student>.html   with Part 2 graded, the feedback of the submitted Part 2 notebook
     results/<student>.json     that row, the one-sentence message of every item, and the checksum of
                                what was graded (re-runs reuse it)
     problems.txt               what the export held that is no student's (archive members refused outside
@@ -35,8 +36,11 @@ Part 2 (faces, grading/course/part2.py) is graded only when FACES_POINTS is abov
 of it is looked at). Then its notebook is a second notebook of the same nbgrader assignment, its items
 extra columns of the same row: before step 2, `python -m nndl2.export_faces` calls faces.py's functions in
 the sandbox (its own wall limit, TimeBudget.faces) and grading/instructor/judge_faces.py judges them here;
-a submission without faces.py scores 0 on them ("no faces.py"). The Part 2 notebook itself is not run:
-its samples and three answers are listed as to be graded by hand (blank in grades.csv).
+a submission without faces.py scores 0 on them ("no faces.py"). The Part 2 notebook itself is never run: when
+the submission has one, it is rebuilt around Part 2's release like Part 1's, keeping the student's outputs
+(their generated faces; made inert and size-limited by the autograde passes), and nbgrader autogrades it as
+the assignment's second notebook without executing it, so formgrader shows the TA the answers and the samples.
+Its samples and three answers are graded by hand (blank in grades.csv until a TA has).
 
 Every submission takes at most --submission-timeout seconds (TimeBudget): each run of its code gets a
 wall limit drawn from what is left. A function export that runs out of time (a gan.py that hangs at
@@ -86,6 +90,7 @@ from grading.instructor.plainfiles import Refused, UnsafeArchive, quote
 from grading.instructor.submissions import collect, unpack
 from grading.kit import (
     ASSIGNMENT,
+    FACES_NOTEBOOK,
     FACES_SOURCE_NOTEBOOK,
     KIT_DATA,
     NBGRADER_CONFIG,
@@ -98,6 +103,7 @@ from nndl2.export import EXPORTS, REPLAY
 from nndl2.training import GANS
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
+FACES_RELEASE = "gan-kit/release/" + FACES_SOURCE_NOTEBOOK.name  # Part 2's release, in the course folder
 SUBMISSION_TIMEOUT = 900  # seconds: the default time budget of one submission (TimeBudget)
 PROBLEMS_FILE = "problems.txt"  # the batch's problems: what the export held that is no student's
 
@@ -412,6 +418,9 @@ class Grader:
         if part2.graded():  # Part 2: a second notebook of the same assignment (its grade cells, never run)
             nbformat.write(part2.course_notebook(), faces_notebook)
         generate_assignment(self.course)
+        if part2.graded():  # the release a submitted Part 2 notebook is rebuilt around (no solution in it)
+            (self.course / FACES_RELEASE).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.course / "release" / ASSIGNMENT / FACES_SOURCE_NOTEBOOK.name, self.course / FACES_RELEASE)
         # Autograde needs no source notebook (locked cells come from the gradebook): keep the
         # solutions off the disk the submissions run next to.
         (self.course / "source" / ASSIGNMENT / NOTEBOOK_NAME).unlink()
@@ -505,7 +514,8 @@ class Grader:
         (run.work / "staged").mkdir(parents=True)
         run.reasons.extend(run.submission.problems)  # they already say "missing gan.py"
         for kind in sorted(run.submission.files):
-            target = run.work / "staged" / {"gan": "gan.py", "faces": "faces.py"}.get(kind, NOTEBOOK_NAME)
+            names = {"gan": "gan.py", "faces": "faces.py", "faces_notebook": FACES_SOURCE_NOTEBOOK.name}
+            target = run.work / "staged" / names.get(kind, NOTEBOOK_NAME)
             try:
                 run.submission.copy(kind, target)
                 run.staged[kind] = target
@@ -689,6 +699,13 @@ class Grader:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / NOTEBOOK_NAME)
+        if part2.graded() and "faces_notebook" in run.staged:  # never run: its outputs are the student's
+            release = nbformat.read(self.course / FACES_RELEASE, as_version=4)
+            data = run.staged["faces_notebook"].read_bytes()
+            shipped = nbformat.read(FACES_NOTEBOOK, as_version=4)  # the ungraded release, had before FACES_POINTS
+            faces, notes = rebuild(data, release, keep_outputs=True, name=FACES_SOURCE_NOTEBOOK.name, also=shipped)
+            run.reasons.extend(notes)
+            nbformat.write(faces, folder / FACES_SOURCE_NOTEBOOK.name)
         if hung:
             (folder / "gan.py").write_text(stand_in_gan(hung))
         elif "gan" in run.staged:
@@ -770,6 +787,13 @@ class Grader:
             shutil.copy(html, self.out / "feedback" / f"{student}.html")
         else:
             self.log(f"{quote(student)}: no feedback ({last_error(output)})")
+        faces = self.course / "feedback" / student / ASSIGNMENT / FACES_SOURCE_NOTEBOOK.with_suffix(".html").name
+        copy = self.out / "feedback" / FACES_SOURCE_NOTEBOOK.stem / f"{student}.html"
+        if code == 0 and faces.exists():  # Part 2's notebook, when submitted: its answers and samples, the TA's grades
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(faces, copy)
+        else:
+            copy.unlink(missing_ok=True)  # an earlier submission's
 
 
 def import_succeeded(functions):

@@ -17,7 +17,10 @@ is the student's notebook around the release's cells:
   yet taken (whitespace aside; cell ids do not survive Colab); a markdown cell between the same two
   release cells with its id or much the same text as a release prose cell is an edit of it (a note
   typed into it, or the prose of an older release);
-- no output, metadata or attachment of the student's is kept (nbgrader clears outputs anyway).
+- no output, metadata or attachment of the student's is kept (nbgrader clears outputs anyway), but with
+  `keep_outputs` (Part 2's notebook, which the grader does not run): then the outputs of each code cell the
+  student ran, but the graded cells' (their tests), stay on its cell, rebuilt inert (sanitize_notebook.py).
+  Part 2's answer cells are found by their marker (part2.MARKER, its value the grade id) as well.
 
 Edited nbgrader metadata (grade, points, grade id, solution/locked flags, metadata removed, or put on a
 cell of the student's own) changes nothing in the grade, since the release's metadata is used, and is
@@ -33,10 +36,13 @@ import json
 
 import nbformat
 
+from grading.course import part2
 from grading.course.going_further import MARKER
+from grading.course.preprocessors.sanitize_notebook import clean_output
 from grading.kit import NOTEBOOK
 
 MAX_CELLS = 2000  # a notebook with more cells than this keeps only its first MAX_CELLS
+MAX_OUTPUTS = 200  # outputs kept per cell (keep_outputs); their bytes are limited at autograde (LimitedExecute)
 NBGRADER_FLAGS = ("grade_id", "grade", "points", "solution", "locked", "task")  # what decides a score
 V3_CELLS = ("code", "markdown", "raw", "heading")  # the cell types of nbformat 3
 MAX_TOLD = 8
@@ -62,6 +68,22 @@ def reflection_of(cell):
     meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
     value = meta.get(MARKER) if isinstance(meta, dict) else None
     return value if isinstance(value, str) else None
+
+
+def part2_item(cell):
+    """The grade id a Part 2 cell is marked with (part2.MARKER), or None."""
+    meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+    value = meta.get(part2.MARKER) if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def outputs_of(cell):
+    """The outputs of a student's code cell, rebuilt inert (sanitize_notebook.clean_output); [] if none."""
+    outputs = cell.get("outputs")
+    if not isinstance(outputs, list):
+        return []
+    cleaned = (clean_output(output) for output in outputs[:MAX_OUTPUTS] if isinstance(output, dict))
+    return [output for output in cleaned if output is not None]
 
 
 def source_text(cell):
@@ -108,14 +130,20 @@ def upgrade_v3(notebook):
         ) from None
 
 
-def rebuild(data, release=None):
-    """(notebook, notes): the notebook nbgrader should grade, built from submission bytes `data`."""
+def rebuild(data, release=None, keep_outputs=False, name=NOTEBOOK.name, also=None):
+    """(notebook, notes): the notebook nbgrader should grade, built from submission bytes `data` around `release`.
+
+    `release`: nbformat, default Part 1's release (GANs-PyTorch.ipynb); `name`: its file name, for the notes.
+    `keep_outputs`: the student's outputs stay on the code cells they ran (not on graded cells). `also`: another
+    release the student may have worked from (Part 2's ungraded one): its nbgrader metadata is not told as edited.
+    """
     release = copy.deepcopy(release or nbformat.read(NOTEBOOK, as_version=4))
     try:
         cells = read_cells(data)
     except ValueError as error:
-        return release, [f"GANs-PyTorch.ipynb is {error}: graded the release notebook instead (answers lost)"]
+        return release, [f"{name} is {error}: graded the release notebook instead (answers lost)"]
     matches, extras = match(release.cells, cells)
+    also_cells = {grade_id(c) or part2_item(c): c for c in (also.cells if also else ()) if grade_id(c) or part2_item(c)}
     notes, edited = [], []
     written = {}  # release index of an answer or reflection cell -> the sources the student wrote there
     for cell, index in zip(cells, matches, strict=True):
@@ -126,7 +154,12 @@ def rebuild(data, release=None):
                 )
             continue
         ours = release.cells[index]
+        if keep_outputs and ours.cell_type == "code" and cell.get("cell_type") == "code" and not ours.get("outputs"):
+            if not (nbgrader_of(ours) or {}).get("grade"):
+                ours.outputs = outputs_of(cell)
         change = nbgrader_change(ours, cell)
+        if change and also and not nbgrader_change(also_cells.get(label(ours, index), {}), cell):
+            change = ""  # the metadata of the other release the student had
         if change and f"{label(ours, index)}: {change}" not in edited:
             edited.append(f"{label(ours, index)}: {change}")
         if is_answer(ours) or not nbgrader_of(ours):  # an answer, a reflection or prose: the student's text
@@ -150,10 +183,10 @@ def rebuild(data, release=None):
         told = ", ".join(edited[:MAX_TOLD]) + (f" and {len(edited) - MAX_TOLD} more" if len(edited) > MAX_TOLD else "")
         cells_word = "cell" if len(edited) == 1 else "cells"
         notes.append(f"nbgrader metadata edited in {len(edited)} {cells_word} ({told}): the release's was used")
-    rebuilt = [plain_cell(extra) for extra in extras.get(-1, [])]
+    rebuilt = [plain_cell(extra, keep_outputs) for extra in extras.get(-1, [])]
     for index, cell in enumerate(release.cells):
         rebuilt.append(cell)
-        rebuilt.extend(plain_cell(extra) for extra in extras.get(index, []))
+        rebuilt.extend(plain_cell(extra, keep_outputs) for extra in extras.get(index, []))
     release.cells = rebuilt
     return release, notes
 
@@ -171,6 +204,7 @@ def match(release_cells, cells):
     """
     by_gid = {grade_id(cell): index for index, cell in enumerate(release_cells) if grade_id(cell)}
     by_reflection = {reflection_of(c): i for i, c in enumerate(release_cells) if reflection_of(c) and not grade_id(c)}
+    by_part2 = {part2_item(c): i for i, c in enumerate(release_cells) if part2_item(c)}
     by_id = {c.get("id"): i for i, c in enumerate(release_cells) if nbgrader_of(c) and isinstance(c.get("id"), str)}
     by_text = {}
     for index, cell in enumerate(release_cells):
@@ -183,6 +217,8 @@ def match(release_cells, cells):
             index = by_gid[gid]
         elif reflection_of(cell) in by_reflection and by_reflection[reflection_of(cell)] not in taken:
             index = by_reflection[reflection_of(cell)]
+        elif part2_item(cell) in by_part2 and by_part2[part2_item(cell)] not in taken:
+            index = by_part2[part2_item(cell)]  # Part 2's answer cells carry no grade id in the ungraded release
         elif same_id and release_cells[same_id[0]].cell_type == cell.get("cell_type"):
             index = same_id[0]  # a graded cell whose grade id was renamed or removed, saved by Jupyter
         else:
@@ -292,12 +328,13 @@ def shown(value):
     return json.dumps(value)[:40] if not isinstance(value, str) else value[:40]
 
 
-def plain_cell(cell):
-    """A student's extra cell as a plain notebook cell: its type and source, nothing else."""
+def plain_cell(cell, keep_outputs=False):
+    """A student's extra cell as a plain notebook cell: its type and source (and its outputs, rebuilt inert, with
+    `keep_outputs`), nothing else."""
     source = source_text(cell)
     kind = cell.get("cell_type")
     if kind == "code":
-        return nbformat.v4.new_code_cell(source)
+        return nbformat.v4.new_code_cell(source, outputs=outputs_of(cell) if keep_outputs else [])
     if kind == "markdown":
         return nbformat.v4.new_markdown_cell(source)
     return nbformat.v4.new_raw_cell(source)

@@ -86,14 +86,15 @@ from grading.instructor.plainfiles import (
     unpack,
     walk,
 )
-from grading.kit import ASSIGNMENT
+from grading.kit import ASSIGNMENT, FACES_ASSIGNMENT
 
 __all__ = ["Batch", "Submission", "collect", "unpack", "copy_plain", "Refused", "UnsafeArchive", "LIMITS", "FILE_NAMES"]
 
 FILE_NAMES = {"notebook": f"{ASSIGNMENT}.ipynb", "gan": "gan.py"}
-# Part 2's student module, looked for only when Part 2 is graded (collect(..., faces=True)); never "missing":
-# the grader scores its items 0 with the reason "no faces.py" (grading/instructor/autograde.py).
-OPTIONAL_NAMES = {"faces": "faces.py"}
+# Part 2's student module and notebook, looked for only when Part 2 is graded (collect(..., faces=True)); never
+# "missing": the grader scores faces.py's items 0 with the reason "no faces.py", and without the notebook its
+# items graded by hand wait for a TA with nothing to look at (grading/instructor/autograde.py).
+OPTIONAL_NAMES = {"faces": "faces.py", "faces_notebook": f"{FACES_ASSIGNMENT}.ipynb"}
 NAMES = FILE_NAMES | OPTIONAL_NAMES
 KEY_NAME_LENGTH = 80  # characters of a name kept in a key; ids and hashes come on top (nbgrader takes 128)
 HASH_LENGTH = 8
@@ -108,8 +109,13 @@ MOODLE_FOLDER = re.compile(r"^(?P<name>.*?)_(?P<id>\d+)_assignsubmission_(?P<plu
 MOODLE_FILE = re.compile(r"^(?P<name>.*?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[A-Za-z0-9]+)_(?P<file>.+)$", re.S)
 GRADESCOPE_FOLDER = re.compile(r"^submission_(?P<id>\d+)$")
 
-EXTENSIONS = {"notebook": ".ipynb", "gan": ".py", "faces": ".py"}
-TARGETS = {"notebook": re.sub(r"[\W_]+", "", ASSIGNMENT).lower(), "gan": "gan", "faces": "faces"}
+EXTENSIONS = {"notebook": ".ipynb", "gan": ".py", "faces": ".py", "faces_notebook": ".ipynb"}
+TARGETS = {
+    "notebook": re.sub(r"[\W_]+", "", ASSIGNMENT).lower(),
+    "gan": "gan",
+    "faces": "faces",
+    "faces_notebook": re.sub(r"[\W_]+", "", FACES_ASSIGNMENT).lower(),
+}
 COPY_OF = re.compile(r"^(?:copy\s+of\s+)+", re.I)
 RENAMED = re.compile(
     r"(?:\s*\((?P<paren>\d+)\)|-(?P<dash>\d+)|\s*(?:-\s*)?copy(?:\s*\((?P<copyparen>\d+)\)|\s+(?P<copynumber>\d+))?)$",
@@ -193,7 +199,8 @@ def collect(root, due=None, faces=False):
     the student it belongs to, a row keyed "unidentified-<hash>", or (an archive member refused outside
     any student's files) a problem of the batch. Raises only when `root` itself is not a folder. `due`
     (timezone-aware) marks rows with a submission time after it late. `faces`: find Part 2's faces.py too
-    (files["faces"], chosen like gan.py; its absence is no problem of the row).
+    (files["faces"], chosen like gan.py) and its notebook (files["faces_notebook"], chosen like the notebook); their
+    absence is no problem of the row.
     """
     root = Path(root).resolve()
     if not root.is_dir():

@@ -11,8 +11,9 @@ nbgrader's GetGrades put on the cell (run this pass after it), and one sentence 
 
 Then the items of the assignment's other notebooks that the gradebook holds for this student, under a
 heading with each notebook's name and points: Part 2's (grading/course/part2.py), graded when FACES_POINTS is
-above 0, in its notebook's order. Its notebook is not run, so it has no feedback page of its own: its code
-cells are autograded, its markdown cells graded by hand, and their titles link nowhere.
+above 0, in its notebook's order: its code cells autograded, its markdown cells (answers, and the samples: a
+task) graded by hand; their titles link nowhere. When the student submitted Part 2's notebook, it has a
+feedback page of its own (never run: the student's outputs), whose summary lists its items first.
 
 The summary goes into resources["gan_kit"] for the template (grading/course/templates/gan-kit-feedback).
 Nothing here is a student's text but the judge's messages, which the template escapes.
@@ -83,7 +84,7 @@ class FeedbackSummary(Preprocessor):
         items = []
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade"):
+            if meta.get("grade") or meta.get("task"):  # a task: Part 2's samples, graded by looking
                 items.append(self.item(cell.cell_type, meta, messages, manual))
         for name, grade_id, code, score, points in others:
             meta = {"grade_id": grade_id, "score": score, "points": points}

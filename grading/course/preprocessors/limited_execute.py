@@ -31,7 +31,9 @@ import zmq
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Float, Integer, List, Unicode, default
+
+from grading.course.part2 import NOTEBOOK as PART2_NOTEBOOK
 
 NOT_RUN = "NotRun"
 MAX_ERROR_TEXT = 2000  # characters of an error's value, and of each traceback line
@@ -99,6 +101,11 @@ class LimitedExecute(Execute):
         "", help="The sandbox launcher's outcome JSON, quoted in the error of a cell whose kernel died"
     ).tag(config=True)
 
+    unexecuted = List(
+        Unicode(), [PART2_NOTEBOOK],
+        help="Notebooks (names) never run: their submitted outputs are kept, within the same byte limits",
+    ).tag(config=True)  # fmt: skip
+
     @default("timeout_func")
     def _default_timeout_func(self):
         return self.cell_timeout
@@ -122,6 +129,8 @@ class LimitedExecute(Execute):
         self._comms = 0
         self._executed = 0
         name = (resources or {}).get("unique_key") or "notebook"
+        if name in self.unexecuted:
+            return self.limit_outputs(nb), resources
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -167,6 +176,38 @@ class LimitedExecute(Execute):
         if self._stopped is None and self._deadline_at and time.monotonic() >= self._deadline_at:
             self.stop("deadline", index, cell)
         return cell, resources
+
+    def limit_outputs(self, nb):
+        """A notebook that is not run: its outputs as they are, cut to the same limits as a run's."""
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            kept = []
+            for output in cell.get("outputs", []):
+                kind = output.get("output_type")
+                content = dict(output) if isinstance(output, dict) else {}
+                size = payload_size("display_data" if kind == "execute_result" else kind, content)
+                received = self._received.get(index, 0)
+                self._received[index] = received + size
+                room = max(0, min(self.max_output_bytes - received, self.max_notebook_output_bytes - self._kept))
+                if kind == "error":
+                    output.update(shorten_error(content))
+                    self._kept += payload_size("error", output)
+                elif size <= room:
+                    self._kept += size
+                else:
+                    partial = kind == "stream" and room > 0
+                    self._dropped[index] = self._dropped.get(index, 0) + size - (room if partial else 0)
+                    name = output.get("name") if kind == "stream" else "stdout"
+                    self._dropped_streams.setdefault(index, set()).add(name)
+                    if not partial:
+                        continue
+                    output["text"] = cut_text(str(output.get("text", "")), room)
+                    self._kept += room
+                kept.append(output)
+            cell.outputs = kept
+            self.add_notes(cell, index)
+        return nb
 
     # -- streaming output -----------------------------------------------------------------------
     def process_message(self, msg, cell, cell_index):

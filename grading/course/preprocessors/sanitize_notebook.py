@@ -109,12 +109,14 @@ def clean_output(output):
         )
     if kind not in ("display_data", "execute_result"):
         return None
-    data, kept, metadata = output.get("data") or {}, {}, {}
+    data, kept, metadata = output.get("data"), {}, {}
+    data = data if isinstance(data, dict) else {}  # a submitted notebook's outputs may be any JSON
+    given = output.get("metadata") if isinstance(output.get("metadata"), dict) else {}
     for mimetype in IMAGES:
         image = valid_image(mimetype, data.get(mimetype))
         if image:
             kept[mimetype] = image
-            size = (output.get("metadata") or {}).get(mimetype) or {}
+            size = given.get(mimetype) or {}
             sizes = (
                 {k: v for k, v in size.items() if k in ("width", "height") and type(v) is int}
                 if isinstance(size, dict)
