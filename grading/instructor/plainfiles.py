@@ -28,9 +28,7 @@ from nndl2.submit import LIMITS as SUBMISSION_LIMITS
 MB = 2**20
 # The largest file of each kind the grader reads. The reference notebook with every output is ~50 kB
 # and a Colab run with all its figures a few MB; gan.py is ~10 kB. Anything larger is refused, not read.
-LIMITS = SUBMISSION_LIMITS | {"faces": SUBMISSION_LIMITS["gan"], "faces_notebook": SUBMISSION_LIMITS["notebook"]}
-# nndl2/submit.py: what students check against before they submit; Part 2's faces.py (~10 kB too) has gan.py's
-# limit, its notebook the notebook's
+LIMITS = SUBMISSION_LIMITS  # nndl2/submit.py: the same limits students check against before they submit
 MAX_ARCHIVE_BYTES = 8 * 2**30  # an export of 300 students x 20 MB fits; a zip bomb does not
 MAX_MEMBERS = 200_000  # members in one archive
 MAX_ENTRIES = 10_000  # files and folders looked at inside one submission
