@@ -62,7 +62,8 @@ def test_the_default_budget_fits_the_measured_real_grading_with_margin():
 @pytest.mark.parametrize(
     "body, line, text",
     [
-        ("import time\n\nx = 1\nwhile True:\n    x += 1\n", 5, "x += 1"),
+        # one line: a dump may land on either line of a two-line loop (it did, in a CI run)
+        ("import time\n\nx = 1\nwhile True: x += 1\n", 4, "while True: x += 1"),
         ("import time\n\n\ntime.sleep(10_000)\n", 4, "time.sleep(10_000)"),
     ],
 )
