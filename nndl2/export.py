@@ -9,8 +9,8 @@ separate grader process, which never runs your code, compares them with the refe
         outputs, input gradients, a model's parameters, or the exception it raised;
     python -m nndl2.export train --budget autograde --out DIR
         the notebook's GANs, built with your gan.py and trained by nndl2.training.run_a_gan at the
-        autograde budget (the grader runs one GAN per process): the generator's parameters, the
-        losses and the progress grids;
+        autograde budget, on noise drawn by your sample_noise (the grader runs one GAN per process):
+        the generator's parameters, the losses and the progress grids, or the error that stopped it;
     save_answers("q4", minmax_value=..., xy_pairs=...)     (the notebook's Inline Question 4-6 cells)
         your answers as JSON values.
 

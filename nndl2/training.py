@@ -32,6 +32,7 @@ def run_a_gan(
     history=None,
     bfloat16=None,
     on_show=None,
+    sample_noise=None,
 ):
     """
     Train a GAN by alternating one discriminator step and one generator step per batch.
@@ -56,6 +57,9 @@ def run_a_gan(
       always / never (see nndl2.speed).
     - on_show: if given, called as on_show(iteration, G) every show_every iterations, after the
       samples are kept (the "Going further" experiments measure G there).
+    - sample_noise: the function that draws each batch's noise, called as sample_noise(batch_size,
+      noise_size) once per iteration (the notebook passes your gan.sample_noise); None: uniform
+      noise on [-1, 1), drawn as 2 * torch.rand(batch_size, noise_size) - 1.
 
     Returns:
     - images: list of numpy arrays (16, 784), the samples kept every show_every iterations.
@@ -81,7 +85,7 @@ def run_a_gan(
                 if max_iters is not None and iteration >= max_iters:
                     break
                 real_data = 2 * x.to(device, non_blocking=True) - 1  # [0, 1] -> [-1, 1], the range of G's tanh
-                noise = (2 * torch.rand(batch_size, noise_size) - 1).to(device, non_blocking=True)
+                noise = training_noise(sample_noise, batch_size, noise_size).to(device, non_blocking=True)
 
                 # (1) Discriminator step: real digits should score "real", fakes "fake". The fake
                 # batch is made once and reused for the generator step, as in PyTorch's DCGAN
@@ -134,6 +138,22 @@ def run_a_gan(
     return images
 
 
+def training_noise(sample_noise, batch_size, noise_size):
+    """One batch of training noise from `sample_noise` (None: uniform on [-1, 1)) as float32; anything but a
+    (batch_size, noise_size) tensor of real numbers is a mistake, said as such (float64 or bfloat16 noise is
+    converted: it is still noise)."""
+    if sample_noise is None:
+        return 2 * torch.rand(batch_size, noise_size) - 1
+    noise = sample_noise(batch_size, noise_size)
+    if not torch.is_tensor(noise) or tuple(noise.shape) != (batch_size, noise_size) or not noise.is_floating_point():
+        got = f"shape {tuple(noise.shape)}, dtype {noise.dtype}" if torch.is_tensor(noise) else type(noise).__name__
+        raise ValueError(
+            f"sample_noise({batch_size}, {noise_size}) must return a floating-point tensor of shape "
+            f"({batch_size}, {noise_size}), got {got}"
+        )
+    return noise.float()
+
+
 def one_number(loss, which):
     """A loss as a 0-d tensor: the losses may return shape () or (1,); anything else is a mistake."""
     if not torch.is_tensor(loss) or loss.numel() != 1:
@@ -171,7 +191,8 @@ def build_gan(name, gan):
 
 
 def train_gan(name, gan, loader, training, seed, device="cpu", show_every=250, bfloat16=None):
-    """Train the notebook's GAN `name` with module `gan`'s functions; returns (D, G, snapshots, history).
+    """Train the notebook's GAN `name` with module `gan`'s functions (its sample_noise draws the training noise,
+    as in the notebook); returns (D, G, snapshots, history).
 
     training: the keyword arguments of run_a_gan that set its length (nndl2.budget.TRAINING[name]).
     """
@@ -181,6 +202,6 @@ def train_gan(name, gan, loader, training, seed, device="cpu", show_every=250, b
     history = {}
     images = run_a_gan(
         D, G, gan.get_optimizer(D), gan.get_optimizer(G), d_loss, g_loss, loader,
-        show_every=show_every, history=history, bfloat16=bfloat16, **training,
+        show_every=show_every, history=history, bfloat16=bfloat16, sample_noise=gan.sample_noise, **training,
     )  # fmt: skip
     return D, G, images, history

@@ -25,8 +25,10 @@ and a swapped generator export aim at, are judged too.
 import csv
 import io
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import corpus
@@ -38,7 +40,7 @@ from e2e import BUGGY, FORGERIES, HAND_GRADED, SECRET, batch_limits, notebook_va
 
 from grading.instructor import autograde, judge
 from grading.instructor.normalize import rebuild
-from grading.kit import SOLUTION_GAN
+from grading.kit import ROOT, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
 from nndl2 import export
 
@@ -128,7 +130,7 @@ def test_blank_release_scores_zero_on_every_function_and_question(batch):
     assert {item: scores(batch, "blank")[item] for item in AUTO} == {item: 0.0 for item in AUTO}
     messages = batch["results"]["blank"]["messages"]
     assert messages["test_sample_noise"] == "sample_noise is not implemented yet (it raises NotImplementedError)."
-    assert messages["test_inline_q1"] == "Inline Question 1: not trained: discriminator is not implemented yet."
+    assert messages["test_inline_q1"] == "Inline Question 1: not trained: sample_noise is not implemented yet."
 
 
 @pytest.mark.slow
@@ -339,6 +341,53 @@ def test_a_generator_that_returns_real_digits_loses_its_point_in_one_process(tmp
     verdicts = judge.judge_functions(tmp_path, inputs)
     deserved = corpus.entry(name)["scores"]
     assert {item: int(v.passed) for item, v in verdicts.items()} == {item: deserved[item] for item in verdicts}
+
+
+REFERENCE_NOISE = "    return 2 * torch.rand(batch_size, dim) - 1\n"  # the solution's sample_noise body
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_stub_sample_noise_leaves_inline_questions_1_to_3_untrained(tmp_path):
+    """run_a_gan draws each GAN's training noise with the student's sample_noise: while it is the stub, none of
+    the three GANs can train, and the grader says so instead of starting the runs."""
+    stub = '    raise NotImplementedError("sample_noise: write your code here (see the docstring)")\n'
+    inputs = judge.draw_inputs()
+    gan = import_text(corpus.replace_once(SOLUTION_GAN.read_text(), REFERENCE_NOISE, stub, "stub"), "stub_noise")
+    export.export_module(gan, inputs, tmp_path)
+    verdicts = judge.judge_functions(tmp_path, inputs)
+    assert [item for item, verdict in verdicts.items() if not verdict.passed] == ["test_sample_noise"]
+    untrained = {gan: judge.unimplemented(verdicts, gan) for gan in judge.QUALITY_ITEMS.values()}
+    assert untrained == dict.fromkeys(judge.QUALITY_ITEMS.values(), "sample_noise is not implemented yet")
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            "    return 2 * torch.rand(batch_size, dim + 1) - 1\n",
+            "Inline Question 1: training your vanilla GAN raised ValueError: sample_noise(128, 96) must return a "
+            "floating-point tensor of shape (128, 96), got shape (128, 97), dtype torch.float32.",
+        ),
+        (
+            '    raise RuntimeError("no noise today")\n',
+            "Inline Question 1: training your vanilla GAN raised RuntimeError: no noise today (gan.py line 43).",
+        ),
+    ],
+    ids=["wrong-shape", "raises"],
+)
+def test_a_sample_noise_that_breaks_training_fails_that_gan_with_the_reason(tmp_path, mnist_synthetic, body, said):
+    """The grader's training run (nndl2/export.py train) with a sample_noise that misbehaves at training time:
+    that GAN's run records the error, and its Inline Question says it, as for a broken loss."""
+    (tmp_path / "gan.py").write_text(corpus.replace_once(SOLUTION_GAN.read_text(), REFERENCE_NOISE, body, "noise"))
+    out = tmp_path / "training"
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_ROOT": str(mnist_synthetic), "OMP_NUM_THREADS": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "nndl2.export", "train", "--gans", "vanilla", "--budget", "smoke",
+         "--out", str(out / "vanilla")], cwd=tmp_path, env=environment, check=True, capture_output=True,
+    )  # fmt: skip
+    verdict = judge.judge_training(out, {})["test_inline_q1"]
+    assert not verdict.passed and verdict.message == said
 
 
 # -- the real budget (not in CI: ./kit test -m long) -----------------------------------------------

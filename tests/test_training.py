@@ -393,6 +393,80 @@ def test_progress_grids_use_fixed_noise_and_leave_training_unchanged(solution, d
         assert torch.equal(p, q)
 
 
+def test_run_a_gan_trains_on_the_noise_of_the_sample_noise_it_is_given(solution, dataset):
+    """Each iteration calls sample_noise(batch_size, noise_size) once, and G trains on exactly that noise."""
+    calls, drawn, seen = [], [], []
+
+    def sample_noise(batch_size, dim):
+        calls.append((batch_size, dim))
+        drawn.append(torch.rand(batch_size, dim) * 2 - 1)
+        return drawn[-1]
+
+    torch.manual_seed(0)
+    D, G, d_loss, g_loss = build("vanilla", solution)
+    hook = G.register_forward_hook(lambda module, args, output: seen.append(args[0].clone()))
+    run_a_gan(D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss,
+              MNISTBatches(dataset, BATCH, 50000), max_iters=3, show_every=1000, sample_noise=sample_noise)  # fmt: skip
+    hook.remove()
+    assert calls == [(BATCH, 96)] * 3
+    training_inputs = [z for z in seen if len(z) == BATCH]
+    assert len(training_inputs) == 3 and all(map(torch.equal, training_inputs, drawn))
+
+
+@pytest.mark.parametrize("gan, iters", [("vanilla", 6), ("lsgan", 4), ("dcgan", 2)])
+def test_the_references_sample_noise_trains_bit_for_bit_as_the_inline_draw_it_replaced(solution, dataset, gan, iters):
+    """The reference's sample_noise draws from torch's global generator exactly as run_a_gan's own inline
+    `2 * torch.rand(batch_size, noise_size) - 1` did (and does without a sample_noise): the same losses and
+    weights, so nndl2/gan_outputs.png and the calibration stay valid."""
+    batches = MNISTBatches(dataset, BATCH, 50000)
+
+    def inline(batch_size, noise_size):  # the expression run_a_gan had inline before it took sample_noise
+        return 2 * torch.rand(batch_size, noise_size) - 1
+
+    runs = []
+    for noise in (solution.sample_noise, inline, None):
+        torch.manual_seed(0)
+        D, G, d_loss, g_loss = build(gan, solution)
+        history = {}
+        run_a_gan(D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss, batches,
+                  max_iters=iters, history=history, bfloat16=False, sample_noise=noise)  # fmt: skip
+        runs.append((history, weights(D, G), torch.rand(1)))  # the global generator left where it was
+    (history, trained, after), *others = runs
+    for other_history, other_trained, other_after in others:
+        assert other_history == history and len(history["d_loss"]) == iters
+        assert all(torch.equal(p, q) for p, q in zip(trained, other_trained, strict=True))
+        assert torch.equal(after, other_after)
+
+
+@pytest.mark.parametrize(
+    ("sample_noise", "error", "match"),
+    [
+        (lambda n, d: torch.rand(n, d + 1), ValueError, r"sample_noise\(128, 96\) must return .* shape \(128, 97\)"),
+        (lambda n, d: torch.rand(d, n), ValueError, r"got shape \(96, 128\)"),
+        (lambda n, d: np.zeros((n, d)), ValueError, r"got ndarray"),
+        (lambda n, d: torch.randint(-1, 2, (n, d)), ValueError, r"floating-point .* dtype torch.int64"),
+        (lambda n, d: None, ValueError, r"got NoneType"),
+        (lambda n: torch.rand(n, 96), TypeError, r"positional argument"),
+    ],
+    ids=["wider", "transposed", "numpy", "integers", "none", "one-argument"],
+)
+def test_a_sample_noise_that_gives_no_noise_batch_stops_training_with_the_reason(
+    solution, dataset, sample_noise, error, match
+):
+    torch.manual_seed(0)
+    D, G, d_loss, g_loss = build("vanilla", solution)
+    with pytest.raises(error, match=match):
+        run_a_gan(D, G, solution.get_optimizer(D), solution.get_optimizer(G), d_loss, g_loss,
+                  MNISTBatches(dataset, BATCH, 50000), max_iters=1, sample_noise=sample_noise)  # fmt: skip
+
+
+def test_float64_noise_from_sample_noise_trains(solution, dataset):
+    """A sample_noise that returns float64 (right values, another dtype) is still noise: run_a_gan trains on it."""
+    history = train(solution, "vanilla", MNISTBatches(dataset, BATCH, 50000), 2,
+                    sample_noise=lambda n, d: torch.rand(n, d, dtype=torch.float64) * 2 - 1)[0]  # fmt: skip
+    assert len(history["d_loss"]) == 2 and all(np.isfinite(history["g_loss"]))
+
+
 @pytest.mark.parametrize("gan", ["vanilla", "dcgan"])
 def test_run_a_gan_handles_bfloat16_networks(solution, dataset, gan):
     """bfloat16 autocast (GPUs and CPUs with fast bfloat16): float32 losses, history, snapshots and weights."""

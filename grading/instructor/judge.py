@@ -467,11 +467,13 @@ def judge_functions(folder, inputs, solution=None):
 # Inline Questions 1-3: the grader's training run
 # ---------------------------------------------------------------------------
 
-TRAINED_WITH = {  # the graded functions each GAN's training calls (nndl2.training.build_gan)
-    "vanilla": ("discriminator", "generator", "discriminator_loss", "generator_loss", "get_optimizer"),
-    "lsgan": ("discriminator", "generator", "ls_discriminator_loss", "ls_generator_loss", "get_optimizer"),
-    "dcgan": ("build_dc_classifier", "build_dc_generator", "discriminator_loss", "generator_loss", "get_optimizer"),
-}
+TRAINED_WITH = {  # the graded functions each GAN's training calls (nndl2.training.build_gan, run_a_gan's noise)
+    "vanilla": ("sample_noise", "discriminator", "generator", "discriminator_loss", "generator_loss", "get_optimizer"),
+    "lsgan": ("sample_noise", "discriminator", "generator", "ls_discriminator_loss", "ls_generator_loss",
+              "get_optimizer"),
+    "dcgan": ("sample_noise", "build_dc_classifier", "build_dc_generator", "discriminator_loss", "generator_loss",
+              "get_optimizer"),
+}  # fmt: skip
 
 
 def unimplemented(function_verdicts, gan):

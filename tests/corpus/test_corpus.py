@@ -80,6 +80,21 @@ def test_correct_style_passes_the_notebooks_visible_checks(entry):
     assert {gid: error for gid, error in visible_checks(module_of(entry)).items() if error} == {}
 
 
+@pytest.mark.parametrize("entry", CORRECT, ids=lambda e: e["name"])
+def test_correct_style_draws_the_references_training_noise_bit_for_bit(entry):
+    """run_a_gan trains on the student's sample_noise: every correct style's draws are the reference's, bit for bit,
+    and leave torch's generator where the reference leaves it, so the styles' real-budget claims (CORRECT in
+    index.py, measured when run_a_gan drew its own noise) still hold."""
+    import torch
+
+    module, reference = module_of(entry), load_solution()
+    draws = []
+    for sample_noise in (reference.sample_noise, module.sample_noise):
+        torch.manual_seed(0)
+        draws.append([sample_noise(128, 96) for _ in range(3)] + [torch.rand(5)])
+    assert all(a.dtype == b.dtype and torch.equal(a, b) for a, b in zip(*draws, strict=True))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", CORRECT, ids=lambda e: e["name"])
 def test_correct_style_trains_with_run_a_gan(entry):

@@ -385,7 +385,8 @@ def visible_checks(module):
 
 
 def train_briefly(module, iterations=3):
-    """{gan: None if run_a_gan trains `iterations` iterations with the module's functions, else the error}."""
+    """{gan: None if run_a_gan trains `iterations` iterations with the module's functions (its sample_noise
+    included, as in the notebook), else the error}."""
     from nndl2.training import run_a_gan
 
     loader = synthetic_batches(iterations)
@@ -426,6 +427,7 @@ def train_briefly(module, iterations=3):
                     num_epochs=1,
                     max_iters=iterations,
                     history={},
+                    sample_noise=module.sample_noise,
                 )
             results[gan] = None if len(images) == 1 else f"{len(images)} progress images"
         except Exception as error:
