@@ -421,3 +421,12 @@ def test_the_other_forgeries_earn_what_they_deserve_at_the_real_budget(tmp_path,
     for result in results:
         found = corpus.mismatches(result["student"], result["scores"], result["reason"], real_budget=True)
         assert found == [], result["messages"]
+
+
+def test_every_example_submission_can_be_written(tmp_path):
+    """`./kit demo` writes its submissions with `python -m grading.ta.examples`: each mutant's bug must still
+    occur once in the solution (an optional function with the same line broke the demo once)."""
+    from grading.ta.examples import MUTANTS, write_examples
+
+    made = write_examples(tmp_path, mutants=list(MUTANTS), extras=("colab", "tampered"))
+    assert {f"buggy-{function}" for function in MUTANTS} <= set(made)

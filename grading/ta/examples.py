@@ -34,7 +34,10 @@ MUTANTS = {
     "sample_noise": ("return 2 * torch.rand(batch_size, dim) - 1", "return torch.rand(batch_size, dim)"),
     "discriminator": ("nn.LeakyReLU(0.01),\n        nn.Linear(256, 256)", "nn.ReLU(),\n        nn.Linear(256, 256)"),
     "generator": ("nn.Linear(1024, 784),\n        nn.Tanh()", "nn.Linear(1024, 784),\n        nn.Sigmoid()"),
-    "discriminator_loss": ("logits_fake, torch.zeros_like(logits_fake)", "logits_fake, torch.ones_like(logits_fake)"),
+    "discriminator_loss": (  # the whole line: the optional smoothed loss ends the same way
+        "torch.ones_like(logits_real)) + bce_loss(logits_fake, torch.zeros_like(logits_fake))",
+        "torch.ones_like(logits_real)) + bce_loss(logits_fake, torch.ones_like(logits_fake))",
+    ),
     "generator_loss": (
         "bce_loss(logits_fake, torch.ones_like(logits_fake))",
         "bce_loss(logits_fake, torch.zeros_like(logits_fake))",
