@@ -10,47 +10,26 @@ time and every error or stderr output; exits 1 if a cell has one.
 """
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from grading.course import build_course
 from grading.course.part2 import build_faces_course
 from grading.kit import FACES_ASSIGNMENT, FACES_SOURCE_NOTEBOOK, SOLUTION_FACES
-from grading.ta.run_notebook import cell_problems, grade_id
+from grading.ta.run_notebook import cell_problems, execute, grade_id
 
 
 def run_faces_notebook(faces_root, budget="smoke", faces_py=SOLUTION_FACES, timeout=1800, log=print):
     """Run the Part 2 source notebook beside `faces_py` on the images in `faces_root`; (notebook, seconds per cell)."""
     nb = nbformat.read(FACES_SOURCE_NOTEBOOK, as_version=4)
-    saved = {name: os.environ.get(name) for name in ("GAN_KIT_BUDGET", "FACES_ROOT")}
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_faces_course(build_course(tmp), solution_faces=faces_py) / "source" / FACES_ASSIGNMENT
-        os.environ["GAN_KIT_BUDGET"] = budget  # the kernel inherits this environment
-        os.environ["FACES_ROOT"] = str(Path(faces_root).resolve())
-        try:
-            client = NotebookClient(
-                nb, timeout=timeout, allow_errors=True, kernel_name="python3", resources={"metadata": {"path": folder}}
-            )
-            times = {}
-            with client.setup_kernel():
-                for index, cell in enumerate(nb.cells):
-                    start = time.perf_counter()
-                    client.execute_cell(cell, index)
-                    times[index] = time.perf_counter() - start
-                    if cell.cell_type == "code" and log:
-                        log(f"[{times[index]:6.1f} s] cell {index:2d} {grade_id(cell) or ''}")
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        env = {"GAN_KIT_BUDGET": budget, "FACES_ROOT": str(Path(faces_root).resolve())}
+        times = execute(nb, folder, env, timeout, log)
     return nb, times
 
 
