@@ -1,4 +1,5 @@
-"""Smoke test of `python -m grading.ta.benchmark`: it runs end to end and its --json line parses.
+"""Smoke tests of the TA benchmarks (`python -m grading.ta.benchmark`, `python -m grading.ta.profile_training`):
+they run end to end and their --json lines parse.
 
 Only the plumbing is checked (a couple of iterations on synthetic digits); never the timings.
 """
@@ -6,6 +7,8 @@ Only the plumbing is checked (a couple of iterations on synthetic digits); never
 import json
 import subprocess
 import sys
+
+import pytest
 
 from grading.kit import ROOT
 from grading.ta.benchmark import PacedLoader
@@ -36,3 +39,23 @@ def test_paced_loader_pauses_between_blocks():
     # 1 warmup + 2 blocks of 2 = 5 full batches, cycling through the loader (partial ones pass through).
     assert sizes == [4, 4, 2, 4, 4, 2, 4]
     assert pauses == [False, False, False, True]  # start, after the warmup, after block 1, end of run
+
+
+def test_profile_training_json_smoke():
+    """`python -m grading.ta.profile_training` counts each GAN's arithmetic and projects the budget from its timing."""
+    command = [sys.executable, "-m", "grading.ta.profile_training", "--iters", "1", "--warmup", "0", "--json"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == ""  # the profiler's own log lines are kept off
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    from nndl2.budget import iterations
+
+    assert list(results["gans"]) == ["vanilla", "lsgan", "dcgan"] and results["precision"] == "float32"
+    for name, r in results["gans"].items():
+        assert r["budget_iters"] == iterations(name, "autograde")
+        assert r["budget_seconds"] == pytest.approx(r["budget_iters"] * r["ms_per_iter"] / 1e3)
+        assert abs(sum(r["shares"].values()) - 1) < 1e-6
+    # the arithmetic of one iteration (forward and backward of D twice and G once), as the benchmark counts it
+    assert 1.8 < results["gans"]["vanilla"]["gflop_per_iter"] < 2.1
+    assert 19 < results["gans"]["dcgan"]["gflop_per_iter"] < 21
+    assert results["gans"]["dcgan"]["shares"]["convolutions"] > 0.1
