@@ -343,3 +343,24 @@ def test_with_points_nbgrader_releases_part2_with_its_graded_cells(tmp_path):
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in released.cells}
     assert all(cells[item].metadata["nbgrader"]["points"] == 1 for item in part2.TITLES)
     assert all("YOUR ANSWER HERE" in cells[item].source for item in ("faces_q1", "faces_q2", "faces_q3"))
+
+
+def test_a_correct_scale_passes_on_every_range_the_grader_draws():
+    """The range of the second call is drawn fresh for each submission: a narrow one (two close draws) made a
+    correct float32 `scale` miss the tolerance, which is relative to the range's width (1.2% of submissions)."""
+    from grading.instructor.judge_faces import draw_inputs, judge_scale
+
+    def scale(x, feature_range=(-1, 1)):
+        low, high = feature_range
+        return x * (high - low) + low
+
+    failed = []
+    for seed in range(2000):
+        inputs = draw_inputs(seed)
+        x = torch.from_numpy(inputs["scale_x"])
+        low, high = (float(v) for v in inputs["scale_range"])
+        arrays = {"default": scale(x).numpy(), "range": scale(x, (low, high)).numpy()}
+        verdict = judge_scale({}, arrays, inputs)
+        if not verdict.passed:
+            failed.append((seed, low, high, verdict.message))
+    assert failed == []

@@ -76,7 +76,9 @@ def draw_inputs(seed=None):
         "loader_width": np.array(width),
         "loader_height": np.array(height),
         "scale_x": rng.uniform(0, 1, size=(int(rng.integers(2, 6)), 3, 5, 7)).astype(np.float32),
-        "scale_range": np.array(sorted(rng.uniform(-3, 3, size=2))),
+        # at least 1 wide: the tolerance is relative to the width, and a float32 scale onto a narrow range
+        # (two close draws) missed it while right
+        "scale_range": np.array([rng.uniform(-3, -0.5), rng.uniform(0.5, 3)]),
         "d_conv_dim": np.array(int(rng.integers(3, 9))),
         "d_images": rng.uniform(-1, 1, size=(int(rng.integers(5, 12)), 3, 32, 32)).astype(np.float32),
         "g_z_size": np.array(int(rng.integers(8, 40))),
