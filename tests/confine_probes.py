@@ -48,15 +48,16 @@ def report(outcome, name):
     return None
 
 
-def sleepers(run_users=False):
-    """Pids of probe sleepers alive on this machine; `run_users`: only those of the uid mode's run users (other
-    developers' bubblewrap probes may run at the same time: theirs belong to root)."""
+def sleepers(run_users=True):
+    """Pids of probe sleepers alive on this machine: run_users True, those of the uid mode's run users; False, the
+    others (the bubblewrap runs', which belong to root). Tests of each mode run beside the other's (xdist workers,
+    other developers): each counts its own mode's."""
     found = []
     for entry in os.listdir("/proc"):
         try:
             if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"gan-kit-probe-sleeper\0"):
                 uid = os.stat(f"/proc/{entry}").st_uid
-                if not run_users or launcher.UID_BASE <= uid < launcher.UID_BASE + launcher.UID_SPAN:
+                if (launcher.UID_BASE <= uid < launcher.UID_BASE + launcher.UID_SPAN) == run_users:
                     found.append(int(entry))
         except OSError:
             pass

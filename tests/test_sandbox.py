@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import confine_probes
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
@@ -103,15 +104,8 @@ def run_probe(place, name, settings=None, sandbox_options=None, **limit_values):
 
 
 def sleepers():
-    """Pids of probe sleepers (tests/probes/start_processes.py) alive on this machine."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"gan-kit-probe-sleeper\0"):
-                found.append(int(entry))
-        except OSError:
-            pass
-    return found
+    """Pids of probe sleepers (tests/probes/start_processes.py) of bubblewrap runs alive on this machine."""
+    return confine_probes.sleepers(run_users=False)
 
 
 # -- refusing where it cannot run --------------------------------------------------------------
