@@ -365,14 +365,18 @@ class Launch:
         limiting.kill_all(self.cgroup)
 
     # -- after the run ------------------------------------------------------------------------
-    def finish(self, process, pid):
-        outcome, limits = self.outcome, self.limits
+    def record_run(self, process, signal_codes):
+        """The outcome's exit code or signal, leftover processes, wall time and memory: what both modes share.
+
+        signal_codes: the command reports one killed by signal N as exit code 128 + N (bwrap does).
+        """
+        outcome = self.outcome
         code = process.returncode
-        if code < 0:  # bwrap itself was killed (by the launcher)
+        if code < 0:  # the launcher's child itself was killed (by the launcher)
             outcome["signal"] = -code
         else:
             outcome["exit_code"] = code
-            if code > 128 and code - 128 < signal.NSIG:  # bwrap reports a command killed by signal N as 128+N
+            if signal_codes and code > 128 and code - 128 < signal.NSIG:
                 outcome["signal"] = code - 128
         outcome["leftover_processes"] = self.leftovers()
         hit = outcome["limits_hit"]
@@ -390,6 +394,11 @@ class Launch:
 
             outcome["peak_memory"] = getrusage(RUSAGE_CHILDREN).ru_maxrss * 1024
             outcome["peak_memory_of"] = "the largest process (ru_maxrss)"
+
+    def finish(self, process, pid):
+        outcome, limits = self.outcome, self.limits
+        self.record_run(process, signal_codes=True)
+        hit = outcome["limits_hit"]
         largest = 0
         for field, fd in self.fds.items():
             st = os.fstatvfs(fd)
@@ -413,12 +422,7 @@ class Launch:
         while self.in_namespace() and time.monotonic() < deadline:
             time.sleep(0.02)
         left = self.in_namespace() | (self.cgroup.pids() if self.cgroup else set())
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        return len(left)
+        return limiting.kill_pids(left)
 
     def in_namespace(self):
         """Pids of live (not zombie) processes in the sandbox's pid namespace."""
@@ -536,14 +540,19 @@ def sweep_orphans(proc="/proc", scratch=None):
                 continue
             if UID_BASE <= owner < UID_BASE + UID_SPAN and not _launcher_alive(owner, proc):
                 orphans.add(owner)
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    try:
-                        os.unlink(path)
-                    except OSError:
-                        pass
+                remove(path)
     return sorted(orphans)
+
+
+def remove(path):
+    """Remove a file, a link or a folder and what it holds; one already gone is fine."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def disk_usage(dir_fd, budget=None, depth=0):
@@ -817,27 +826,8 @@ class UidLaunch(Launch):
 
     def finish(self, process, pid):
         outcome, limits = self.outcome, self.limits
-        code = process.returncode
-        if code < 0:
-            outcome["signal"] = -code
-        else:
-            outcome["exit_code"] = code
-        outcome["leftover_processes"] = self.leftovers()
+        self.record_run(process, signal_codes=False)  # the command itself: a signal is a negative code
         hit = outcome["limits_hit"]
-        if outcome["killed_by_launcher"] == "wall_time":
-            hit.append("wall_time")
-        if self.cgroup is not None:
-            stats = self.cgroup.stats()
-            outcome["peak_memory"], outcome["peak_memory_of"] = stats["peak_memory"], "all processes (cgroup)"
-            if stats["oom_kills"]:
-                hit.append("memory")
-            if stats["pids_refused"]:
-                hit.append("processes")
-        else:
-            from resource import RUSAGE_CHILDREN, getrusage
-
-            outcome["peak_memory"] = getrusage(RUSAGE_CHILDREN).ru_maxrss * 1024
-            outcome["peak_memory_of"] = "the largest process (ru_maxrss)"
         used = self.usage()
         outcome["used"] = {field: None if size == FULL else size for field, size in used.items()}  # None: too many
         for field, size in used.items():
@@ -862,13 +852,7 @@ class UidLaunch(Launch):
         """Remove the run folder and the run user's files in the shared temporary folders (no process is left)."""
         kill_uid(self.uid)
         for path, _ in self.shared_files():
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+            remove(path)
         if self.base is not None:
             shutil.rmtree(self.base, ignore_errors=True)
 

@@ -303,9 +303,11 @@ def create_cgroup(limits, root=CGROUP_ROOT):
 
 def kill_all(cgroup):
     """SIGKILL every process still in the cgroup; returns how many there were."""
-    if cgroup is None:
-        return 0
-    pids = cgroup.pids()
+    return 0 if cgroup is None else kill_pids(cgroup.pids())
+
+
+def kill_pids(pids):
+    """SIGKILL each of `pids` (one already gone is skipped); returns how many there were."""
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
