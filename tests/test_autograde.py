@@ -343,6 +343,23 @@ def test_a_generator_that_returns_real_digits_loses_its_point_in_one_process(tmp
     assert {item: int(v.passed) for item, v in verdicts.items()} == {item: deserved[item] for item in verdicts}
 
 
+@pytest.mark.parametrize("gan", ["vanilla", "dcgan"])
+def test_the_graded_generator_is_the_architecture_holding_the_exported_weights(gan):
+    """Inline Questions 1-3 sample the reference architecture loaded with the weights the training run exported
+    (float32 numpy arrays, as read from its .npz), in the order the architecture item found."""
+    import torch
+
+    from grading.kit import load_solution
+
+    solution = load_solution()
+    torch.manual_seed(1)
+    trained = solution.generator() if gan == "vanilla" else solution.build_dc_generator()
+    arrays, names = export.parameters(trained)
+    G = judge.trained_generator(gan, {"g_names": names}, {f"g_{k}": v for k, v in arrays.items()}, None, solution)
+    assert all(torch.equal(a, b) for a, b in zip(G.parameters(), trained.parameters(), strict=True))
+    assert G.training and next(G.parameters()).dtype == torch.float32
+
+
 REFERENCE_NOISE = "    return 2 * torch.rand(batch_size, dim) - 1\n"  # the solution's sample_noise body
 
 

@@ -183,7 +183,8 @@ def describe_shapes(shapes):
 
 
 def load_into(reference, tensors, loaded=None):
-    """The reference network (float64) with `tensors` (float64 torch tensors, reference order) as its parameters.
+    """The reference network (float64) with `tensors` (torch tensors or numpy arrays, reference order) as its
+    parameters.
 
     loaded: the tensors it holds now (the previous assignment), whose slots are not copied again: the
     assignments of a network differ in a few small tensors (biases, batch norms), its large weights stay.
@@ -192,7 +193,7 @@ def load_into(reference, tensors, loaded=None):
     with torch.no_grad():
         for index, (p, value) in enumerate(zip(model.parameters(), tensors, strict=True)):
             if loaded is None or loaded[index] is not value:
-                p.copy_(value)
+                p.copy_(value if torch.is_tensor(value) else torch.from_numpy(np.asarray(value, dtype=np.float64)))
     return model
 
 

@@ -1,0 +1,39 @@
+"""./kit test runs the test files on two or more pytest-xdist workers: the files that share the session's batch (or
+count the probes' processes beside it) must run on one worker, or the batch is graded twice at once and the
+process counts see each other's probes. xdist's own grouping (`--dist loadgroup`) silently stopped working on
+pytest 9.2 (pytest-dev/pytest-xdist#1386); tests/conftest.py's scheduler does it, and this checks it does."""
+
+import re
+import subprocess
+import sys
+
+from conftest import SAME_WORKER, worker_group
+
+from grading.kit import ROOT
+
+QUICK = [  # one quick test of each file of the batch's group, and two files of their own
+    "tests/test_autograde.py::test_the_graded_generator_is_the_architecture_holding_the_exported_weights",
+    "tests/test_feedback.py::test_every_graded_cell_has_a_title_and_its_name_is_in_the_notebook",
+    "tests/test_gradescope.py::test_the_zip_has_gradescopes_two_scripts_and_the_kit_but_no_ta_tools",
+    "tests/test_sandbox.py::test_unprivileged_user_gets_rlimit_mode",
+    "tests/test_lms.py",
+    "tests/test_plots.py",
+]
+
+
+def test_worker_groups_are_files_or_the_named_groups():
+    assert worker_group("tests/test_lms.py::test_x[a::b]") == "test_lms.py"
+    assert worker_group("tests/test_feedback.py::test_y") == worker_group("tests/test_autograde.py::test_z") == "batch"
+    assert {SAME_WORKER[name] for name in ("test_autograde.py", "test_feedback.py", "test_gradescope.py")} == {"batch"}
+
+
+def test_the_batchs_files_run_on_one_worker():
+    command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadfile", "-v", "-p", "no:cacheprovider", *QUICK]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    workers = {}
+    for worker, path in re.findall(r"\[(gw\d+)\].*?PASSED (tests/\w+\.py)", done.stdout):
+        workers.setdefault(path, set()).add(worker)
+    batch = [path for path in workers if worker_group(path) == "batch"]
+    assert len(batch) == 4 and len(set().union(*(workers[path] for path in batch))) == 1, workers
+    assert all(len(ran_on) == 1 for ran_on in workers.values()), workers  # each file whole on one worker
