@@ -30,23 +30,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from nndl2.items import FUNCTIONS, LOSSES  # the graded functions of gan.py; a loss's number of logits tensors
+
 EXPORTS = "GAN_KIT_EXPORTS"  # where save_answers writes (set by the autograder only)
 REPLAY = "GAN_KIT_REPLAY"  # the grader's training run, replayed into the notebook at autograde
 MAX_TEXT = 300  # characters kept of an exception message or a string answer
-
-FUNCTIONS = (
-    "sample_noise",
-    "discriminator",
-    "generator",
-    "discriminator_loss",
-    "generator_loss",
-    "get_optimizer",
-    "ls_discriminator_loss",
-    "ls_generator_loss",
-    "build_dc_classifier",
-    "build_dc_generator",
-)
-LOSSES = {"discriminator_loss": 2, "generator_loss": 1, "ls_discriminator_loss": 2, "ls_generator_loss": 1}
 
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from nndl2.colab import NOTEBOOK, in_colab, live_notebook, read_notebook
+from nndl2.items import GANS, of_kind, training_cell
 
 # bytes: larger files are refused, not read (Part 2's faces.py has gan.py's limit, its notebook the notebook's)
 LIMITS = {"notebook": 50 * 2**20, "gan": 1 * 2**20, "faces": 1 * 2**20, "faces_notebook": 50 * 2**20}
@@ -33,8 +34,7 @@ ANSWERS = {  # the variables Inline Questions 4-6 ask for, and what they must be
     "q5_reaches_optimum": "True or False",
     "q6_good_sign": "True or False",
 }
-JUSTIFICATIONS = ("q5_justification", "q6_justification")
-TRAINING_CELLS = ("train_vanilla", "train_lsgan", "train_dcgan")
+TRAINING_CELLS = tuple(training_cell(gan) for gan in GANS)
 
 
 def stubs_left(text, optional=False):
@@ -75,11 +75,12 @@ def notebook_problems(notebook, where="the notebook"):
     cells = [cell for cell in cells if isinstance(cell, dict)] if isinstance(cells, list) else []
     by_id = {grade_id(cell): cell for cell in cells if grade_id(cell)}
     problems = []
-    for name in JUSTIFICATIONS:
-        source = by_id.get(name, {}).get("source", [])
+    for item in of_kind("hand"):  # the written justifications
+        cell = by_id.get(item.grade_id, {})
+        source = cell.get("source", [])
         text = "".join(source) if isinstance(source, list) else str(source)
-        if not by_id.get(name) or "YOUR ANSWER HERE" in text or not text.replace("**Your answer (why):**", "").strip():
-            problems.append(f"the justification of Inline Question {name[1]} is not written yet (in {where})")
+        if not cell or "YOUR ANSWER HERE" in text or not text.replace("**Your answer (why):**", "").strip():
+            problems.append(f"the justification of Inline Question {item.question} is not written yet (in {where})")
     if not any(by_id.get(name, {}).get("outputs") for name in TRAINING_CELLS):
         if saved:
             problems.append(f"{where} has no outputs: run the notebook, save it (Ctrl+S), then check again")

@@ -110,9 +110,8 @@ def test_every_graded_cell_has_a_title_and_its_name_is_in_the_notebook():
 
 
 def test_the_kernel_exports_exactly_the_graded_functions_in_notebook_order():
-    # nndl2/export.py runs in the student's kernel and cannot import grading/: its list of the
-    # functions to export is a copy that must name the judged functions, no more, no fewer.
-    # The corpus's oracle (tests/corpus/verify.py) checks the same functions.
+    # nndl2/export.py runs in the student's kernel and cannot import grading/: it, the judge and the
+    # corpus's oracle (tests/corpus/verify.py) all read the one table of nndl2/items.py.
     assert export.FUNCTIONS == tuple(FUNCTION_ITEMS.values()) == verify.FUNCTIONS
 
 

@@ -100,7 +100,7 @@ from grading.kit import (
     SOURCE_NOTEBOOK,
 )
 from nndl2.export import EXPORTS, REPLAY
-from nndl2.training import GANS
+from nndl2.items import BY_ID, GANS, quality_item
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
 FACES_RELEASE = "gan-kit/release/" + FACES_SOURCE_NOTEBOOK.name  # Part 2's release, in the course folder
@@ -268,6 +268,11 @@ def graded_items():
             autograded = cell.cell_type == "code" and not meta.get("solution") and not meta.get("task")
             items.append((meta["grade_id"], float(meta["points"]), autograded))
     return items
+
+
+def untrained(grade_id, cause):
+    """The message of an Inline Question 1-3 whose GAN the grader could not train."""
+    return f"Inline Question {BY_ID[grade_id].question}: not trained: {cause}."
 
 
 def column(grade_id):
@@ -609,7 +614,7 @@ class Grader:
         if not import_succeeded(exports / "functions"):  # the training runs would fail at the same import
             cause = run.verdicts[next(iter(judge.FUNCTION_ITEMS))].message.rstrip(".")  # the judge's sentence
             run.lost(judge.FUNCTION_ITEMS, cause, lambda item: run.verdicts[item].message)
-            run.lost(judge.QUALITY_ITEMS, cause, lambda item: f"Inline Question {item[-1]}: not trained: {cause}.")
+            run.lost(judge.QUALITY_ITEMS, cause, lambda item: untrained(item, cause))
             return None
         # Each GAN trains in a process of its own that writes only its own folder: nothing one run does
         # can stand in for another GAN's result.
@@ -617,8 +622,8 @@ class Grader:
         for index, gan in enumerate(GANS):
             stub = judge.unimplemented(run.verdicts, gan)
             if stub:  # the untouched stub can only raise: training would fail at once
-                item = next(i for i, g in judge.QUALITY_ITEMS.items() if g == gan)
-                run.verdicts[item] = judge.Verdict(False, f"Inline Question {item[-1]}: not trained: {stub}.")
+                item = quality_item(gan).grade_id
+                run.verdicts[item] = judge.Verdict(False, untrained(item, stub))
                 continue
             folder = exports / "training" / gan
             folder.mkdir(parents=True, exist_ok=True)
@@ -632,7 +637,7 @@ class Grader:
             if where is not None:
                 reason = f"it did not finish in {limit:g} s" + (f" (it was {where})" if where else "")
             if reason:
-                run.reasons.append(f"the grader's training run of the {judge.TITLES[gan]}: {reason}")
+                run.reasons.append(f"the grader's training run of the {GANS[gan].title}: {reason}")
         with run.timed("judge"):
             trained = judge.judge_training(exports / "training", run.verdicts)
             run.verdicts.update({item: v for item, v in trained.items() if item not in run.verdicts})
@@ -679,7 +684,7 @@ class Grader:
         cause = f"{what} did not finish in {limit:g} s" + (f" (it was {where})" if where else "")
         missing = [item for item, name in judge.FUNCTION_ITEMS.items() if not (functions / f"{name}.npz").exists()]
         run.lost(missing, cause, lambda item: f"{judge.FUNCTION_ITEMS[item]}: not graded: {cause}.")
-        run.lost(judge.QUALITY_ITEMS, cause, lambda item: f"Inline Question {item[-1]}: not trained: {cause}.")
+        run.lost(judge.QUALITY_ITEMS, cause, lambda item: untrained(item, cause))
         return cause
 
     def run_notebook(self, run, db, hung=None):

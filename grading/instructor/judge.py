@@ -37,17 +37,14 @@ from grading.course.items import FUNCTION_ITEMS  # grade id of each graded funct
 from grading.kit import SOURCE_NOTEBOOK, load_solution
 from nndl2 import quality
 from nndl2.checks import GRADIENT_TOLERANCE, LOSS_TOLERANCE, relative_error
+from nndl2.items import GANS, function_item, of_kind
 
 MAX_EXPORT_BYTES = 64 * 2**20  # the DCGAN generator's parameters are 26 MB as float32
 MAX_ANSWER_BYTES = 64 * 2**10
 MAX_ASSIGNMENTS = 5040  # parameter assignments tried per architecture (equal-shaped tensors permuted)
 OUTPUT_TOLERANCE = 1e-4  # |student - reference| / (1 + max |reference|): float32 networks vs float64
 
-QUALITY_ITEMS = {"test_inline_q1": "vanilla", "test_inline_q2": "lsgan", "test_inline_q3": "dcgan"}
-ANSWER_ITEMS = {"test_inline_q4": "q4", "test_inline_q5": "q5", "test_inline_q6": "q6"}
-ANSWER_CELLS = {"q4": "q4_answer", "q5": "q5_answer", "q6": "q6_answer"}
-GENERATOR_OF = {"vanilla": "generator", "lsgan": "generator", "dcgan": "build_dc_generator"}
-TITLES = {"vanilla": "vanilla GAN", "lsgan": "LSGAN", "dcgan": "DCGAN"}
+QUALITY_ITEMS = {item.grade_id: item.gan for item in of_kind("quality")}  # Inline Questions 1-3 -> their GAN
 
 
 @dataclass
@@ -476,20 +473,11 @@ def judge_functions(folder, inputs, solution=None):
 # Inline Questions 1-3: the grader's training run
 # ---------------------------------------------------------------------------
 
-TRAINED_WITH = {  # the graded functions each GAN's training calls (nndl2.training.build_gan, run_a_gan's noise)
-    "vanilla": ("sample_noise", "discriminator", "generator", "discriminator_loss", "generator_loss", "get_optimizer"),
-    "lsgan": ("sample_noise", "discriminator", "generator", "ls_discriminator_loss", "ls_generator_loss",
-              "get_optimizer"),
-    "dcgan": ("sample_noise", "build_dc_classifier", "build_dc_generator", "discriminator_loss", "generator_loss",
-              "get_optimizer"),
-}  # fmt: skip
-
 
 def unimplemented(function_verdicts, gan):
     """'<function> is not implemented yet' if a function GAN `gan` trains with is still the stub, else None."""
-    for function in TRAINED_WITH[gan]:
-        item = next(i for i, name in FUNCTION_ITEMS.items() if name == function)
-        verdict = function_verdicts.get(item)
+    for function in GANS[gan].functions:  # nndl2.training.build_gan's functions, run_a_gan's noise, the solvers
+        verdict = function_verdicts.get(function_item(function).grade_id)
         if verdict and not verdict.passed and "is not implemented yet" in verdict.message:
             return f"{function} is not implemented yet"
     return None
@@ -501,7 +489,7 @@ def trained_generator(gan, meta, arrays, names_hint, solution):
     tensors = [arrays.get(f"g_p{i}") for i in range(len(names))]
     if not names or any(t is None for t in tensors):
         raise ExportError("no generator parameters were exported")
-    factory = solution.generator if GENERATOR_OF[gan] == "generator" else solution.build_dc_generator
+    factory = getattr(solution, GANS[gan].generator)
     reference_shapes = [tuple(p.shape) for p in factory().parameters()]
     if names_hint and set(names_hint) <= set(names):  # the assignment found for the architecture item
         order = [names.index(name) for name in names_hint]
@@ -516,27 +504,26 @@ def judge_training(folder, function_verdicts, solution=None):
     """{grade id: Verdict} of Inline Questions 1-3 from the grader's training run in `folder`."""
     s = solution or load_solution()
     verdicts = {}
-    for item, gan in QUALITY_ITEMS.items():
-        title = TITLES[gan]
+    for quality_item in of_kind("quality"):
+        item, gan, number = quality_item.grade_id, quality_item.gan, quality_item.question
+        title = GANS[gan].title
         try:
             meta, arrays = load_export(Path(folder) / gan / f"{gan}.npz")
         except ExportError as error:
             why = "the grader's training run stopped before it" if str(error) == "missing" else str(error)
-            verdicts[item] = Verdict(False, f"Inline Question {item[-1]}: no trained {title} ({why}).")
+            verdicts[item] = Verdict(False, f"Inline Question {number}: no trained {title} ({why}).")
             continue
         error = described_error(meta)
         if error:
-            verdicts[item] = Verdict(False, f"Inline Question {item[-1]}: training your {title} {error}.")
+            verdicts[item] = Verdict(False, f"Inline Question {number}: training your {title} {error}.")
             continue
-        architecture = function_verdicts.get(
-            "test_generator" if GENERATOR_OF[gan] == "generator" else "test_dc_generator"
-        )
+        architecture = function_verdicts.get(function_item(GANS[gan].generator).grade_id)
         hint = architecture.details.get("names") if architecture else None
         try:
             G = trained_generator(gan, meta, arrays, hint, s)
             metrics = quality.evaluate(quality.sample_images(G, n=1000))
         except (ExportError, ValueError) as error:
-            verdicts[item] = Verdict(False, f"Inline Question {item[-1]}: your trained {title}: {clean(error)}.")
+            verdicts[item] = Verdict(False, f"Inline Question {number}: your trained {title}: {clean(error)}.")
             continue
         ok, reasons = quality.passes(metrics, gan)
         summary = (
@@ -545,10 +532,10 @@ def judge_training(folder, function_verdicts, solution=None):
         )
         shown = {key: metrics[key] for key in ("recognizable", "coverage", "class_distance", "inception_score", "fid")}
         if ok:
-            verdicts[item] = Verdict(True, f"Inline Question {item[-1]}: 1,000 samples of your trained {title}: "
+            verdicts[item] = Verdict(True, f"Inline Question {number}: 1,000 samples of your trained {title}: "
                                      f"{summary}: meets the thresholds.", {"metrics": shown})  # fmt: skip
         else:
-            verdicts[item] = Verdict(False, f"Inline Question {item[-1]}: 1,000 samples of your trained {title}: "
+            verdicts[item] = Verdict(False, f"Inline Question {number}: 1,000 samples of your trained {title}: "
                                      f"{summary}: {'; '.join(reasons)}.", {"metrics": shown})  # fmt: skip
     return verdicts
 
@@ -562,7 +549,8 @@ def expected_answers(notebook=SOURCE_NOTEBOOK):
     """The right answers: the source notebook's solution regions of the answer cells, run here (trusted code)."""
     cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in nbformat.read(notebook, 4).cells}
     answers = {}
-    for question, grade_id in ANSWER_CELLS.items():
+    for item in of_kind("answer"):
+        question, grade_id = f"q{item.question}", item.answer_cell  # the name the notebook's save_answers uses
         region = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cells[grade_id].source, re.S)
         namespace = {}
         exec(compile(region.group(1), f"<{grade_id}>", "exec"), namespace)  # noqa: S102 (the course's own code)
@@ -591,7 +579,7 @@ def judge_q4(answer, expected):
     return Verdict(True, "Inline Question 4: the min-max value and all six (x, y) pairs are right.")
 
 
-def judge_truth(question, name, answer, expected):
+def judge_truth(number, name, answer, expected):
     value = answer.get(name)
     if not isinstance(value, bool):
         if value is None:
@@ -600,17 +588,19 @@ def judge_truth(question, name, answer, expected):
             shown = "got a string"
         else:
             shown = f"got {clean(type(value).__name__, 20)}"
-        return Verdict(False, f"Inline Question {question[-1]}: {name} must be True or False ({shown}).")
+        return Verdict(False, f"Inline Question {number}: {name} must be True or False ({shown}).")
     if value != expected[name]:
-        return Verdict(False, f"Inline Question {question[-1]}: {name} = {value} is not the right answer.")
-    return Verdict(True, f"Inline Question {question[-1]}: {name} = {value} is right.")
+        return Verdict(False, f"Inline Question {number}: {name} = {value} is not the right answer.")
+    return Verdict(True, f"Inline Question {number}: {name} = {value} is right.")
 
 
 def judge_answers(folder, expected=None):
     """{grade id: Verdict} of Inline Questions 4-6 from the notebook's exported answers in `folder`."""
     expected = expected or expected_answers()
     verdicts = {}
-    for item, question in ANSWER_ITEMS.items():
+    for answer_item in of_kind("answer"):
+        item, number = answer_item.grade_id, answer_item.question
+        question = f"q{number}"  # the name the notebook's save_answers wrote it under
         path = Path(folder) / f"answers-{question}.json"
         try:
             if path.is_symlink() or not path.is_file():
@@ -622,11 +612,11 @@ def judge_answers(folder, expected=None):
                 raise ExportError("unreadable")
         except (ExportError, OSError, ValueError) as error:
             why = "the notebook did not reach its test cell" if str(error) == "missing" else f"{error}"
-            verdicts[item] = Verdict(False, f"Inline Question {question[-1]}: no answer was recorded ({why}).")
+            verdicts[item] = Verdict(False, f"Inline Question {number}: no answer was recorded ({why}).")
             continue
         if question == "q4":
             verdicts[item] = judge_q4(answer, expected["q4"])
         else:
             name = next(iter(expected[question]))
-            verdicts[item] = judge_truth(question, name, answer, expected[question])
+            verdicts[item] = judge_truth(number, name, answer, expected[question])
     return verdicts

@@ -41,8 +41,8 @@ from grading.ta import reference_gans
 from nndl2 import quality
 from nndl2.budget import BUDGETS
 from nndl2.speed import bfloat16_is_fast
+from nndl2.training import GANS
 
-GANS = ("vanilla", "lsgan", "dcgan")
 REPORT_MD = GRADING / "ta" / "calibration.md"
 REPORT_JSON = GRADING / "ta" / "calibration.json"
 DEFAULT_CACHE = Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit")) / "calibration"

@@ -27,6 +27,7 @@ from pathlib import Path
 import nbformat
 
 from grading.kit import ASSIGNMENT, NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK, STUDENT_GAN
+from nndl2.items import of_kind
 
 # One bug per student function: (text in the solution, replacement). Each keeps the module importable
 # and every other function correct, so it must cost exactly that function's points.
@@ -51,7 +52,10 @@ MUTANTS = {
     ),
     "build_dc_generator": ("nn.BatchNorm2d(64)", "nn.InstanceNorm2d(64, affine=True)"),
 }
-ANSWER_CELLS = ("q4_answer", "q5_answer", "q6_answer", "q5_justification", "q6_justification")
+ANSWER_CELLS = (  # the cells students write in: Inline Questions 4-6's values, then the justifications
+    *(item.answer_cell for item in of_kind("answer")),
+    *(item.grade_id for item in of_kind("hand")),
+)
 # The cells a Colab student typically adds to the notebook, by where they go: (cell type, source).
 OWN_CELLS = {
     "top": ("code", 'from google.colab import drive\n\ndrive.mount("/content/drive")'),

@@ -22,8 +22,9 @@ from nbclient import NotebookClient
 
 from grading.course import build_course
 from grading.kit import ASSIGNMENT, SOLUTION_GAN, SOURCE_NOTEBOOK
+from nndl2.items import of_kind
 
-QUALITY_CELLS = {"test_inline_q1", "test_inline_q2", "test_inline_q3"}
+QUALITY_CELLS = {item.grade_id for item in of_kind("quality")}  # Inline Questions 1-3's checks
 
 
 def grade_id(cell):

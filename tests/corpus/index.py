@@ -16,52 +16,20 @@ ENTRIES is a list of plain dicts (`python -m tests.corpus` prints it as JSON):
 - reason_must_not_contain: texts that must not appear in the row's reason (text the student printed).
 """
 
-FUNCTION_IDS = {
-    "sample_noise": "test_sample_noise",
-    "discriminator": "test_discriminator",
-    "generator": "test_generator",
-    "discriminator_loss": "test_discriminator_loss",
-    "generator_loss": "test_generator_loss",
-    "get_optimizer": "test_get_optimizer",
-    "ls_discriminator_loss": "test_ls_discriminator_loss",
-    "ls_generator_loss": "test_ls_generator_loss",
-    "build_dc_classifier": "test_dc_classifier",
-    "build_dc_generator": "test_dc_generator",
-}
-QUALITY_IDS = ("test_inline_q1", "test_inline_q2", "test_inline_q3")
-ANSWER_IDS = ("test_inline_q4", "test_inline_q5", "test_inline_q6")
-GRADE_IDS = (
-    "test_sample_noise",
-    "test_discriminator",
-    "test_generator",
-    "test_discriminator_loss",
-    "test_generator_loss",
-    "test_get_optimizer",
-    "test_inline_q1",
-    "test_ls_discriminator_loss",
-    "test_ls_generator_loss",
-    "test_inline_q2",
-    "test_dc_classifier",
-    "test_dc_generator",
-    "test_inline_q3",
-    "test_inline_q4",
-    "test_inline_q5",
-    "test_inline_q6",
-)
+from nndl2.items import GANS, ITEMS, of_kind, quality_item
+
+# The grade ids, from the one table of graded items (nndl2/items.py); the written justifications, graded
+# by hand, are not the corpus's.
+FUNCTION_IDS = {item.function: item.grade_id for item in of_kind("function")}
+QUALITY_IDS = tuple(item.grade_id for item in of_kind("quality"))
+ANSWER_IDS = tuple(item.grade_id for item in of_kind("answer"))
+GRADE_IDS = tuple(item.grade_id for item in ITEMS if not item.hand_graded)
 # Which GAN of the notebook (Inline Question 1, 2, 3) trains with each function: a bug in it can spoil
 # that GAN's samples; sample_noise is used by all three (run_a_gan draws every batch's training noise with
 # the student's sample_noise, in the notebook and in the grader's training run).
 USED_BY = {
-    "sample_noise": QUALITY_IDS,
-    "discriminator": ("test_inline_q1", "test_inline_q2"),
-    "generator": ("test_inline_q1", "test_inline_q2"),
-    "discriminator_loss": ("test_inline_q1", "test_inline_q3"),
-    "generator_loss": ("test_inline_q1", "test_inline_q3"),
-    "get_optimizer": QUALITY_IDS,
-    "ls_discriminator_loss": ("test_inline_q2",),
-    "ls_generator_loss": ("test_inline_q2",),
-    "build_dc_classifier": ("test_inline_q3",),
-    "build_dc_generator": ("test_inline_q3",),
+    function: tuple(quality_item(gan).grade_id for gan, made in GANS.items() if function in made.functions)
+    for function in FUNCTION_IDS
 }
 
 # One single-fault bug per graded function in each of two styles. `old` must occur exactly once in the

@@ -127,6 +127,6 @@ def test_judge_gives_each_style_every_function_point_and_each_mutant_all_but_its
 def test_a_true_false_answer_of_another_kind_says_what_it_got(answer, why):
     from grading.instructor.judge import judge_truth
 
-    verdict = judge_truth("q5", "q5_reaches_optimum", {"q5_reaches_optimum": answer}, {"q5_reaches_optimum": False})
+    verdict = judge_truth(5, "q5_reaches_optimum", {"q5_reaches_optimum": answer}, {"q5_reaches_optimum": False})
     assert not verdict.passed
     assert verdict.message == f"Inline Question 5: q5_reaches_optimum must be True or False ({why})."

@@ -39,6 +39,7 @@ import torch
 
 from grading.kit import KIT_DATA, NOTEBOOK, load_solution
 from grading.ta.examples import grade_id
+from nndl2.items import FUNCTIONS, LOSSES  # the graded functions; a loss's number of logits tensors
 
 from . import ENTRIES, gan_text
 from . import entry as entry_named
@@ -51,26 +52,6 @@ LOSS_RTOL = 1e-5
 OUTPUT_ATOL = 1e-5
 # Adam on a float64 model: the same algorithm gives the same numbers to rounding.
 OPTIMIZER_ATOL = 1e-12
-LOSSES = {
-    "discriminator_loss": 2,
-    "generator_loss": 1,
-    "ls_discriminator_loss": 2,
-    "ls_generator_loss": 1,
-}
-FUNCTIONS = (
-    "sample_noise",
-    "discriminator",
-    "generator",
-    "discriminator_loss",
-    "generator_loss",
-    "get_optimizer",
-    "ls_discriminator_loss",
-    "ls_generator_loss",
-    "build_dc_classifier",
-    "build_dc_generator",
-)
-
-
 _FOLDER = tempfile.TemporaryDirectory(prefix="corpus-verify-")  # removed when the process ends
 
 

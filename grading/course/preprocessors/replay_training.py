@@ -15,12 +15,13 @@ from nbclient.util import ensure_async, run_sync
 from traitlets import Bool, Dict
 
 from grading.course.preprocessors.limited_execute import LimitedExecute
+from nndl2.items import GANS, training_cell
 
 
 class ReplayTraining(LimitedExecute):
     replay = Bool(False, help="Replay the grader's training run in the cells of replay_cells.").tag(config=True)
     replay_cells = Dict(
-        {"train_vanilla": "vanilla", "train_lsgan": "lsgan", "train_dcgan": "dcgan"},
+        {training_cell(gan): gan for gan in GANS},
         help="grade id of a training cell -> the GAN of the grader's training run it shows",
     ).tag(config=True)
 
