@@ -4,11 +4,12 @@ It follows PyTorch's DCGAN example (pytorch/examples, dcgan/main.py): each itera
 discriminator step and one generator step on a batch of real digits and a batch of fakes. Speed
 settings that depend on the hardware (fused Adam, bfloat16, memory layouts) sit in one context,
 nndl2.speed.platform_speedups; none of them changes the algorithm. The bookkeeping sits below
-run_a_gan: `full_batches` counts the iterations and `Progress` keeps the progress bar, the printed
-losses, the sample grids and the history.
+run_a_gan: `full_batches` counts the iterations, `frozen` keeps the generator step's gradients out of
+D, and `Progress` keeps the progress bar, the printed losses, the sample grids and the history.
 """
 
 import sys
+from contextlib import contextmanager
 
 import torch
 from tqdm.auto import tqdm
@@ -77,17 +78,13 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, load
             D_solver.step()
 
             # (2) Generator step: the same fakes, scored by the updated discriminator, should score
-            # "real". D's weights need no gradient here, so autograd skips them.
-            D.requires_grad_(False)
-            try:
-                with autocast:
-                    gen_logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
-                g_error = one_number(generator_loss(gen_logits_fake.float()), "generator")
-                G_solver.zero_grad(set_to_none=True)
-                g_error.backward()
-                G_solver.step()
-            finally:
-                D.requires_grad_(True)
+            # "real". D's weights need no gradient here: scored with D frozen, autograd skips them.
+            with frozen(D), autocast:
+                gen_logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
+            g_error = one_number(generator_loss(gen_logits_fake.float()), "generator")
+            G_solver.zero_grad(set_to_none=True)
+            g_error.backward()
+            G_solver.step()
 
             # Logging: losses and D's beliefs every iteration, printed and drawn every show_every.
             progress.log(iteration, epoch, d_total_error, g_error, logits_real, logits_fake, autocast)
@@ -106,6 +103,17 @@ def full_batches(loader_train, batch_size, num_epochs, max_iters):
                 break
             yield iteration, epoch, x
             iteration += 1
+
+
+@contextmanager
+def frozen(network):
+    """`network`'s weights need no gradient inside the block: the forward passes run there record no
+    gradient path into them, so a backward pass later skips them. They need one again after the block."""
+    network.requires_grad_(False)
+    try:
+        yield
+    finally:
+        network.requires_grad_(True)
 
 
 class Progress:
