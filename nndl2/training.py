@@ -3,10 +3,13 @@
 It follows PyTorch's DCGAN example (pytorch/examples, dcgan/main.py): each iteration takes one
 discriminator step and one generator step on a batch of real digits and a batch of fakes. Speed
 settings that depend on the hardware (fused Adam, bfloat16, memory layouts) sit in one context,
-nndl2.speed.platform_speedups; none of them changes the algorithm.
+nndl2.speed.platform_speedups; none of them changes the algorithm. The bookkeeping sits below
+run_a_gan: `full_batches` counts the iterations, `frozen` keeps the generator step's gradients out of
+D, and `Progress` keeps the progress bar, the printed losses, the sample grids and the history.
 """
 
 import sys
+from contextlib import contextmanager
 
 import torch
 from tqdm.auto import tqdm
@@ -17,24 +20,9 @@ from nndl2.speed import platform_speedups
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 
 
-def run_a_gan(
-    D,
-    G,
-    D_solver,
-    G_solver,
-    discriminator_loss,
-    generator_loss,
-    loader_train,
-    show_every=250,
-    batch_size=128,
-    noise_size=96,
-    num_epochs=10,
-    max_iters=None,
-    history=None,
-    bfloat16=None,
-    on_show=None,
-    sample_noise=None,
-):
+def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, loader_train, show_every=250,
+              batch_size=128, noise_size=96, num_epochs=10, max_iters=None, history=None, bfloat16=None,
+              on_show=None, sample_noise=None):  # fmt: skip
     """
     Train a GAN by alternating one discriminator step and one generator step per batch.
 
@@ -66,77 +54,109 @@ def run_a_gan(
     - images: list of numpy arrays (16, 784), the samples kept every show_every iterations.
     """
     device = next(G.parameters()).device
-    total = num_epochs * len(loader_train)  # an upper bound: partial batches are skipped
-    if max_iters is not None:
-        total = min(total, max_iters)
     # The progress grids' noise has its own random generator: training draws the same numbers
     # from torch's global one with or without the grids.
     fixed_noise = (2 * torch.rand(16, noise_size, generator=torch.Generator().manual_seed(0)) - 1).to(device)
-
-    images = []
-    stats = []  # per-iteration tensors, read back once at the end: the GPU never waits for Python
-    iteration = 0
-    progress = tqdm(total=total, desc="training", file=sys.stdout, mininterval=2.0)
+    progress = Progress(G, fixed_noise, loader_train, num_epochs, max_iters, show_every, on_show)
     examples = {D: torch.zeros(2, 1, 28, 28, device=device), G: fixed_noise[:2]}  # see platform_speedups
     with platform_speedups(device, examples, (D_solver, G_solver), bfloat16) as autocast:
-        for epoch in range(num_epochs):
-            for x, _ in loader_train:
-                if len(x) != batch_size:
-                    continue
-                if max_iters is not None and iteration >= max_iters:
-                    break
-                real_data = 2 * x.to(device, non_blocking=True) - 1  # [0, 1] -> [-1, 1], the range of G's tanh
-                noise = training_noise(sample_noise, batch_size, noise_size).to(device, non_blocking=True)
+        for iteration, epoch, x in full_batches(loader_train, batch_size, num_epochs, max_iters):
+            real_data = 2 * x.to(device, non_blocking=True) - 1  # [0, 1] -> [-1, 1], the range of G's tanh
+            noise = training_noise(sample_noise, batch_size, noise_size).to(device, non_blocking=True)
 
-                # (1) Discriminator step: real digits should score "real", fakes "fake". The fake
-                # batch is made once and reused for the generator step, as in PyTorch's DCGAN
-                # example; detach() keeps this loss from sending gradients into G.
-                with autocast:
-                    fake_images = G(noise)
-                    logits_real = D(real_data)
-                    logits_fake = D(fake_images.detach().view(batch_size, 1, 28, 28))
-                # The losses see float32 logits, also when the networks ran in bfloat16.
-                logits_real, logits_fake = logits_real.float(), logits_fake.float()
-                d_total_error = one_number(discriminator_loss(logits_real, logits_fake), "discriminator")
-                D_solver.zero_grad(set_to_none=True)
-                d_total_error.backward()
-                D_solver.step()
+            # (1) Discriminator step: real digits should score "real", fakes "fake". The fake batch
+            # is made once and reused for the generator step, as in PyTorch's DCGAN example;
+            # detach() keeps this loss from sending gradients into G.
+            with autocast:
+                fake_images = G(noise)
+                logits_real = D(real_data)
+                logits_fake = D(fake_images.detach().view(batch_size, 1, 28, 28))
+            # The losses see float32 logits, also when the networks ran in bfloat16.
+            logits_real, logits_fake = logits_real.float(), logits_fake.float()
+            d_total_error = one_number(discriminator_loss(logits_real, logits_fake), "discriminator")
+            D_solver.zero_grad(set_to_none=True)
+            d_total_error.backward()
+            D_solver.step()
 
-                # (2) Generator step: the same fakes, scored by the updated discriminator, should
-                # score "real". D's weights need no gradient here, so autograd skips them.
-                D.requires_grad_(False)
-                try:
-                    with autocast:
-                        gen_logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
-                    g_error = one_number(generator_loss(gen_logits_fake.float()), "generator")
-                    G_solver.zero_grad(set_to_none=True)
-                    g_error.backward()
-                    G_solver.step()
-                finally:
-                    D.requires_grad_(True)
+            # (2) Generator step: the same fakes, scored by the updated discriminator, should score
+            # "real". D's weights need no gradient here: scored with D frozen, autograd skips them.
+            with frozen(D), autocast:
+                gen_logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
+            g_error = one_number(generator_loss(gen_logits_fake.float()), "generator")
+            G_solver.zero_grad(set_to_none=True)
+            g_error.backward()
+            G_solver.step()
 
-                # Logging: losses and D's beliefs every iteration, printed and drawn every show_every.
-                d_real, d_fake = torch.sigmoid(logits_real.detach()).mean(), torch.sigmoid(logits_fake.detach()).mean()
-                stats.append(torch.stack([d_total_error.detach(), g_error.detach(), d_real, d_fake]))
-                if iteration % show_every == 0:
-                    d_loss, g_loss, d_real, d_fake = stats[-1].tolist()
-                    progress.write(
-                        f"Iter: {iteration}, D: {d_loss:.4}, G: {g_loss:.4}, D(x): {d_real:.3f}, D(G(z)): {d_fake:.3f}"
-                        f" (epoch {epoch + 1}/{num_epochs})"
-                    )
-                    with torch.no_grad(), autocast:
-                        images.append(G(fixed_noise).detach().float().reshape(16, -1).cpu().numpy())
-                    if on_show is not None:
-                        on_show(iteration, G)
-                iteration += 1
-                progress.update(1)
-    progress.close()
+            # Logging: losses and D's beliefs every iteration, printed and drawn every show_every.
+            progress.log(iteration, epoch, d_total_error, g_error, logits_real, logits_fake, autocast)
+    return progress.close(history)
 
-    if history is not None and stats:
-        values = torch.stack(stats).cpu().numpy()
-        for column, key in enumerate(HISTORY_KEYS):
-            history.setdefault(key, []).extend(values[:, column].tolist())
-    return images
+
+def full_batches(loader_train, batch_size, num_epochs, max_iters):
+    """run_a_gan's iterations: (iteration, epoch, images) for every full batch of `loader_train`, epoch after
+    epoch, until num_epochs epochs or max_iters iterations (None: no limit) are done."""
+    iteration = 0
+    for epoch in range(num_epochs):
+        for x, _ in loader_train:
+            if len(x) != batch_size:  # a partial last batch is skipped
+                continue
+            if max_iters is not None and iteration >= max_iters:
+                break
+            yield iteration, epoch, x
+            iteration += 1
+
+
+@contextmanager
+def frozen(network):
+    """`network`'s weights need no gradient inside the block: the forward passes run there record no
+    gradient path into them, so a backward pass later skips them. They need one again after the block."""
+    network.requires_grad_(False)
+    try:
+        yield
+    finally:
+        network.requires_grad_(True)
+
+
+class Progress:
+    """run_a_gan's bookkeeping: the progress bar, each iteration's losses and D's beliefs (read back into
+    `history` at the end), and every show_every iterations a printed line, 16 samples and on_show."""
+
+    def __init__(self, G, fixed_noise, loader_train, num_epochs, max_iters, show_every, on_show):
+        self.G = G
+        self.fixed_noise = fixed_noise
+        self.num_epochs = num_epochs
+        self.show_every = show_every
+        self.on_show = on_show
+        self.images = []
+        self.stats = []  # per-iteration tensors, read back once at the end: the GPU never waits for Python
+        total = num_epochs * len(loader_train)  # an upper bound: partial batches are skipped
+        if max_iters is not None:
+            total = min(total, max_iters)
+        self.bar = tqdm(total=total, desc="training", file=sys.stdout, mininterval=2.0)
+
+    def log(self, iteration, epoch, d_total_error, g_error, logits_real, logits_fake, autocast):
+        d_real, d_fake = torch.sigmoid(logits_real.detach()).mean(), torch.sigmoid(logits_fake.detach()).mean()
+        self.stats.append(torch.stack([d_total_error.detach(), g_error.detach(), d_real, d_fake]))
+        if iteration % self.show_every == 0:
+            d_loss, g_loss, d_real, d_fake = self.stats[-1].tolist()
+            self.bar.write(
+                f"Iter: {iteration}, D: {d_loss:.4}, G: {g_loss:.4}, D(x): {d_real:.3f}, D(G(z)): {d_fake:.3f}"
+                f" (epoch {epoch + 1}/{self.num_epochs})"
+            )
+            with torch.no_grad(), autocast:  # G's samples, in the precision it trains in
+                self.images.append(self.G(self.fixed_noise).detach().float().reshape(16, -1).cpu().numpy())
+            if self.on_show is not None:
+                self.on_show(iteration, self.G)
+        self.bar.update(1)
+
+    def close(self, history):
+        """Closes the bar, fills `history` (if a dict) and returns the kept samples."""
+        self.bar.close()
+        if history is not None and self.stats:
+            values = torch.stack(self.stats).cpu().numpy()
+            for column, key in enumerate(HISTORY_KEYS):
+                history.setdefault(key, []).extend(values[:, column].tolist())
+        return self.images
 
 
 def training_noise(sample_noise, batch_size, noise_size):
