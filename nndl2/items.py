@@ -15,8 +15,9 @@ An Item's fields:
 - points:   what it is worth; nbgrader reads the points from the notebook's cell metadata, and a test
             of the kit checks that they are the ones written here;
 - function: the graded function of gan.py ("function" items), else None;
-- arity:    for a loss, the number of logits tensors it takes (discriminator_loss(logits_real,
-            logits_fake): 2, generator_loss(logits_fake): 1), else None;
+- loss:     for a loss, its arguments' names and what it computes, in words (the grader's messages say
+            both), as Loss(arguments, formula); else None. Its arity is len(arguments)
+            (discriminator_loss(logits_real, logits_fake): 2, generator_loss(logits_fake): 1);
 - question: the Inline Question's number ("quality", "answer" and "hand" items), else None;
 - gan:      the GAN whose samples are graded, a key of GANS ("quality" items), else None.
 
@@ -29,19 +30,30 @@ KINDS = ("function", "quality", "answer", "hand")
 
 
 @dataclass(frozen=True)
+class Loss:
+    arguments: tuple  # the names of its parameters, in order
+    formula: str  # what it computes, in words
+
+
+@dataclass(frozen=True)
 class Item:
     grade_id: str
     kind: str
     title: str
     points: float = 1
     function: str | None = None
-    arity: int | None = None
+    loss: Loss | None = None
     question: int | None = None
     gan: str | None = None
 
     @property
     def hand_graded(self):
         return self.kind == "hand"
+
+    @property
+    def arity(self):
+        """A loss's number of logits tensors, else None."""
+        return len(self.loss.arguments) if self.loss else None
 
     @property
     def answer_cell(self):
@@ -72,16 +84,24 @@ GANS = {
     "dcgan": Gan("DCGAN", "build_dc_classifier", "build_dc_generator", "discriminator_loss", "generator_loss"),
 }
 
+# The four losses: their arguments' names and what they compute (the vanilla GAN's and the DCGAN's, then the LSGAN's).
+BCE_DISCRIMINATOR = Loss(
+    ("logits_real", "logits_fake"), "mean BCE of the real logits against 1 plus that of the fake logits against 0"
+)
+BCE_GENERATOR = Loss(("logits_fake",), "mean BCE of the fake logits against 1")
+LS_DISCRIMINATOR = Loss(("scores_real", "scores_fake"), "0.5 * mean((scores_real - 1)^2) + 0.5 * mean(scores_fake^2)")
+LS_GENERATOR = Loss(("scores_fake",), "0.5 * mean((scores_fake - 1)^2)")
+
 ITEMS = (  # in notebook order
     Item("test_sample_noise", "function", "sample_noise", function="sample_noise"),
     Item("test_discriminator", "function", "discriminator", function="discriminator"),
     Item("test_generator", "function", "generator", function="generator"),
-    Item("test_discriminator_loss", "function", "discriminator_loss", function="discriminator_loss", arity=2),
-    Item("test_generator_loss", "function", "generator_loss", function="generator_loss", arity=1),
+    Item("test_discriminator_loss", "function", "discriminator_loss", function="discriminator_loss", loss=BCE_DISCRIMINATOR),  # noqa: E501
+    Item("test_generator_loss", "function", "generator_loss", function="generator_loss", loss=BCE_GENERATOR),
     Item("test_get_optimizer", "function", "get_optimizer", function="get_optimizer"),
     Item("test_inline_q1", "quality", "Inline Question 1: vanilla GAN samples", question=1, gan="vanilla"),
-    Item("test_ls_discriminator_loss", "function", "ls_discriminator_loss", function="ls_discriminator_loss", arity=2),
-    Item("test_ls_generator_loss", "function", "ls_generator_loss", function="ls_generator_loss", arity=1),
+    Item("test_ls_discriminator_loss", "function", "ls_discriminator_loss", function="ls_discriminator_loss", loss=LS_DISCRIMINATOR),  # noqa: E501
+    Item("test_ls_generator_loss", "function", "ls_generator_loss", function="ls_generator_loss", loss=LS_GENERATOR),
     Item("test_inline_q2", "quality", "Inline Question 2: LSGAN samples", question=2, gan="lsgan"),
     Item("test_dc_classifier", "function", "build_dc_classifier", function="build_dc_classifier"),
     Item("test_dc_generator", "function", "build_dc_generator", function="build_dc_generator"),
@@ -91,7 +111,7 @@ ITEMS = (  # in notebook order
     Item("q5_justification", "hand", "Inline Question 5: why (graded by hand)", question=5),
     Item("test_inline_q6", "answer", "Inline Question 6: is it a good sign? (True/False)", question=6),
     Item("q6_justification", "hand", "Inline Question 6: why (graded by hand)", question=6),
-)
+)  # fmt: skip
 
 BY_ID = {item.grade_id: item for item in ITEMS}
 

@@ -77,12 +77,14 @@ def test_every_function_item_is_a_function_of_the_solution_its_check_calls(cells
     assert len(items.FUNCTIONS) == len(set(items.FUNCTIONS)) == 10
 
 
-def test_a_loss_arity_is_the_number_of_its_parameters():
+def test_a_losss_arguments_are_the_solutions_parameters():
+    """The judge names a loss's arguments in its messages (and the export passes that many tensors)."""
     solution = load_solution()
-    losses = {item.function for item in of_kind("function") if item.function.endswith("_loss")}
-    assert set(items.LOSSES) == losses
-    for name, arity in items.LOSSES.items():
-        assert len(inspect.signature(getattr(solution, name)).parameters) == arity, name
+    losses = {item.function: item.loss for item in of_kind("function") if item.function.endswith("_loss")}
+    assert set(items.LOSSES) == set(losses) and all(losses.values())
+    for name, loss in losses.items():
+        assert tuple(inspect.signature(getattr(solution, name)).parameters) == loss.arguments, name
+        assert items.LOSSES[name] == len(loss.arguments) and loss.formula
 
 
 def test_each_gan_has_one_inline_question_its_cells_and_graded_functions(cells):

@@ -305,25 +305,14 @@ def judge_sample_noise(meta, arrays, inputs):
     return Verdict(True, f"sample_noise({n}, {d}): uniform on [-1, 1], the right shape.")
 
 
-LOSS_FORMULAS = {
-    "discriminator_loss": "mean BCE of the real logits against 1 plus that of the fake logits against 0",
-    "generator_loss": "mean BCE of the fake logits against 1",
-    "ls_discriminator_loss": "0.5 * mean((scores_real - 1)^2) + 0.5 * mean(scores_fake^2)",
-    "ls_generator_loss": "0.5 * mean((scores_fake - 1)^2)",
-}
-LOSS_ARGUMENTS = {
-    "discriminator_loss": ("logits_real", "logits_fake"),
-    "generator_loss": ("logits_fake",),
-    "ls_discriminator_loss": ("scores_real", "scores_fake"),
-    "ls_generator_loss": ("scores_fake",),
-}
+LOSSES = {item.function: item.loss for item in of_kind("function") if item.loss}  # name -> its arguments, formula
 
 
 def judge_loss(name, meta, arrays, inputs, solution):
     error = described_error(meta)
     if error:
         return Verdict(False, f"{name} {error}.")
-    arguments = LOSS_ARGUMENTS[name]
+    arguments = LOSSES[name].arguments
     for dtype in ("float64", "float32"):
         info = meta.get(dtype, {})
         if info.get("type") != "Tensor" or f"{dtype}_value" not in arrays:
@@ -343,7 +332,7 @@ def judge_loss(name, meta, arrays, inputs, solution):
         if not error <= LOSS_TOLERANCE:
             return Verdict(
                 False,
-                f"{name} gave {float(value[0]):.6g} on {dtype} inputs where {LOSS_FORMULAS[name]} is "
+                f"{name} gave {float(value[0]):.6g} on {dtype} inputs where {LOSSES[name].formula} is "
                 f"{float(expected.detach()):.6g} (relative error {error:.2g}).",
             )
         for i, argument in enumerate(arguments):
@@ -457,7 +446,7 @@ def judge_functions(folder, inputs, solution=None):
         try:
             if name == "sample_noise":
                 verdicts[item] = judge_sample_noise(meta, arrays, inputs)
-            elif name in LOSS_FORMULAS:
+            elif name in LOSSES:
                 verdicts[item] = judge_loss(name, meta, arrays, inputs, s)
             elif name == "get_optimizer":
                 verdicts[item] = judge_get_optimizer(meta, arrays, inputs)
