@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nndl2.items import FUNCTIONS, LOSSES  # the graded functions of gan.py; a loss's number of logits tensors
+from nndl2.items import FUNCTIONS, LOSSES  # the graded functions of gan.py; each loss's arguments
 
 EXPORTS = "GAN_KIT_EXPORTS"  # where save_answers writes (set by the autograder only)
 REPLAY = "GAN_KIT_REPLAY"  # the grader's training run, replayed into the notebook at autograde
@@ -193,7 +193,7 @@ def export_get_optimizer(gan, inputs):
 def exporter(name):
     """The function that exports graded function `name`: (gan module, inputs) -> (meta, arrays)."""
     if name in LOSSES:
-        return lambda gan, inputs: export_losses(getattr(gan, name), inputs, LOSSES[name])
+        return lambda gan, inputs: export_losses(getattr(gan, name), inputs, LOSSES[name].arity)
     return globals()[f"export_{name}"]
 
 

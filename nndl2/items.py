@@ -34,6 +34,11 @@ class Loss:
     arguments: tuple  # the names of its parameters, in order
     formula: str  # what it computes, in words
 
+    @property
+    def arity(self):
+        """How many logits tensors it takes."""
+        return len(self.arguments)
+
 
 @dataclass(frozen=True)
 class Item:
@@ -51,14 +56,14 @@ class Item:
         return self.kind == "hand"
 
     @property
-    def arity(self):
-        """A loss's number of logits tensors, else None."""
-        return len(self.loss.arguments) if self.loss else None
+    def answer_name(self):
+        """The name an "answer" item's values are saved under (the notebook's save_answers("q4", ...))."""
+        return f"q{self.question}"
 
     @property
     def answer_cell(self):
         """The grade id of the cell that sets the values an "answer" item grades."""
-        return f"q{self.question}_answer"
+        return f"{self.answer_name}_answer"
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ def of_kind(kind):
 
 
 FUNCTIONS = tuple(item.function for item in of_kind("function"))  # gan.py's graded functions, in notebook order
-LOSSES = {item.function: item.arity for item in of_kind("function") if item.arity}  # loss -> number of logits
+LOSSES = {item.function: item.loss for item in of_kind("function") if item.loss}  # loss -> its Loss
 
 
 def function_item(name):

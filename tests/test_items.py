@@ -84,7 +84,7 @@ def test_a_losss_arguments_are_the_solutions_parameters():
     assert set(items.LOSSES) == set(losses) and all(losses.values())
     for name, loss in losses.items():
         assert tuple(inspect.signature(getattr(solution, name)).parameters) == loss.arguments, name
-        assert items.LOSSES[name] == len(loss.arguments) and loss.formula
+        assert items.LOSSES[name] is loss and loss.arity == len(loss.arguments) and loss.formula
 
 
 def test_each_gan_has_one_inline_question_its_cells_and_graded_functions(cells):

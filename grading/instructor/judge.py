@@ -37,7 +37,7 @@ from grading.course.items import FUNCTION_ITEMS  # grade id of each graded funct
 from grading.kit import SOURCE_NOTEBOOK, load_solution
 from nndl2 import quality
 from nndl2.checks import GRADIENT_TOLERANCE, LOSS_TOLERANCE, relative_error
-from nndl2.items import GANS, function_item, of_kind
+from nndl2.items import GANS, LOSSES, function_item, of_kind
 
 MAX_EXPORT_BYTES = 64 * 2**20  # the DCGAN generator's parameters are 26 MB as float32
 MAX_ANSWER_BYTES = 64 * 2**10
@@ -190,8 +190,13 @@ def load_into(reference, tensors, loaded=None):
     with torch.no_grad():
         for index, (p, value) in enumerate(zip(model.parameters(), tensors, strict=True)):
             if loaded is None or loaded[index] is not value:
-                p.copy_(value if torch.is_tensor(value) else torch.from_numpy(np.asarray(value, dtype=np.float64)))
+                p.copy_(value if torch.is_tensor(value) else float64(value))
     return model
+
+
+def float64(array):
+    """A numpy array as a float64 torch tensor."""
+    return torch.from_numpy(np.asarray(array, dtype=np.float64))
 
 
 def fit(reference_factory, tensors, check):
@@ -208,7 +213,7 @@ def fit(reference_factory, tensors, check):
         )
     worst, loaded = None, None
     model = reference_factory()  # built once: each assignment only copies the tensors in (a DC generator has 6.5M)
-    tensors = [torch.from_numpy(np.asarray(t, dtype=np.float64)) for t in tensors]  # converted once, not per try
+    tensors = [float64(t) for t in tensors]  # converted once, not per try
     for order in assignments(reference_shapes, student_shapes):
         chosen = [tensors[i] for i in order]
         ok, difference = check(load_into(model, chosen, loaded))
@@ -303,9 +308,6 @@ def judge_sample_noise(meta, arrays, inputs):
             False, f"sample_noise({n}, {d}) is not uniform on [-1, 1] (mean {z.mean():.3f}, std {z.std():.3f})."
         )
     return Verdict(True, f"sample_noise({n}, {d}): uniform on [-1, 1], the right shape.")
-
-
-LOSSES = {item.function: item.loss for item in of_kind("function") if item.loss}  # name -> its arguments, formula
 
 
 def judge_loss(name, meta, arrays, inputs, solution):
@@ -539,7 +541,7 @@ def expected_answers(notebook=SOURCE_NOTEBOOK):
     cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in nbformat.read(notebook, 4).cells}
     answers = {}
     for item in of_kind("answer"):
-        question, grade_id = f"q{item.question}", item.answer_cell  # the name the notebook's save_answers uses
+        question, grade_id = item.answer_name, item.answer_cell
         region = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cells[grade_id].source, re.S)
         namespace = {}
         exec(compile(region.group(1), f"<{grade_id}>", "exec"), namespace)  # noqa: S102 (the course's own code)
@@ -589,7 +591,7 @@ def judge_answers(folder, expected=None):
     verdicts = {}
     for answer_item in of_kind("answer"):
         item, number = answer_item.grade_id, answer_item.question
-        question = f"q{number}"  # the name the notebook's save_answers wrote it under
+        question = answer_item.answer_name  # the name the notebook's save_answers wrote it under
         path = Path(folder) / f"answers-{question}.json"
         try:
             if path.is_symlink() or not path.is_file():

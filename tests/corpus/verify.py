@@ -39,7 +39,7 @@ import torch
 
 from grading.kit import KIT_DATA, NOTEBOOK, load_solution
 from grading.ta.examples import grade_id
-from nndl2.items import FUNCTIONS, LOSSES  # the graded functions; a loss's number of logits tensors
+from nndl2.items import FUNCTIONS, LOSSES  # the graded functions; each loss's arguments
 
 from . import ENTRIES, gan_text
 from . import entry as entry_named
@@ -244,8 +244,8 @@ def loss_inputs(arity, seed):
 
 def check_losses(student, reference):
     return {
-        name: check_loss(getattr(student, name), getattr(reference, name), loss_inputs(arity, seed))
-        for seed, (name, arity) in enumerate(LOSSES.items())
+        name: check_loss(getattr(student, name), getattr(reference, name), loss_inputs(loss.arity, seed))
+        for seed, (name, loss) in enumerate(LOSSES.items())
     }
 
 
