@@ -23,29 +23,28 @@ SOLUTION_FACES = COURSE / "solution" / "faces.py"
 FACES_SOURCE_NOTEBOOK = COURSE / "source" / FACES_ASSIGNMENT / f"{FACES_ASSIGNMENT}.ipynb"
 
 
-def load_solution():
-    """Import grading/course/solution/gan.py as the module `gan_solution` (never shadows the student gan)."""
+def import_file(path, name):
+    """Import the Python file at `path` as a fresh module registered as `name` (not found by a search of
+    sys.path, so no other file of that name can stand in for it)."""
     import importlib.util
     import sys
 
-    if "gan_solution" in sys.modules:
-        return sys.modules["gan_solution"]
-    spec = importlib.util.spec_from_file_location("gan_solution", SOLUTION_GAN)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["gan_solution"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_solution():
+    """Import grading/course/solution/gan.py as the module `gan_solution` (never shadows the student gan)."""
+    import sys
+
+    return sys.modules.get("gan_solution") or import_file(SOLUTION_GAN, "gan_solution")
 
 
 def load_faces_solution():
     """Import grading/course/solution/faces.py as the module `faces_solution` (never shadows the student faces)."""
-    import importlib.util
     import sys
 
-    if "faces_solution" in sys.modules:
-        return sys.modules["faces_solution"]
-    spec = importlib.util.spec_from_file_location("faces_solution", SOLUTION_FACES)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["faces_solution"] = module
-    spec.loader.exec_module(module)
-    return module
+    return sys.modules.get("faces_solution") or import_file(SOLUTION_FACES, "faces_solution")

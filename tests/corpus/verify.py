@@ -22,7 +22,6 @@ module) and three iterations of each GAN with nndl2.training.run_a_gan on synthe
 import argparse
 import contextlib
 import copy
-import importlib.util
 import io
 import json
 import math
@@ -37,7 +36,7 @@ import nbformat
 import numpy as np
 import torch
 
-from grading.kit import KIT_DATA, NOTEBOOK, load_solution
+from grading.kit import KIT_DATA, NOTEBOOK, import_file, load_solution
 from grading.ta.examples import grade_id
 from nndl2.items import FUNCTIONS, LOSSES  # the graded functions; each loss's arguments
 
@@ -59,11 +58,7 @@ def import_text(text, name):
     """Import gan.py text as a fresh module named `name` (from a temporary file, so tracebacks show lines)."""
     path = Path(_FOLDER.name) / f"{name}.py"
     path.write_text(text)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_file(path, name)
 
 
 class Verdict:
