@@ -9,7 +9,8 @@ separate grader process, which never runs your code, compares them with the refe
         outputs, input gradients, a model's parameters, or the exception it raised;
     python -m nndl2.export train --budget autograde --out DIR
         the notebook's GANs, built with your gan.py and trained by nndl2.training.run_a_gan at the
-        autograde budget, on noise drawn by your sample_noise (the grader runs one GAN per process):
+        autograde budget, on noise drawn by your sample_noise (the grader runs one GAN per process),
+        until its samples meet the thresholds of Inline Questions 1-3 (--whole-budget: the whole budget):
         the generator's parameters, the losses and the progress grids, or the error that stopped it;
     save_answers("q4", minmax_value=..., xy_pairs=...)     (the notebook's Inline Question 4-6 cells)
         your answers as JSON values.
@@ -230,8 +231,12 @@ def export_module(gan, inputs, out):
 # ---------------------------------------------------------------------------
 
 
-def export_training(out, budget, gans=None, device=None):
-    """Train the notebook's GANs with gan.py as the notebook does and export each one as soon as it is trained."""
+def export_training(out, budget, gans=None, device=None, until_passing=True):
+    """Train the notebook's GANs with gan.py as the notebook does and export each one as soon as it is trained.
+
+    until_passing: each GAN trains until its samples meet the thresholds (nndl2.training.UntilPassing), at
+    most the budget; False: the whole budget.
+    """
     from nndl2.budget import BUDGETS, SEED
     from nndl2.data import MNISTBatches, load_mnist
     from nndl2.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
@@ -248,7 +253,10 @@ def export_training(out, budget, gans=None, device=None):
     for name in gans or GANS:
         meta, arrays = {"budget": budget, "device": str(device)}, {}
         try:
-            _, G, images, history = train_gan(name, gan, loader, BUDGETS[budget][name], SEED, device)
+            _, G, images, history = train_gan(
+                name, gan, loader, BUDGETS[budget][name], SEED, device, until_passing=until_passing
+            )
+            meta["iterations"] = len(history.get("d_loss", []))
             g_arrays, meta["g_names"] = parameters(G)
             arrays.update({f"g_{key}": value for key, value in g_arrays.items()})
             arrays["images"] = np.asarray(images, dtype=np.float32).reshape(len(images), 16, -1)
@@ -298,8 +306,10 @@ def replayer(name):
                 for key in ("d_loss", "g_loss", "d_real", "d_fake"):
                     history.setdefault(key, []).extend(data[f"history_{key}"].tolist())
             images = list(data["images"])
-        print(f"Autograde: this is the grader's own training run of your gan.py ({meta['budget']} budget), shown here")
-        print("instead of training a second time. Inline Questions 1-3 are graded from exactly this generator.")
+        trained = f"{meta['iterations']:,} iterations, " if "iterations" in meta else ""
+        print(f"Autograde: this is the grader's own training run of your gan.py ({trained}{meta['budget']} budget),")
+        print("shown here instead of training a second time. Inline Questions 1-3 are graded from exactly this")
+        print("generator; the grader stops training as soon as its samples meet the thresholds.")
         return images
 
     return replay
@@ -315,10 +325,12 @@ def main(argv=None):
     train.add_argument("--out", required=True, type=Path)
     train.add_argument("--budget", default="autograde")
     train.add_argument("--gans", nargs="*")
+    train.add_argument("--whole-budget", action="store_true", help="train the whole budget, not until passing")
+    train.add_argument("--device", help="cpu or cuda (default: cuda where PyTorch sees a GPU)")
     args = parser.parse_args(argv)
     if args.command == "functions":
         return export_functions(args.inputs, args.out)
-    return export_training(args.out, args.budget, args.gans)
+    return export_training(args.out, args.budget, args.gans, args.device, until_passing=not args.whole_budget)
 
 
 if __name__ == "__main__":

@@ -327,9 +327,14 @@ THRESHOLDS = {
 }
 
 
-def passes(metrics, gan):
+def passes(metrics, gan, room=0.0):
     """
     Whether metrics (from evaluate) meet THRESHOLDS[gan], gan in "vanilla", "lsgan", "dcgan".
+
+    room: a share (0 = the thresholds themselves) by which each bound must be beaten: a minimum is
+    raised by room times itself, a maximum lowered by room times itself, the inception score's minimum
+    raised by room times its excess over 1 (its floor); the coverage, a count of digits, is taken as is.
+    The grader's training run stops early only with room to spare (nndl2.training.UntilPassing).
 
     Returns (ok, reasons): ok is a bool; reasons lists one readable sentence per bound that
     was missed (empty when ok).
@@ -341,6 +346,10 @@ def passes(metrics, gan):
         kind, key = bound.split("_", 1)
         if key not in metrics:
             raise ValueError(f"metrics has no {key!r}: pass the dict that quality.evaluate returns")
+        if key == "inception_score":
+            limit = 1 + (limit - 1) * (1 + room)
+        elif key != "coverage":
+            limit = limit * (1 + room) if kind == "min" else limit * (1 - room)
         value = metrics[key]
         if not math.isfinite(value):
             reasons.append(f"{key} is {value}")

@@ -35,15 +35,17 @@ import corpus
 import nbformat
 import numpy as np
 import pytest
+import torch
 from confine_probes import sleepers
 from corpus.verify import import_text
-from e2e import BUGGY, FORGERIES, HAND_GRADED, SECRET, batch_limits, notebook_variants
+from e2e import BUGGY, FORGERIES, HAND_GRADED, REGRADED, SECRET, batch_limits, notebook_variants
 
 from grading.instructor import autograde, judge
 from grading.instructor.normalize import rebuild
 from grading.kit import ROOT, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
 from nndl2 import export
+from nndl2.items import of_kind
 
 QUALITY = set(judge.QUALITY_ITEMS)
 ITEMS = autograde.graded_items()
@@ -250,8 +252,9 @@ def test_grades_csv_has_a_row_per_student_and_a_column_per_item(batch):
 
 @pytest.mark.slow
 def test_rerun_reuses_every_submission_and_changes_only_the_hand_grade(batch):
-    """The same command again after a TA's hand grade: nothing is graded again, grades.csv is the same but
-    for that grade, and only that student's feedback is made again."""
+    """The same command again after a TA's hand grade: nothing is graded again (but the reference, whose result
+    the fixture forgot), grades.csv is the same but for that grade, and only that student's feedback is made
+    again (and the reference's, graded again)."""
     first, again = rows(batch["grades"]), rows(batch["again"]["grades"])
     assert sorted(again) == sorted(first)
     changed = {}
@@ -263,12 +266,30 @@ def test_rerun_reuses_every_submission_and_changes_only_the_hand_grade(batch):
     total = float(first[HAND_GRADED]["total_score"])
     assert changed == {HAND_GRADED: {"q5_justification": ("", "1"), "total_score": (f"{total:g}", f"{total + 1:g}")}}
     log = [str(message) for message in batch["again"]["log"]]
-    assert sum("unchanged, reusing the earlier grading" in m for m in log) == len(first) - 1
+    assert sum("unchanged, reusing the earlier grading" in m for m in log) == len(first) - 2
     assert any(f'"{HAND_GRADED}": grades entered by hand changed: feedback made again' in m for m in log)
     assert batch["again"]["results"][HAND_GRADED]["scores"]["q5_justification"] == 1.0
     for student, page in batch["pages"].items():  # only the hand-graded student's feedback was made again
-        if student != HAND_GRADED:
+        if student not in (HAND_GRADED, REGRADED):
             assert (batch["out"] / "feedback" / f"{student}.html").read_text() == page, student
+
+
+@pytest.mark.slow
+def test_a_submission_graded_again_reuses_its_trained_gans_and_earns_the_same(batch):
+    """The reference graded again (its result forgotten, as after a change to the grading files): its gan.py is
+    unchanged, so its three GANs are not trained again; the judge judges the kept ones, to the same scores."""
+    first, again = batch["results"][REGRADED], batch["again"]["results"][REGRADED]
+    assert first["reused_training"] == [] and again["reused_training"] == ["vanilla", "lsgan", "dcgan"]
+    assert "training" in first["phases"] and "training" not in again["phases"]
+    assert again["scores"] == first["scores"]
+    trained = [item.grade_id for item in of_kind("quality")]  # (the functions are judged on inputs drawn afresh)
+    assert {i: again["messages"][i] for i in trained} == {i: first["messages"][i] for i in trained}
+    assert any(f'"{REGRADED}": gan.py unchanged since it was trained' in str(m) for m in batch["again"]["log"])
+    kept = batch["out"] / "trained" / REGRADED
+    assert sorted(path.name for path in kept.iterdir()) == sorted(
+        f"{gan}.{ext}" for gan in ("vanilla", "lsgan", "dcgan") for ext in ("npz", "json")
+    )
+    assert not (batch["out"] / "trained" / "blank").exists()  # the stubs trained nothing: nothing kept
 
 
 # -- what the batch leaves to one process ---------------------------------------------------------
@@ -447,3 +468,15 @@ def test_every_example_submission_can_be_written(tmp_path):
 
     made = write_examples(tmp_path, mutants=list(MUTANTS), extras=("colab", "tampered"))
     assert {f"buggy-{function}" for function in MUTANTS} <= set(made)
+
+
+def test_the_training_device_is_the_gpu_only_where_there_is_one(tmp_path, capsys):
+    assert autograde.training_device("cpu") == "cpu"
+    assert autograde.training_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="device is 'auto', 'cpu' or 'cuda'"):
+        autograde.training_device("tpu")
+    if not torch.cuda.is_available():  # asked for a GPU it does not have, the command says so before grading
+        with pytest.raises(SystemExit):
+            autograde.main([str(tmp_path), "--out", str(tmp_path / "out"), "--device", "cuda"])
+        assert "device 'cuda': PyTorch sees no GPU here" in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()

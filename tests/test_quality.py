@@ -334,3 +334,21 @@ def test_1000_samples_evaluate_quickly(real):
     start = time.perf_counter()
     quality.evaluate(real)
     assert time.perf_counter() - start < 10
+
+
+def test_room_tightens_every_bound_but_the_coverage():
+    from nndl2.quality import THRESHOLDS, passes
+
+    for gan, bounds in THRESHOLDS.items():
+        at_limits = {bound.split("_", 1)[1]: limit for bound, limit in bounds.items()}
+        assert passes(at_limits, gan) == (True, [])
+        ok, reasons = passes(at_limits, gan, room=0.03)
+        assert not ok and len(reasons) == 4 and not any("coverage" in reason for reason in reasons)
+        inside = {
+            "recognizable": bounds["min_recognizable"] * 1.031,
+            "coverage": bounds["min_coverage"],
+            "class_distance": bounds["max_class_distance"] * 0.969,
+            "inception_score": 1 + (bounds["min_inception_score"] - 1) * 1.031,
+            "fid": bounds["max_fid"] * 0.969,
+        }
+        assert passes(inside, gan, room=0.03) == (True, [])

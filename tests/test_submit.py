@@ -114,9 +114,9 @@ def test_preview_trains_like_the_grader_and_gives_three_verdicts(tmp_path, monke
     assert all(not ok for ok, _ in verdicts.values())  # three smoke iterations train nothing
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Inline Question")]
     assert [line.split(":")[0] for line in lines] == [
-        "Inline Question 1 (vanilla, 3 iterations as the grader trains)",
-        "Inline Question 2 (lsgan, 3 iterations as the grader trains)",
-        "Inline Question 3 (dcgan, 3 iterations as the grader trains)",
+        "Inline Question 1 (vanilla, 3 of 3 iterations as the grader trains)",
+        "Inline Question 2 (lsgan, 3 of 3 iterations as the grader trains)",
+        "Inline Question 3 (dcgan, 3 of 3 iterations as the grader trains)",
     ]  # fmt: skip
     assert all(": FAIL: recognizable " in line and "FID " in line and "(limit " in line for line in lines)
     assert json.dumps({k: v[1]["fid"] for k, v in verdicts.items()})  # metrics are plain numbers

@@ -5,16 +5,18 @@ No timings here (the CPU is shared): speed is measured by `python -m grading.ta.
 
 import inspect
 from contextlib import nullcontext
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from grading.ta.reference_gans import build
 from nndl2 import speed
 from nndl2.data import ChunkSampler, MNISTBatches, load_mnist
-from nndl2.training import Progress, full_batches, run_a_gan
+from nndl2.training import Progress, UntilPassing, full_batches, run_a_gan, train_gan
 
 BATCH = 128
 
@@ -550,3 +552,64 @@ def test_on_show_sees_the_generator_at_every_show(solution, dataset):
               MNISTBatches(dataset, BATCH, 50000), show_every=2, max_iters=5,
               on_show=lambda iteration, generator: seen.append((iteration, generator is G)))  # fmt: skip
     assert seen == [(0, True), (2, True), (4, True)]
+
+
+# ---------------------------------------------------------------------------
+# The grader's run stops when G is good enough (UntilPassing)
+# ---------------------------------------------------------------------------
+
+
+def tiny_gan(solution):
+    """A gan module with one-layer networks (train_gan's vanilla GAN in milliseconds) and the solution's losses."""
+    return SimpleNamespace(
+        discriminator=lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 1)),
+        generator=lambda: nn.Sequential(nn.Linear(96, 784), nn.Tanh()),
+        discriminator_loss=solution.discriminator_loss,
+        generator_loss=solution.generator_loss,
+        get_optimizer=solution.get_optimizer,
+        sample_noise=solution.sample_noise,
+    )
+
+
+def judged_at(monkeypatch, good_from):
+    """Make UntilPassing's evaluation say "good enough" from `good_from` iterations on; returns where it was asked."""
+    asked = []
+
+    def good_enough(self):
+        asked.append(self.done)
+        return self.done >= good_from
+
+    monkeypatch.setattr(UntilPassing, "good_enough", good_enough)
+    return asked
+
+
+def test_training_until_passing_stops_at_the_first_good_checkpoint_as_a_shorter_run_would_end(
+    solution, dataset, monkeypatch
+):
+    gan, batches = tiny_gan(solution), MNISTBatches(dataset, BATCH, 1300)  # 10 full batches and a partial one
+    asked = judged_at(monkeypatch, good_from=150)
+    budget = {"num_epochs": 30, "max_iters": 200}  # checkpoints at 100, 120, 140, 160 and 180 iterations
+    _, G, _, history = train_gan("vanilla", gan, batches, budget, seed=0, show_every=10**9, until_passing=True)
+    assert asked == [100, 120, 140, 160]
+    assert len(history["d_loss"]) == 160
+    _, shorter, _, _ = train_gan("vanilla", gan, batches, {"num_epochs": 30, "max_iters": 160}, 0, show_every=10**9)
+    for p, q in zip(G.parameters(), shorter.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_training_until_passing_trains_the_whole_budget_when_never_good_enough(solution, dataset, monkeypatch):
+    gan, batches = tiny_gan(solution), MNISTBatches(dataset, BATCH, 1280)
+    asked = judged_at(monkeypatch, good_from=10**9)
+    budget = {"num_epochs": 30, "max_iters": 200}
+    _, _, _, history = train_gan("vanilla", gan, batches, budget, seed=0, show_every=10**9, until_passing=True)
+    assert asked == [100, 120, 140, 160, 180] and len(history["d_loss"]) == 200
+    asked.clear()  # a run shorter than UntilPassing.SHORTEST (the smoke budget) is never evaluated
+    _, _, _, history = train_gan("vanilla", gan, batches, {"num_epochs": 1, "max_iters": 3}, 0, until_passing=True)
+    assert asked == [] and len(history["d_loss"]) == 3
+
+
+def test_an_untrained_generator_is_not_good_enough(solution):
+    torch.manual_seed(0)
+    for name in ("vanilla", "dcgan"):
+        _, G, _, _ = build(name, solution)
+        assert not UntilPassing([], G, name, total=1000).good_enough()

@@ -81,7 +81,7 @@ import torch
 
 from grading.course import build_course, generate_assignment, going_further, nbgrader_env, part2
 from grading.course.preprocessors.feedback_summary import MESSAGES
-from grading.instructor import gradebook, judge, judge_faces, lms, sandbox
+from grading.instructor import gradebook, judge, judge_faces, lms, sandbox, trained
 from grading.instructor.gradebook import Gradebooks
 from grading.instructor.gradebook import url as gradebook_url
 from grading.instructor.limits import GiB, Limits, describe
@@ -279,6 +279,17 @@ def column(grade_id):
     return grade_id.removeprefix("test_")
 
 
+def training_device(device):
+    """Where the training runs train, "cpu" or "cuda": `device` as given; "auto": "cuda" if PyTorch sees a GPU."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device is 'auto', 'cpu' or 'cuda', not {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda': PyTorch sees no GPU here")
+    return device
+
+
 def checksum(paths):
     """sha256 of the files under `paths` (names and contents), caches and downloaded data left out."""
     digest = hashlib.sha256()
@@ -342,6 +353,7 @@ class Run:
     verdicts: dict = dataclasses.field(default_factory=dict)
     phases: dict = dataclasses.field(default_factory=dict)  # seconds per step
     causes: dict = dataclasses.field(default_factory=dict)  # grade id -> the row's note that cost it its points
+    reused: list = dataclasses.field(default_factory=list)  # the GANs whose earlier training was reused (trained.py)
 
     def lost(self, items, cause, message=None):
         """Items scored 0 for one cause: the cause once in the row's reason, each item's message in the feedback."""
@@ -369,9 +381,15 @@ class Grader:
 
     def __init__(
         self, out, budget=None, time_budget=None, mnist_root=None, use_sandbox="on", submissions=None, log=print,
-        threads=1, limits=None,
+        threads=1, limits=None, whole_budget=False, device="auto",
     ):  # fmt: skip
         self.out, self.budget, self.log = Path(out).resolve(), budget, log
+        # where the training runs train: "cuda" binds the GPU's device nodes into their sandboxes (untested on
+        # GPU hardware); "auto": the GPU where this process sees one. Everything else runs on the CPU.
+        self.device = training_device(device)
+        # False: each GAN trains until it meets the thresholds (nndl2.training.UntilPassing); True: the whole
+        # budget, as before that (the benchmark compares the two)
+        self.whole_budget = whole_budget
         self.time_budget = time_budget or TimeBudget()
         self.threads = threads
         self.limits = limits or Limits()
@@ -379,6 +397,8 @@ class Grader:
         self.course = self.out / "course"
         self.gradebooks = Gradebooks(self.course)
         self.mnist_root = Path(mnist_root).resolve() if mnist_root else None
+        training = f"{budget or 'autograde'}{'/whole' if whole_budget else ''}"
+        self.kept = trained.Kept(self.out / "trained", f"{training}/{self.device}", threads, self.mnist_root)
         if use_sandbox not in ("on", "off"):
             raise ValueError(f"use_sandbox is 'on' or 'off', not {use_sandbox!r}")
         self.sandboxed = use_sandbox == "on"
@@ -462,11 +482,12 @@ class Grader:
             env["GAN_KIT_BUDGET"] = self.budget
         return env
 
-    def export(self, run, step, args, exports, timeout, folder="assignment", module="gan.py"):
+    def export(self, run, step, args, exports, timeout, folder="assignment", module="gan.py", gpu=False):
         """`python -m nndl2.export <args>` on the staged gan.py, writing into `exports`, stopped after `timeout` s.
 
         `args` is a function of the exports folder's path as the command sees it (/exports in the sandbox).
-        `folder` (under the run's work folder) is where it runs; `module` "faces.py" runs nndl2.export_faces.
+        `folder` (under the run's work folder) is where it runs; `module` "faces.py" runs nndl2.export_faces;
+        `gpu`: the sandbox gets the GPU's device nodes.
         Returns (reason or '', where it was when its time ran out or None when it did not run out).
         """
         assignment = run.work / folder
@@ -482,7 +503,7 @@ class Grader:
             return f"time limit ({timeout:g} s) reached", hang_location(output, assignment / module)
         box = sandbox.Sandbox(
             assignment, exports=exports, data=self.mnist_root, env=self.inside_env(),
-            limits=dataclasses.replace(self.limits, wall_time=timeout),
+            limits=dataclasses.replace(self.limits, wall_time=timeout), gpu=gpu,
         )  # fmt: skip
         command = [box.layout.python, *watchdog, *args(sandbox.EXPORTS)]
         outcome = sandbox.run(command, box, run.work / f"{step}.outcome.json")
@@ -627,17 +648,26 @@ class Grader:
                 continue
             folder = exports / "training" / gan
             folder.mkdir(parents=True, exist_ok=True)
+            if self.kept.get(run.student, gan, assignment / "gan.py", folder):  # this gan.py, trained before
+                run.reused.append(gan)
+                continue
 
             def train(out, gan=gan):
-                return ["train", "--gans", gan, "--budget", budget, "--out", str(out)]
+                whole = ["--whole-budget"] if self.whole_budget else []
+                return ["train", "--gans", gan, "--budget", budget, "--device", self.device, *whole, "--out", str(out)]
 
             limit = run.clock.training(len(GANS) - index)
             with run.timed("training"):
-                reason, where = self.export(run, f"training-{gan}", train, folder, limit)
+                reason, where = self.export(run, f"training-{gan}", train, folder, limit, gpu=self.device == "cuda")
             if where is not None:
                 reason = f"it did not finish in {limit:g} s" + (f" (it was {where})" if where else "")
             if reason:
                 run.reasons.append(f"the grader's training run of the {GANS[gan].title}: {reason}")
+            else:
+                self.kept.keep(run.student, gan, assignment / "gan.py", folder)
+        if run.reused:
+            self.log(f"{quote(run.student)}: gan.py unchanged since it was trained: reusing the trained "
+                     f"{', '.join(run.reused)} (grading/instructor/trained.py)")  # fmt: skip
         with run.timed("judge"):
             trained = judge.judge_training(exports / "training", run.verdicts)
             run.verdicts.update({item: v for item, v in trained.items() if item not in run.verdicts})
@@ -771,6 +801,7 @@ class Grader:
             "confinement_note": sandbox.UID_NOTE if self.confinement == "uid" else "",
             "seconds": round(time.perf_counter() - start, 1),
             "phases": run.phases,
+            "reused_training": run.reused,
             "manual_state": json.dumps(gradebook.manual_state(self.gradebooks.main, run.student), default=str),
         }
         path = self.out / "results" / f"{run.student}.json"
@@ -959,9 +990,12 @@ def summary(results, items, problems=()):
 
 def autograde(
     submissions, out, budget=None, time_budget=None, mnist_root=None, use_sandbox="on", regrade=False, log=print,
-    jobs=1, threads=1, limits=None,
+    jobs=1, threads=1, limits=None, whole_budget=False, device="auto",
 ):  # fmt: skip
     """Grade every submission under `submissions` (folder or zip) into `out`, `jobs` at a time; returns the results.
+
+    whole_budget: every GAN trains the whole budget instead of until it meets the thresholds (the previous
+    design, which grading/ta/grading_time.py compares against).
 
     Each submission's runs use `threads` threads; its scores do not depend on `jobs`. `time_budget`
     (TimeBudget) bounds each submission's wall time. What the export holds that is no student's (archive
@@ -985,7 +1019,7 @@ def autograde(
             )
         grader = Grader(
             out, budget, time_budget, mnist_root, use_sandbox, submissions=folder, log=log, threads=threads,
-            limits=limits,
+            limits=limits, whole_budget=whole_budget, device=device,
         )  # fmt: skip
         grader.prepare()
         torch_threads = torch.get_num_threads()
@@ -1057,17 +1091,29 @@ def main(argv=None):
     parser.add_argument(
         "--jobs", type=int, help="submissions graded at once (default: the CPU cores divided by --threads)"
     )
+    parser.add_argument(
+        "--whole-budget", action="store_true",
+        help="train every GAN the whole budget, not until it meets the thresholds (the design before; slower: "
+        "python -m grading.ta.grading_time compares the two)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto",
+        help="where the grader's training runs train (default auto: the GPU where PyTorch sees one; untested on "
+        "GPU hardware); everything else runs on the CPU",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     jobs = args.jobs or max(1, (os.cpu_count() or 1) // args.threads)
-    mnist = ensure_mnist(args.mnist_root or os.environ.get("MNIST_ROOT"))
     try:
         limits = Limits(memory=int(args.memory * GiB))
         time_budget = TimeBudget(args.submission_timeout)
+        training_device(args.device)
     except ValueError as error:
         parser.error(str(error))
+    mnist = ensure_mnist(args.mnist_root or os.environ.get("MNIST_ROOT"))
     results, items = autograde(
         args.submissions, args.out, budget=args.budget, time_budget=time_budget, mnist_root=mnist,
         use_sandbox=args.sandbox, regrade=args.regrade, jobs=jobs, threads=args.threads, limits=limits,
+        device=args.device, whole_budget=args.whole_budget,
     )  # fmt: skip
     print(summary(results, items, read_problems(args.out / PROBLEMS_FILE)))
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/")

@@ -522,12 +522,12 @@ def judge_training(folder, function_verdicts, solution=None):
             f"inception score {metrics['inception_score']:.2f}, FID {metrics['fid']:.0f}"
         )
         shown = {key: metrics[key] for key in ("recognizable", "coverage", "class_distance", "inception_score", "fid")}
+        trained = f" ({meta['iterations']:,} iterations)" if isinstance(meta.get("iterations"), int) else ""
+        samples = f"Inline Question {number}: 1,000 samples of your trained {title}{trained}"
         if ok:
-            verdicts[item] = Verdict(True, f"Inline Question {number}: 1,000 samples of your trained {title}: "
-                                     f"{summary}: meets the thresholds.", {"metrics": shown})  # fmt: skip
+            verdicts[item] = Verdict(True, f"{samples}: {summary}: meets the thresholds.", {"metrics": shown})
         else:
-            verdicts[item] = Verdict(False, f"Inline Question {number}: 1,000 samples of your trained {title}: "
-                                     f"{summary}: {'; '.join(reasons)}.", {"metrics": shown})  # fmt: skip
+            verdicts[item] = Verdict(False, f"{samples}: {summary}: {'; '.join(reasons)}.", {"metrics": shown})
     return verdicts
 
 

@@ -1,0 +1,67 @@
+"""The grader's kept trainings (grading/instructor/trained.py): handed back only for the same gan.py and settings."""
+
+import json
+
+import pytest
+
+from grading.instructor import trained
+from grading.instructor.trained import Kept
+
+
+@pytest.fixture
+def files(tmp_path):
+    gan_py = tmp_path / "gan.py"
+    gan_py.write_text("x = 1\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "dcgan.npz").write_bytes(b"trained weights")
+    return gan_py, run
+
+
+def test_a_kept_training_is_handed_back_for_the_same_gan_py_only(tmp_path, files):
+    gan_py, run = files
+    kept = Kept(tmp_path / "trained", "autograde", 1)
+    into = tmp_path / "into"
+    into.mkdir()
+    assert not kept.get("ana", "dcgan", gan_py, into)  # nothing kept yet
+    kept.keep("ana", "dcgan", gan_py, run)
+    assert kept.get("ana", "dcgan", gan_py, into) and (into / "dcgan.npz").read_bytes() == b"trained weights"
+    assert not kept.get("ana", "vanilla", gan_py, into)  # another GAN
+    assert not kept.get("ben", "dcgan", gan_py, into)  # another student
+    gan_py.write_text("x = 2\n")  # gan.py changed: trained again
+    assert not kept.get("ana", "dcgan", gan_py, into)
+
+
+def test_a_run_that_wrote_nothing_keeps_nothing_and_a_bad_stamp_is_a_miss(tmp_path, files):
+    gan_py, run = files
+    kept = Kept(tmp_path / "trained", "autograde", 1)
+    kept.keep("ana", "lsgan", gan_py, run)  # no lsgan.npz in the run
+    assert not (tmp_path / "trained" / "ana" / "lsgan.json").exists()
+    kept.keep("ana", "dcgan", gan_py, run)
+    (tmp_path / "trained" / "ana" / "dcgan.json").write_text("{not json")
+    assert not kept.get("ana", "dcgan", gan_py, tmp_path)
+
+
+@pytest.mark.parametrize("change", ["budget", "threads", "package", "data"])
+def test_the_key_changes_with_everything_training_depends_on(tmp_path, files, monkeypatch, change):
+    gan_py, _ = files
+    package, data = tmp_path / "nndl2", tmp_path / "mnist"
+    (package / "MNIST").mkdir(parents=True)
+    (package / "training.py").write_text("STEPS = 1\n")
+    (data / "MNIST" / "raw").mkdir(parents=True)
+    (data / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").write_bytes(b"digits")
+    monkeypatch.setattr(trained, "PACKAGE", package)
+    before = Kept(tmp_path / "t", "autograde", 1, data).key(gan_py, "dcgan")
+    (package / "MNIST" / "downloaded").write_bytes(b"not the package")  # the package's downloaded data is not code
+    assert Kept(tmp_path / "t", "autograde", 1, data).key(gan_py, "dcgan") == before
+    budget, threads = "autograde", 1
+    if change == "budget":
+        budget = "autograde/whole"
+    elif change == "threads":
+        threads = 2
+    elif change == "package":
+        (package / "training.py").write_text("STEPS = 2\n")
+    else:
+        (data / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").write_bytes(b"other digits")
+    assert Kept(tmp_path / "t", budget, threads, data).key(gan_py, "dcgan") != before
+    assert json.loads(Kept(tmp_path / "t", budget, threads, data).settings)["torch"]
