@@ -1,6 +1,6 @@
 """The graded items of GANs-PyTorch.ipynb, one row each, and the three GANs the notebook trains.
 
-Everything that names a graded item reads ITEMS: the export of your functions (nndl2/export.py) and
+Everything that names a graded item reads ITEMS: the export of your functions (nndl2/agent/export.py) and
 the check before you submit (nndl2/submit.py) here; on the grader's side the judge, the replay of its
 training run in the notebook, grades.csv, the feedback, Gradescope's results and the tests' corpus.
 The table sits in nndl2/ because the sandbox that runs your code has this package and nothing else.
@@ -68,7 +68,8 @@ class Item:
 
 @dataclass(frozen=True)
 class Gan:
-    """One of the notebook's GANs: its title and the functions of gan.py it is built with (nndl2.training.build_gan)."""
+    """One of the notebook's GANs: its title and the functions of gan.py it is built with (nndl2/agent/training.py:
+    build_gan)."""
 
     title: str
     discriminator: str

@@ -334,7 +334,7 @@ def passes(metrics, gan, room=0.0):
     room: a share (0 = the thresholds themselves) by which each bound must be beaten: a minimum is
     raised by room times itself, a maximum lowered by room times itself, the inception score's minimum
     raised by room times its excess over 1 (its floor); the coverage, a count of digits, is taken as is.
-    The grader's training run stops early only with room to spare (nndl2.training.UntilPassing).
+    The grader's training run stops early only with room to spare (nndl2.agent.training.UntilPassing).
 
     Returns (ok, reasons): ok is a bool; reasons lists one readable sentence per bound that
     was missed (empty when ok).

@@ -1,7 +1,7 @@
 """Before you submit: see the grader's verdict on Inline Questions 1-3, and what is still missing.
 
     preview_grading()                 trains your three GANs exactly as the grader does (your gan.py, the
-                                      autograde budget, nndl2.training) and prints the verdict it would
+                                      autograde budget, nndl2.agent.training) and prints the verdict it would
                                       give each; a few minutes on a CPU
     check_submission(globals())       lists what is left: stubs in gan.py, answers not set, justifications
                                       not written, a notebook without outputs, files the grader refuses; it
@@ -184,10 +184,10 @@ def preview_grading(device=None, budget="autograde"):
     """
     import torch
 
+    from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
     from nndl2.budget import BUDGETS, SEED, iterations
     from nndl2.data import MNISTBatches, load_mnist
     from nndl2.quality import evaluate, margins, passes, sample_images
-    from nndl2.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     sys.path.insert(0, os.getcwd())

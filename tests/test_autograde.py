@@ -44,7 +44,8 @@ from grading.instructor import autograde, judge
 from grading.instructor.normalize import rebuild
 from grading.kit import ROOT, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
-from nndl2 import export
+from nndl2.agent import export
+from nndl2.answers import EXPORTS, save_answers
 from nndl2.items import of_kind
 
 QUALITY = set(judge.QUALITY_ITEMS)
@@ -325,8 +326,8 @@ def test_the_variants_notebook_is_graded_as_the_reference_notebook_plus_its_scra
 def run_answer_cells(notebook, folder, monkeypatch):
     """Run a rebuilt notebook's answer cells and their test cells in one namespace, as the kernel runs them
     (a cell that raises stops only itself), with save_answers writing into `folder`."""
-    monkeypatch.setenv(export.EXPORTS, str(folder))
-    namespace = {"np": np, "save_answers": export.save_answers}  # what the setup cell gives them
+    monkeypatch.setenv(EXPORTS, str(folder))
+    namespace = {"np": np, "save_answers": save_answers}  # what the setup cell gives them
     wanted = {"q4_answer", "test_inline_q4", "q5_answer", "test_inline_q5", "q6_answer", "test_inline_q6"}
     for cell in notebook.cells:
         if cell.cell_type == "code" and grade_id(cell) in wanted:
@@ -415,13 +416,13 @@ def test_a_stub_sample_noise_leaves_inline_questions_1_to_3_untrained(tmp_path):
     ids=["wrong-shape", "raises"],
 )
 def test_a_sample_noise_that_breaks_training_fails_that_gan_with_the_reason(tmp_path, mnist_synthetic, body, said):
-    """The grader's training run (nndl2/export.py train) with a sample_noise that misbehaves at training time:
+    """The grader's training run (nndl2/agent/export.py train) with a sample_noise that misbehaves at training time:
     that GAN's run records the error, and its Inline Question says it, as for a broken loss."""
     (tmp_path / "gan.py").write_text(corpus.replace_once(SOLUTION_GAN.read_text(), REFERENCE_NOISE, body, "noise"))
     out = tmp_path / "training"
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_ROOT": str(mnist_synthetic), "OMP_NUM_THREADS": "1"}
     subprocess.run(
-        [sys.executable, "-m", "nndl2.export", "train", "--gans", "vanilla", "--budget", "smoke",
+        [sys.executable, "-m", "nndl2.agent.export", "train", "--gans", "vanilla", "--budget", "smoke",
          "--out", str(out / "vanilla")], cwd=tmp_path, env=environment, check=True, capture_output=True,
     )  # fmt: skip
     verdict = judge.judge_training(out, {})["test_inline_q1"]

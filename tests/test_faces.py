@@ -20,7 +20,7 @@ from grading.kit import FACES_NOTEBOOK, FACES_SOURCE_NOTEBOOK, ROOT, SOLUTION_FA
 from grading.ta.make_student import make_student
 from grading.ta.run_notebook import cell_problems, grade_id
 from grading.ta.synthetic_faces import write_faces
-from nndl2 import export_faces
+from nndl2.agent import export_faces
 from nndl2.faces import ImageFolderError, check_image_folder, train_faces
 from tests.faces_mutants import MUTANTS, STYLES, mutant_text
 
@@ -258,7 +258,7 @@ def test_reference_through_the_command_line_earns_every_item_and_is_never_import
     inputs = judge_faces.draw_inputs(7)
     save_inputs(tmp_path / "inputs.npz", inputs)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    command = [sys.executable, "-m", "nndl2.export_faces", "--inputs", str(tmp_path / "inputs.npz")]
+    command = [sys.executable, "-m", "nndl2.agent.export_faces", "--inputs", str(tmp_path / "inputs.npz")]
     done = subprocess.run([*command, "--out", str(tmp_path / "out"), "--work", str(tmp_path)], cwd=work, env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0 and done.stderr == ""
@@ -298,7 +298,7 @@ def test_a_faces_py_that_does_not_import_loses_every_item_with_the_reason(tmp_pa
     inputs = judge_faces.draw_inputs(0)
     save_inputs(tmp_path / "inputs.npz", inputs)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    subprocess.run([sys.executable, "-m", "nndl2.export_faces", "--inputs", "inputs.npz", "--out", "out"],
+    subprocess.run([sys.executable, "-m", "nndl2.agent.export_faces", "--inputs", "inputs.npz", "--out", "out"],
                    cwd=tmp_path, env=env, capture_output=True, timeout=120)  # fmt: skip
     verdicts = judge_faces.judge_functions(tmp_path / "out", inputs)
     assert all(v.message.startswith("importing faces.py raised SyntaxError") for v in verdicts.values())

@@ -22,7 +22,7 @@ from grading.course.items import FUNCTION_ITEMS, PENDING, TITLES
 from grading.instructor import autograde
 from grading.kit import NOTEBOOK, SOURCE_NOTEBOOK
 from grading.ta.examples import OWN_CELLS
-from nndl2 import export
+from nndl2.agent import export
 
 AUTOGRADED = [grade_id for grade_id, _, auto in autograde.graded_items() if auto]
 
@@ -110,7 +110,7 @@ def test_every_graded_cell_has_a_title_and_its_name_is_in_the_notebook():
 
 
 def test_the_kernel_exports_exactly_the_graded_functions_in_notebook_order():
-    # nndl2/export.py runs in the student's kernel and cannot import grading/: it, the judge and the
+    # nndl2/agent/export.py runs in the sandbox and cannot import grading/: it, the judge and the
     # corpus's oracle (tests/corpus/verify.py) all read the one table of nndl2/items.py.
     assert export.FUNCTIONS == tuple(FUNCTION_ITEMS.values()) == verify.FUNCTIONS
 

@@ -71,7 +71,8 @@ def test_the_zip_has_gradescopes_two_scripts_and_the_kit_but_no_ta_tools(autogra
         assert stat.S_IMODE(infos[script].external_attr >> 16) == 0o755
     names = set(infos)
     assert {"gan.py", "GANs-PyTorch.ipynb", "requirements-dev.txt", "grading/instructor/judge.py",
-            "grading/course/solution/gan.py", "nndl2/export.py", "nndl2/mnist_classifier.pt"} <= names  # fmt: skip
+            "grading/course/solution/gan.py", "nndl2/agent/export.py",
+            "nndl2/mnist_classifier.pt"} <= names  # fmt: skip
     assert not any(name.startswith(("grading/ta/", "tests/", "build/")) or "MNIST" in name for name in names)
     assert settings == {"budget": "smoke", "threads": 1, "sandbox": "on", "visibility": "visible"}
     assert gradescope.build(tmp_path / "again.zip", budget="smoke", threads=1).read_bytes() == autograder.read_bytes()

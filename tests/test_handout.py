@@ -84,8 +84,9 @@ def test_handout_is_self_contained(members, tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
     package = f"{ASSIGNMENT}/nndl2/"
-    modules = sorted(name[len(package) : -3] for name in members if name.startswith(package) and name.endswith(".py"))
-    imports = ", ".join(["gan"] + [f"nndl2.{module}" for module in modules if module != "__init__"])
+    files = sorted(name[len(package) : -3] for name in members if name.startswith(package) and name.endswith(".py"))
+    modules = [f"nndl2.{name}".replace("/", ".").removesuffix(".__init__") for name in files]  # nndl2.agent...
+    imports = ", ".join(["gan"] + [module for module in modules if module != "nndl2"])
     script = f"import importlib.util\nimport {imports}\nassert importlib.util.find_spec('grading') is None\n"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-c", script], cwd=tmp_path / ASSIGNMENT, env=env, check=True, timeout=300)

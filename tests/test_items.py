@@ -10,7 +10,8 @@ import pytest
 
 from grading.instructor import autograde
 from grading.kit import SOURCE_NOTEBOOK, load_solution
-from nndl2 import items, training
+from nndl2 import items
+from nndl2.agent import training
 from nndl2.items import GANS, ITEMS, KINDS, of_kind, training_cell
 
 

@@ -303,7 +303,7 @@ def test_the_first_cell_needs_exactly_the_handed_out_files(tmp_path, monkeypatch
     handed_out = {name.split("/", 1)[1] for name in handout_files()}
     part1 = {name for name in handed_out if name == "gan.py" or name.startswith("nndl2/")}
     part2 = {name for name in part1 if name.startswith("nndl2/") and "faces" in name}  # Faces-PyTorch's own
-    assert part2 == {"nndl2/faces.py", "nndl2/export_faces.py"}
+    assert part2 == {"nndl2/faces.py", "nndl2/agent/export_faces.py"}
     assert set(listed) == part1 - part2
 
 

@@ -84,7 +84,7 @@ def test_a_hang_inside_a_function_names_the_function():
     dump = (
         "Timeout (0:01:25)!\nThread 0x00007f (most recent call first):\n"
         '  File "/assignment/gan.py", line 2 in generator\n'
-        '  File "/opt/kit/nndl2/export.py", line 99 in export_generator\n'
+        '  File "/opt/kit/nndl2/agent/export.py", line 99 in export_generator\n'
     )
     assert hang_location(dump, "/nonexistent/gan.py") == "at line 2 of gan.py, in generator"
     outside = 'Timeout (0:01:25)!\nThread 0x1 (most recent call first):\n  File "/x/torch/nn.py", line 7 in f\n'

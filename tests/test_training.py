@@ -15,8 +15,9 @@ from torch.utils.data import DataLoader
 
 from grading.ta.reference_gans import build
 from nndl2 import speed
+from nndl2.agent.training import UntilPassing, train_gan
 from nndl2.data import ChunkSampler, MNISTBatches, load_mnist
-from nndl2.training import Progress, UntilPassing, full_batches, run_a_gan, train_gan
+from nndl2.training import Progress, full_batches, run_a_gan
 
 BATCH = 128
 

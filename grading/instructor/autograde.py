@@ -21,8 +21,8 @@ How one submission is graded ("the kernel reports, the grader judges"):
 
 1. gan.py is compiled (not run) here; the notebook is rebuilt from the release around the student's
    answers (grading/instructor/normalize.py).
-2. In the sandbox (grading/instructor/sandbox.py), `python -m nndl2.export functions` calls every graded
-   function of gan.py on inputs drawn fresh for this submission, and `python -m nndl2.export train`
+2. In the sandbox (grading/instructor/sandbox.py), `python -m nndl2.agent.export functions` calls every graded
+   function of gan.py on inputs drawn fresh for this submission, and `python -m nndl2.agent.export train`
    trains the notebook's three GANs with gan.py and the kit's training loop at the autograde budget.
    Both write plain data only.
 3. The judge (grading/instructor/judge.py), in this process, scores the functions and Inline Questions
@@ -34,7 +34,7 @@ How one submission is graded ("the kernel reports, the grader judges"):
 
 Part 2 (faces, grading/course/part2.py) is graded only when FACES_POINTS is above 0 (default 0: nothing
 of it is looked at). Then its notebook is a second notebook of the same nbgrader assignment, its items
-extra columns of the same row: before step 2, `python -m nndl2.export_faces` calls faces.py's functions in
+extra columns of the same row: before step 2, `python -m nndl2.agent.export_faces` calls faces.py's functions in
 the sandbox (its own wall limit, TimeBudget.faces) and grading/instructor/judge_faces.py judges them here;
 a submission without faces.py scores 0 on them ("no faces.py"). The Part 2 notebook itself is never run: when
 the submission has one, it is rebuilt around Part 2's release like Part 1's, keeping the student's outputs
@@ -99,7 +99,8 @@ from grading.kit import (
     SOLUTION_GAN,
     SOURCE_NOTEBOOK,
 )
-from nndl2.export import EXPORTS, REPLAY
+from nndl2.agent.replay import REPLAY
+from nndl2.answers import EXPORTS
 from nndl2.items import BY_ID, GANS, quality_item
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
@@ -191,15 +192,15 @@ def notebook_limits(limit):
     return round(limit - margin, 1), round(limit - margin / 2, 1), limit
 
 
-# The command the grader's runs of gan.py start (plain and sandboxed): `python -m nndl2.export ARGS`, with
+# The command the grader's runs of gan.py start (plain and sandboxed): `python -m nndl2.agent.export ARGS`, with
 # Python's faulthandler set to print every thread's traceback to stderr shortly before the wall limit,
 # so that a run the launcher stops says where it was (hang_location reads it; the launcher decides).
-# Part 2's runs of faces.py start nndl2.export_faces the same way (WATCHDOG_FACES).
+# Part 2's runs of faces.py start nndl2.agent.export_faces the same way (WATCHDOG_FACES).
 WATCHDOG = (
     "import faulthandler, runpy, sys; faulthandler.dump_traceback_later(float(sys.argv.pop(1))); "
-    "runpy.run_module('nndl2.export', run_name='__main__', alter_sys=True)"
+    "runpy.run_module('nndl2.agent.export', run_name='__main__', alter_sys=True)"
 )
-WATCHDOG_FACES = WATCHDOG.replace("'nndl2.export'", "'nndl2.export_faces'")
+WATCHDOG_FACES = WATCHDOG.replace("'nndl2.agent.export'", "'nndl2.agent.export_faces'")
 
 
 def dump_after(limit):
@@ -387,7 +388,7 @@ class Grader:
         # where the training runs train: "cuda" binds the GPU's device nodes into their sandboxes (untested on
         # GPU hardware); "auto": the GPU where this process sees one. Everything else runs on the CPU.
         self.device = training_device(device)
-        # False: each GAN trains until it meets the thresholds (nndl2.training.UntilPassing); True: the whole
+        # False: each GAN trains until it meets the thresholds (nndl2.agent.training.UntilPassing); True: the whole
         # budget, as before that (the benchmark compares the two)
         self.whole_budget = whole_budget
         self.time_budget = time_budget or TimeBudget()
@@ -483,10 +484,10 @@ class Grader:
         return env
 
     def export(self, run, step, args, exports, timeout, folder="assignment", module="gan.py", gpu=False):
-        """`python -m nndl2.export <args>` on the staged gan.py, writing into `exports`, stopped after `timeout` s.
+        """`python -m nndl2.agent.export <args>` on the staged gan.py, into `exports`, stopped after `timeout` s.
 
         `args` is a function of the exports folder's path as the command sees it (/exports in the sandbox).
-        `folder` (under the run's work folder) is where it runs; `module` "faces.py" runs nndl2.export_faces;
+        `folder` (under the run's work folder) is where it runs; `module` "faces.py" runs nndl2.agent.export_faces;
         `gpu`: the sandbox gets the GPU's device nodes.
         Returns (reason or '', where it was when its time ran out or None when it did not run out).
         """

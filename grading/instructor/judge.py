@@ -1,4 +1,4 @@
-"""The judge: scores a submission from the plain data its sandboxed runs exported (nndl2/export.py).
+"""The judge: scores a submission from the plain data its sandboxed runs exported (nndl2/agent/export.py).
 
 It runs in the grader's own process and never imports or runs student code: it reads numeric arrays
 (.npz, no pickles) and JSON with size limits, and compares them with the reference solution
@@ -467,7 +467,7 @@ def judge_functions(folder, inputs, solution=None):
 
 def unimplemented(function_verdicts, gan):
     """'<function> is not implemented yet' if a function GAN `gan` trains with is still the stub, else None."""
-    for function in GANS[gan].functions:  # nndl2.training.build_gan's functions, run_a_gan's noise, the solvers
+    for function in GANS[gan].functions:  # nndl2.agent.training.build_gan's functions, run_a_gan's noise, the solvers
         verdict = function_verdicts.get(function_item(function).grade_id)
         if verdict and not verdict.passed and "is not implemented yet" in verdict.message:
             return f"{function} is not implemented yet"

@@ -1,4 +1,4 @@
-"""The judge of Part 2 (faces.py): scores the functions from the plain data nndl2/export_faces.py wrote.
+"""The judge of Part 2 (faces.py): scores the functions from the plain data nndl2/agent/export_faces.py wrote.
 
 Like Part 1's judge (grading/instructor/judge.py, whose readers and architecture check it reuses), it runs
 in the grader's process and never imports or runs student code: it reads .npz files without pickles and
@@ -42,8 +42,8 @@ from grading.instructor.judge import (
     load_export,
 )
 from grading.kit import load_faces_solution
+from nndl2.agent.export_faces import init_probe  # the kit's own code (never the student's)
 from nndl2.checks import GRADIENT_TOLERANCE, LOSS_TOLERANCE, relative_error
-from nndl2.export_faces import init_probe  # the kit's own code (never the student's)
 
 LR, BETAS = 2e-4, (0.5, 0.999)
 COLOUR_TOLERANCE = 1.5 / 255  # an image's pixels against its colour / 255: ToTensor is exact; interpolation rounds

@@ -23,7 +23,7 @@ its launcher. Limits (grading/instructor/limits.py) are held by a small trusted 
 outcome JSON only the grader reads.
 
 Two uses:
-- `run(argv, sandbox)` runs a command (e.g. python -m nndl2.export) and returns an `Outcome`.
+- `run(argv, sandbox)` runs a command (e.g. python -m nndl2.agent.export) and returns an `Outcome`.
 - `write_kernelspec(jupyter_dir, sandbox, outcome)` writes a kernelspec whose argv is the launcher
   around ipykernel, for `nbgrader autograde`. Without a network the kernel talks to nbgrader over
   Unix sockets: jupyter_client's ipc transport, configured by `Kernel.nbgrader_args`.

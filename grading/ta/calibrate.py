@@ -39,9 +39,9 @@ import torch
 from grading.kit import GRADING, load_solution
 from grading.ta import reference_gans
 from nndl2 import quality
+from nndl2.agent.training import GANS
 from nndl2.budget import BUDGETS
 from nndl2.speed import bfloat16_is_fast
-from nndl2.training import GANS
 
 REPORT_MD = GRADING / "ta" / "calibration.md"
 REPORT_JSON = GRADING / "ta" / "calibration.json"

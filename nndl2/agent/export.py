@@ -1,27 +1,25 @@
-"""What the autograder reads from your work: plain data, written only while autograding.
+"""What the autograder reads from your gan.py: plain data, written only while autograding.
 
 The autograder never scores anything inside your Python process. It runs your code in a sandbox,
 and this module writes what your code produced as plain files (numpy .npz without pickles, JSON); a
 separate grader process, which never runs your code, compares them with the reference:
 
-    python -m nndl2.export functions --inputs IN.npz --out DIR
+    python -m nndl2.agent.export functions --inputs IN.npz --out DIR
         each graded function of gan.py called on inputs the grader drew for this submission:
         outputs, input gradients, a model's parameters, or the exception it raised;
-    python -m nndl2.export train --budget autograde --out DIR
-        the notebook's GANs, built with your gan.py and trained by nndl2.training.run_a_gan at the
-        autograde budget, on noise drawn by your sample_noise (the grader runs one GAN per process),
-        until its samples meet the thresholds of Inline Questions 1-3 (--whole-budget: the whole budget):
-        the generator's parameters, the losses and the progress grids, or the error that stopped it;
-    save_answers("q4", minmax_value=..., xy_pairs=...)     (the notebook's Inline Question 4-6 cells)
-        your answers as JSON values.
+    python -m nndl2.agent.export train --budget autograde --out DIR
+        the notebook's GANs, built with your gan.py (nndl2.agent.training) and trained by
+        nndl2.training.run_a_gan at the autograde budget, on noise drawn by your sample_noise (the grader
+        runs one GAN per process), until its samples meet the thresholds of Inline Questions 1-3
+        (--whole-budget: the whole budget): the generator's parameters, the losses and the progress
+        grids, or the error that stopped it.
 
-When you run the notebook yourself nothing is written (GAN_KIT_EXPORTS is not set).
+Your answers to Inline Questions 4-6 are written by the notebook's answer cells (nndl2/answers.py).
 """
 
 import argparse
 import importlib
 import json
-import numbers
 import os
 import sys
 import traceback
@@ -31,12 +29,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from nndl2.answers import MAX_TEXT  # characters kept of an exception message
 from nndl2.items import FUNCTIONS, LOSSES  # the graded functions of gan.py; each loss's arguments
-
-EXPORTS = "GAN_KIT_EXPORTS"  # where save_answers writes (set by the autograder only)
-REPLAY = "GAN_KIT_REPLAY"  # the grader's training run, replayed into the notebook at autograde
-MAX_TEXT = 300  # characters kept of an exception message or a string answer
-
 
 # ---------------------------------------------------------------------------
 # Writing plain data
@@ -70,26 +64,6 @@ def parameters(model):
         names.append(name)
         arrays[f"p{index}"] = p.detach().cpu().float().numpy()
     return arrays, names
-
-
-def plain(value, depth=0):
-    """A JSON value for an answer: numbers, booleans, strings, lists; anything else by its type name."""
-    if depth > 4:
-        return {"unexportable": "nested too deep"}
-    if value is None or isinstance(value, (bool, np.bool_)):
-        return None if value is None else bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return number if np.isfinite(number) else {"unexportable": repr(number)}
-    if isinstance(value, str):
-        return {"string": value[:MAX_TEXT]}
-    if torch.is_tensor(value) or isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [plain(v, depth + 1) for v in value[:100]]
-    return {"unexportable": type(value).__name__}
 
 
 def error_meta(error):
@@ -234,12 +208,12 @@ def export_module(gan, inputs, out):
 def export_training(out, budget, gans=None, device=None, until_passing=True):
     """Train the notebook's GANs with gan.py as the notebook does and export each one as soon as it is trained.
 
-    until_passing: each GAN trains until its samples meet the thresholds (nndl2.training.UntilPassing), at
-    most the budget; False: the whole budget.
+    until_passing: each GAN trains until its samples meet the thresholds (nndl2.agent.training.UntilPassing),
+    at most the budget; False: the whole budget.
     """
+    from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
     from nndl2.budget import BUDGETS, SEED
     from nndl2.data import MNISTBatches, load_mnist
-    from nndl2.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
 
     out = Path(out)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -268,55 +242,8 @@ def export_training(out, budget, gans=None, device=None, until_passing=True):
     return 0
 
 
-# ---------------------------------------------------------------------------
-# In the notebook, at autograde
-# ---------------------------------------------------------------------------
-
-
-def save_answers(question, **answers):
-    """Write the answers of one Inline Question for the grader (only while autograding; else nothing)."""
-    folder = os.environ.get(EXPORTS)
-    if not folder:
-        return
-    path = Path(folder) / f"answers-{question}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({name: plain(value) for name, value in answers.items()}))
-
-
-def replayer(name):
-    """At autograde: a stand-in for run_a_gan that replays the grader's training run of GAN `name`.
-
-    It loads the grader's trained weights into the G it is given (built by your gan.py in the cell, as
-    in the grader's run; D stays as built), fills `history`, and returns the run's progress grids, so
-    the notebook shows exactly the generators that were graded without training them twice.
-    """
-
-    def replay(D, G, D_solver, G_solver, discriminator_loss, generator_loss, loader_train, history=None, **_):
-        path = Path(os.environ[REPLAY]) / name / f"{name}.npz"
-        if not path.exists():
-            raise RuntimeError(f"the grader's training run has no {name} GAN (it stopped before; see the feedback)")
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["__meta__"]))
-            if "error" in meta:
-                raise RuntimeError(f"training failed in the grader's run: {meta['error']}: {meta.get('message', '')}")
-            with torch.no_grad():
-                for index, (_, p) in enumerate(G.named_parameters()):
-                    p.copy_(torch.from_numpy(data[f"g_p{index}"]).to(p.dtype))
-            if history is not None:
-                for key in ("d_loss", "g_loss", "d_real", "d_fake"):
-                    history.setdefault(key, []).extend(data[f"history_{key}"].tolist())
-            images = list(data["images"])
-        trained = f"{meta['iterations']:,} iterations, " if "iterations" in meta else ""
-        print(f"Autograde: this is the grader's own training run of your gan.py ({trained}{meta['budget']} budget),")
-        print("shown here instead of training a second time. Inline Questions 1-3 are graded from exactly this")
-        print("generator; the grader stops training as soon as its samples meet the thresholds.")
-        return images
-
-    return replay
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nndl2.export", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nndl2.agent.export", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     functions = commands.add_parser("functions", help="export every graded function of ./gan.py")
     functions.add_argument("--inputs", required=True, type=Path)

@@ -1,11 +1,11 @@
 """Part 2: what the autograder reads from your faces.py: plain data, written only while grading.
 
-As for Part 1 (nndl2/export.py), the grader never scores anything inside your Python process: this
+As for Part 1 (nndl2/agent/export.py), the grader never scores anything inside your Python process: this
 module runs in the sandbox, calls each graded function of faces.py on inputs the grader drew for this
 submission, and writes what they returned as numpy files without pickles; a separate grader process
 (the grader's judge), which never imports your code, compares them with the reference:
 
-    python -m nndl2.export_faces --inputs IN.npz --out DIR [--work TMP]
+    python -m nndl2.agent.export_faces --inputs IN.npz --out DIR [--work TMP]
 
 - get_data_loader: on a folder of solid-colour images the grader chose (written here under TMP):
   the batches of two epochs;
@@ -28,7 +28,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nndl2.export import MAX_TEXT, as_array, run_model, save_npz
+from nndl2.agent.export import as_array, run_model, save_npz
+from nndl2.answers import MAX_TEXT
 
 FUNCTIONS = (
     "get_data_loader",
@@ -229,7 +230,7 @@ def export_functions(inputs_path, out, work=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nndl2.export_faces", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nndl2.agent.export_faces", description=__doc__.split("\n\n")[0])
     parser.add_argument("--inputs", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--work", type=Path, help="where to write the grader's image folder (default: the temp dir)")
