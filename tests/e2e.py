@@ -31,7 +31,6 @@ from pathlib import Path
 
 BUGGY = "mutant_torch_flatten_inplace_discriminator_loss"
 HAND_GRADED = "broken"
-REGRADED = "reference"  # graded again by the second run (its result forgotten): its trained GANs are reused
 TA_COMMENT = "Right: the iterates circle the saddle point."
 # Forgeries graded here; the others are graded at the real budget (`./kit test -m long`) and what each of them
 # shows at the smoke budget is tested in one process or by a probe (tests/test_autograde.py says where).

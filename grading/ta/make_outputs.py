@@ -38,7 +38,13 @@ TITLES = {"vanilla": "Vanilla GAN", "lsgan": "LSGAN", "dcgan": "DCGAN"}
 
 # What the image depends on: the reference solution and the training loop, as code (docstrings and
 # comments do not change a trained GAN, so editing them does not ask for a retrain).
-TRAINING_CODE = (SOLUTION_GAN, KIT_DATA / "training.py", KIT_DATA / "speed.py", KIT_DATA / "budget.py")
+TRAINING_CODE = (
+    SOLUTION_GAN,
+    KIT_DATA / "training.py",
+    KIT_DATA / "agent" / "training.py",
+    KIT_DATA / "speed.py",
+    KIT_DATA / "budget.py",
+)
 
 
 def code_only(source):
