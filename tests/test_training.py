@@ -480,9 +480,10 @@ def test_float64_noise_from_sample_noise_trains(solution, dataset):
 @pytest.mark.parametrize("gan", ["vanilla", "dcgan"])
 def test_run_a_gan_handles_bfloat16_networks(solution, dataset, gan):
     """bfloat16 autocast (GPUs and CPUs with fast bfloat16): float32 losses, history, snapshots and weights."""
-    history, images, G = train(solution, gan, MNISTBatches(dataset, BATCH, 50000), 2, show_every=1, bfloat16=True)
-    assert len(images) == 2 and all(image.dtype == np.float32 and image.shape == (16, 784) for image in images)
-    assert all(np.isfinite(history[key]).all() and len(history[key]) == 2 for key in history)
+    # one iteration: on a CPU without fast bfloat16 (the test still runs there) a DCGAN step takes seconds
+    history, images, G = train(solution, gan, MNISTBatches(dataset, BATCH, 50000), 1, show_every=1, bfloat16=True)
+    assert len(images) == 1 and all(image.dtype == np.float32 and image.shape == (16, 784) for image in images)
+    assert all(np.isfinite(history[key]).all() and len(history[key]) == 1 for key in history)
     assert all(p.dtype == torch.float32 for p in G.parameters())
 
 
