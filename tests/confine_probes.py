@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grading.instructor import launcher, sandbox  # noqa: E402
-from grading.instructor.limits import Limits, MiB  # noqa: E402
+from grading.instructor.confine import launcher, sandbox  # noqa: E402
+from grading.instructor.confine.limits import Limits, MiB  # noqa: E402
 
 PROBES = ROOT / "tests" / "probes"
 MARK = "GAN-KIT-PROBE "

@@ -46,7 +46,7 @@ SECRET = "grader-secret-" + secrets.token_hex(8)  # an environment value of the 
 
 
 def batch_limits():
-    from grading.instructor.limits import GiB, Limits
+    from grading.instructor.confine.limits import GiB, Limits
 
     return Limits(memory=2 * GiB, processes=128)
 

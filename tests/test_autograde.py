@@ -11,7 +11,7 @@ process, not by one more submission each:
 - every corpus notebook's answers (numpy, floats, builtins shadowed, "All tests passed!"...): below, the
   answer cells and their test cells against the kit's save_answers, then the grader's judge (the batch
   grades one notebook with every honest change at once: variants);
-- Colab-saved and tampered notebooks: below, rebuilt (grading/instructor/normalize.py) into the reference's
+- Colab-saved and tampered notebooks: below, rebuilt (grading/instructor/intake/normalize.py) into the reference's
   graded cells; renamed and missing files: tests/test_submissions.py;
 - a kernel killed mid-notebook (forge_kernel_sigkill, forge_kernel_exit): probe-memory's kernel dies before
   Question 6, and tests/test_sandbox.py kills kernels by signal;
@@ -40,8 +40,9 @@ from confine_probes import sleepers
 from corpus.verify import import_text
 from e2e import BUGGY, FORGERIES, HAND_GRADED, SECRET, batch_limits, notebook_variants
 
-from grading.instructor import autograde, judge
-from grading.instructor.normalize import rebuild
+from grading.instructor import autograde
+from grading.instructor.intake.normalize import rebuild
+from grading.instructor.judging import judge
 from grading.kit import ROOT, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
 from nndl2.agent import export
@@ -275,7 +276,7 @@ def test_rerun_reuses_every_submission_and_changes_only_the_hand_grade(batch):
 
 @pytest.mark.slow
 def test_the_batch_keeps_the_trained_gans_of_what_it_trained(batch):
-    """Each GAN the batch trained is kept for a re-grade (grading/instructor/trained.py); nothing where nothing
+    """Each GAN the batch trained is kept for a re-grade (grading/instructor/judging/trained.py); nothing where nothing
     trained (the stubs: their sample_noise can only raise)."""
     kept = batch["out"] / "trained" / "reference"
     assert sorted(path.name for path in kept.iterdir()) == sorted(

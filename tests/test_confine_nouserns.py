@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from grading.instructor import gradescope, launcher, sandbox
+from grading.instructor.confine import launcher, sandbox
+from grading.instructor.outputs import gradescope
 
 sys.path.insert(0, str(Path(__file__).parent))
 import confine_probes  # noqa: E402
@@ -46,7 +47,7 @@ def inside(code, timeout=300):
 
 # -- no namespaces needed ------------------------------------------------------------------------
 def test_the_uid_mode_says_how_it_holds_each_limit():
-    from grading.instructor import limits
+    from grading.instructor.confine import limits
 
     said = limits.enforcement("rlimit", "uid")
     assert set(said) == set(limits.enforcement("rlimit")) and "own user id" in said["processes"]
@@ -112,7 +113,7 @@ def test_sweep_kills_the_processes_of_a_run_whose_launcher_is_gone():
 # -- where user namespaces are refused -----------------------------------------------------------
 @needs_root
 def test_bubblewrap_fails_there_and_the_kit_picks_the_uid_mode():
-    out = inside("import json; from grading.instructor import sandbox; print(json.dumps(sandbox.choose()))")
+    out = inside("import json; from grading.instructor.confine import sandbox; print(json.dumps(sandbox.choose()))")
     mode, why = json.loads(out.strip().splitlines()[-1])
     assert mode == "uid" and "No permissions to create new namespace" in why
     assert sandbox.choose()[0] == "bwrap"  # here, outside, bubblewrap still works (the bubblewrap mode's tests)
@@ -143,8 +144,8 @@ import nbformat
 from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
-from grading.instructor import sandbox
-from grading.instructor.limits import Limits
+from grading.instructor.confine import sandbox
+from grading.instructor.confine.limits import Limits
 top = Path({str(tmp_path)!r}) / "place"
 (top / "a").mkdir(parents=True)
 box = sandbox.Sandbox(top / "a", exports=top / "e", limits=Limits(wall_time=120))
@@ -275,7 +276,7 @@ import json, os, signal, subprocess, sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from confine_probes import Place, probe, sleepers
-from grading.instructor import launcher, sandbox
+from grading.instructor.confine import launcher, sandbox
 place = Place("uid", "off")
 sb = place.box(wall_time=60)
 spec, outcome = place.top / "spec.json", place.top / "outcome.json"
@@ -334,8 +335,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 from grading.course.preprocessors.limited_execute import LimitedExecute
-from grading.instructor import sandbox
-from grading.instructor.limits import Limits
+from grading.instructor.confine import sandbox
+from grading.instructor.confine.limits import Limits
 sys.path.insert(0, {tests!r})
 from confine_probes import probe, sleepers
 top = Path({top!r})

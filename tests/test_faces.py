@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from grading.course import part2
-from grading.instructor import judge_faces
-from grading.instructor.judge import save_inputs
+from grading.instructor.judging import judge_faces
+from grading.instructor.judging.judge import save_inputs
 from grading.kit import FACES_NOTEBOOK, FACES_SOURCE_NOTEBOOK, ROOT, SOLUTION_FACES, STUDENT_FACES
 from grading.ta.make_student import make_student
 from grading.ta.run_notebook import cell_problems, grade_id
@@ -322,7 +322,7 @@ def test_forged_exports_are_refused_not_trusted(tmp_path):
 
 def test_part1_grading_ignores_part2_files_beside_its_own(tmp_path):
     """A student who submits Part 2 too: Part 1's discovery takes its own two files, and no problem is raised."""
-    from grading.instructor.submissions import collect
+    from grading.instructor.intake.submissions import collect
 
     folder = tmp_path / "export" / "ada"
     folder.mkdir(parents=True)
@@ -348,7 +348,7 @@ def test_with_points_nbgrader_releases_part2_with_its_graded_cells(tmp_path):
 def test_a_correct_scale_passes_on_every_range_the_grader_draws():
     """The range of the second call is drawn fresh for each submission: a narrow one (two close draws) made a
     correct float32 `scale` miss the tolerance, which is relative to the range's width (1.2% of submissions)."""
-    from grading.instructor.judge_faces import draw_inputs, judge_scale
+    from grading.instructor.judging.judge_faces import draw_inputs, judge_scale
 
     def scale(x, feature_range=(-1, 1)):
         low, high = feature_range

@@ -15,10 +15,11 @@ import pytest
 from PIL import Image
 
 from grading.course import part2
-from grading.instructor import autograde, gradebook
-from grading.instructor.gradebook import url as gradebook_url
-from grading.instructor.normalize import rebuild
-from grading.instructor.submissions import collect
+from grading.instructor import autograde
+from grading.instructor.intake.normalize import rebuild
+from grading.instructor.intake.submissions import collect
+from grading.instructor.outputs import gradebook
+from grading.instructor.outputs.gradebook import url as gradebook_url
 from grading.kit import FACES_NOTEBOOK, SOLUTION_FACES, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, write_submission
 from tests.faces_mutants import mutant_text

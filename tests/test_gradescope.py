@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 
 from grading.course.items import TITLES
-from grading.instructor import gradescope
 from grading.instructor.autograde import graded_items
+from grading.instructor.outputs import gradescope
 from grading.kit import SOLUTION_GAN
 from grading.ta.examples import answered_notebook, write_submission
 
@@ -70,7 +70,7 @@ def test_the_zip_has_gradescopes_two_scripts_and_the_kit_but_no_ta_tools(autogra
     for script in ("setup.sh", "run_autograder"):
         assert stat.S_IMODE(infos[script].external_attr >> 16) == 0o755
     names = set(infos)
-    assert {"gan.py", "GANs-PyTorch.ipynb", "requirements-dev.txt", "grading/instructor/judge.py",
+    assert {"gan.py", "GANs-PyTorch.ipynb", "requirements-dev.txt", "grading/instructor/judging/judge.py",
             "grading/course/solution/gan.py", "nndl2/agent/export.py",
             "nndl2/mnist_classifier.pt"} <= names  # fmt: skip
     assert not any(name.startswith(("grading/ta/", "tests/", "build/")) or "MNIST" in name for name in names)

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from grading.instructor import lms
-from grading.instructor.submissions import Submission
+from grading.instructor.intake.submissions import Submission
+from grading.instructor.outputs import lms
 
 # A Canvas gradebook export (Grades > Export) as lib/gradebook_exporter.rb writes it: two students named
 # Jane Smith, a "Manual Posting" row, the Points Possible row, read-only totals, an excused student, a

@@ -1,4 +1,4 @@
-"""The notebook that is graded is the student's notebook (grading/instructor/normalize.py).
+"""The notebook that is graded is the student's notebook (grading/instructor/intake/normalize.py).
 
 Every release cell appears once, in the release's order; each cell the student added appears once, where
 they put it; the answers are theirs; nothing else of theirs (nbgrader metadata, outputs) is kept, and an
@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from corpus import notebooks
 
-from grading.instructor.normalize import rebuild
+from grading.instructor.intake.normalize import rebuild
 from grading.kit import NOTEBOOK
 from grading.ta.examples import OWN_CELLS, answered_notebook, colab_saved, grade_id, with_own_cells
 

@@ -1,4 +1,4 @@
-"""The sandbox (grading/instructor/sandbox.py, launcher.py, limits.py) and the autograde passes that go with it.
+"""The sandbox (grading/instructor/confine/sandbox.py, launcher.py, limits.py) and the autograde passes that go with it.
 
 Probe submissions (tests/probes/, each a snippet a student could append to gan.py) run through the
 sandbox as plain commands and, for the kernel, through nbclient and nbgrader with the sandbox's
@@ -28,8 +28,8 @@ from grading.course import nbgrader
 from grading.course.preprocessors.limited_execute import LimitedExecute, cut_text
 from grading.course.preprocessors.sanitize_notebook import SanitizeNotebook, clean_output, inert_markdown
 from grading.course.preprocessors.scrub_host_details import ScrubHostDetails
-from grading.instructor import launcher, limits, sandbox
-from grading.instructor.limits import GiB, KiB, Limits, MiB
+from grading.instructor.confine import launcher, limits, sandbox
+from grading.instructor.confine.limits import GiB, KiB, Limits, MiB
 from grading.kit import NBGRADER_CONFIG, SOURCE_NOTEBOOK
 
 PROBES = Path(__file__).parent / "probes"
@@ -422,8 +422,8 @@ def test_unprivileged_user_gets_rlimit_mode(tmp_path):
         code = f"""
 import json, sys
 sys.path.insert(0, {str(kit)!r})
-from grading.instructor import sandbox
-from grading.instructor.limits import Limits, MiB
+from grading.instructor.confine import sandbox
+from grading.instructor.confine.limits import Limits, MiB
 sb = sandbox.Sandbox({str(work / "assignment")!r}, exports={str(work / "exports")!r},
                      limits=Limits(processes=32, memory=256 * MiB, wall_time=60), python={system_python!r})
 results = {{}}
@@ -776,7 +776,7 @@ def test_text_is_cut_on_a_character_boundary():
 
 @needs_bwrap
 def test_overhead_tool_times_each_command_both_ways(monkeypatch, capsys):
-    from grading.instructor import sandbox_overhead
+    from grading.instructor.confine import sandbox_overhead
 
     monkeypatch.setattr(sandbox_overhead, "COMMANDS", {"python -c pass": "pass", "import torch": "import sys"})
     results = sandbox_overhead.measure(repeat=1, log=None)

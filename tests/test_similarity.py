@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from grading.instructor import similarity
+from grading.instructor.outputs import similarity
 from grading.kit import ROOT, SOLUTION_GAN, STUDENT_GAN
 
 TEMPLATE = STUDENT_GAN.read_text()
@@ -274,7 +274,7 @@ def test_scores_are_the_same_in_every_process(tmp_path):
     """Python salts str hashes per process: the report must not depend on it."""
     script = (
         "import sys, tests.test_similarity as t\n"
-        "from grading.instructor import similarity\n"
+        "from grading.instructor.outputs import similarity\n"
         "c = similarity.compare(t.class_texts(), t.TEMPLATE, t.SOLUTION_GAN.read_text())\n"
         "similarity.write_report(c, sys.argv[1])\n"
     )

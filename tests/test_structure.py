@@ -48,13 +48,13 @@ def test_an_import_between_the_audiences_is_found(tmp_path):
     for folder, text in {
         "nndl2": "",
         "grading/instructor": "from grading.kit import ROOT\n",
-        "grading/ta": "def f():\n    from grading.instructor import sandbox\n",
+        "grading/ta": "def f():\n    from grading.instructor.confine import sandbox\n",
         "grading/course": "import grading.ta.release\n",
     }.items():
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "tool.py").write_text(text)
     assert upward_imports(tmp_path) == [
         "grading.course.tool -> grading.ta.release",
-        "grading.ta.tool -> grading.instructor",
-        "grading.ta.tool -> grading.instructor.sandbox",
+        "grading.ta.tool -> grading.instructor.confine",
+        "grading.ta.tool -> grading.instructor.confine.sandbox",
     ]

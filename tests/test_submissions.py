@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from grading.instructor import submissions
-from grading.instructor.plainfiles import REFUSED_MANIFEST, Refused, UnsafeArchive, copy_plain
-from grading.instructor.submissions import collect, unpack
+from grading.instructor.intake import submissions
+from grading.instructor.intake.plainfiles import REFUSED_MANIFEST, Refused, UnsafeArchive, copy_plain
+from grading.instructor.intake.submissions import collect, unpack
 
 NB, GAN = "GANs-PyTorch.ipynb", "gan.py"
 BOTH_MISSING = ["missing GANs-PyTorch.ipynb", "missing gan.py"]

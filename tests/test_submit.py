@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading.instructor import plainfiles
+from grading.instructor.intake import plainfiles
 from grading.kit import NOTEBOOK, SOLUTION_GAN, SOURCE_NOTEBOOK, STUDENT_GAN
 from grading.ta.examples import answered_notebook, colab_saved
 from grading.ta.handout import handout_files, write_zip

@@ -14,9 +14,10 @@ import time
 
 import pytest
 
-from grading.instructor import autograde, judge
+from grading.instructor import autograde
 from grading.instructor.autograde import Clock, Run, TimeBudget, compile_problem, hang_location, row_reason
-from grading.instructor.limits import GiB, Limits
+from grading.instructor.confine.limits import GiB, Limits
+from grading.instructor.judging import judge
 from grading.kit import SOLUTION_GAN
 from grading.ta.examples import answered_notebook, write_submission
 

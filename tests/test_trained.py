@@ -1,11 +1,12 @@
-"""The grader's kept trainings (grading/instructor/trained.py): handed back only for the same gan.py and settings."""
+"""The grader's kept trainings (grading/instructor/judging/trained.py): handed back only for the same gan.py
+and settings."""
 
 import json
 
 import pytest
 
-from grading.instructor import trained
-from grading.instructor.trained import Kept
+from grading.instructor.judging import trained
+from grading.instructor.judging.trained import Kept
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 The reference solution (grading/course/solution/gan.py) marks each solution with nbgrader's
 `### BEGIN SOLUTION` / `### END SOLUTION` lines. grading/ta/make_student.py turns each into a student
 answer region between a START OF YOUR CODE and an END OF YOUR CODE line (the CS231n markers), and
-grading/instructor/similarity.py compares only what students wrote between them. Both read the markers
+grading/instructor/outputs/similarity.py compares only what students wrote between them. Both read the markers
 and the region parser from here, so that the TAs' and the instructors' tools depend on the course and
 never on each other.
 """

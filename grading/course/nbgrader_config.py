@@ -38,7 +38,7 @@ if KIT_ROOT:
     sys.path.insert(0, KIT_ROOT)
 
     # Submissions reach nbgrader already rebuilt from the release around the student's answers
-    # (grading/instructor/normalize.py), so nbgrader's own sanitizing passes find every cell in place.
+    # (grading/instructor/intake/normalize.py), so nbgrader's own sanitizing passes find every cell in place.
     # At autograde, the training cells replay the grader's own training run of the submission's gan.py
     # (grading/course/preprocessors/replay_training.py; `--ReplayTraining.replay=True`, which the
     # kit's autograde passes). ReplayTraining is a LimitedExecute (limited_execute.py): bytes of output

@@ -12,7 +12,7 @@ The source notebook marks each Part 2 item's cell with the metadata key MARKER (
 a function's visible check (a code cell) and the hand-graded answers (markdown). With points, the checks
 become nbgrader test cells worth FACES_POINTS, the answers manually graded answers and the samples a
 manually graded task; without, they stay plain cells. The trusted judge of the functions is
-grading/instructor/judge_faces.py. With points, grading/instructor/autograde.py grades Part 2 too: the
+grading/instructor/judging/judge_faces.py. With points, grading/instructor/autograde.py grades Part 2 too: the
 notebook becomes a second notebook of Part 1's nbgrader assignment (its items extra columns of the same
 row), each submission's faces.py is exported in the sandbox and judged, and the answers and the samples
 wait for a TA (see README.md).

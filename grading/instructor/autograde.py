@@ -4,7 +4,7 @@
                                            [--submission-timeout SECONDS]
 
 SUBMISSIONS is a folder or a .zip, one folder per student or an LMS export
-(grading/instructor/submissions.py). RESULTS receives:
+(grading/instructor/intake/submissions.py). RESULTS receives:
 
     grades.csv                 one row per student: every graded item, the totals, status and reason
     feedback/<student>.html    nbgrader feedback of the notebook run, with the grader's verdicts
@@ -20,12 +20,12 @@ SUBMISSIONS is a folder or a .zip, one folder per student or an LMS export
 How one submission is graded ("the kernel reports, the grader judges"):
 
 1. gan.py is compiled (not run) here; the notebook is rebuilt from the release around the student's
-   answers (grading/instructor/normalize.py).
-2. In the sandbox (grading/instructor/sandbox.py), `python -m nndl2.agent.export functions` calls every graded
+   answers (grading/instructor/intake/normalize.py).
+2. In the sandbox (grading/instructor/confine/sandbox.py), `python -m nndl2.agent.export functions` calls every graded
    function of gan.py on inputs drawn fresh for this submission, and `python -m nndl2.agent.export train`
    trains the notebook's three GANs with gan.py and the kit's training loop at the autograde budget.
    Both write plain data only.
-3. The judge (grading/instructor/judge.py), in this process, scores the functions and Inline Questions
+3. The judge (grading/instructor/judging/judge.py), in this process, scores the functions and Inline Questions
    1-3 from that data; it never imports or runs student code.
 4. nbgrader runs the rebuilt notebook in the sandbox, its training cells replaying the grader's run
    (grading/course/preprocessors/replay_training.py), so students and TAs see the familiar cells; its
@@ -35,7 +35,7 @@ How one submission is graded ("the kernel reports, the grader judges"):
 Part 2 (faces, grading/course/part2.py) is graded only when FACES_POINTS is above 0 (default 0: nothing
 of it is looked at). Then its notebook is a second notebook of the same nbgrader assignment, its items
 extra columns of the same row: before step 2, `python -m nndl2.agent.export_faces` calls faces.py's functions in
-the sandbox (its own wall limit, TimeBudget.faces) and grading/instructor/judge_faces.py judges them here;
+the sandbox (its own wall limit, TimeBudget.faces) and grading/instructor/judging/judge_faces.py judges them here;
 a submission without faces.py scores 0 on them ("no faces.py"). The Part 2 notebook itself is never run: when
 the submission has one, it is rebuilt around Part 2's release like Part 1's, keeping the student's outputs
 (their generated faces; made inert and size-limited by the autograde passes), and nbgrader autogrades it as
@@ -81,13 +81,15 @@ import torch
 
 from grading.course import build_course, generate_assignment, going_further, nbgrader_env, part2
 from grading.course.preprocessors.feedback_summary import MESSAGES
-from grading.instructor import gradebook, judge, judge_faces, lms, sandbox, trained
-from grading.instructor.gradebook import Gradebooks
-from grading.instructor.gradebook import url as gradebook_url
-from grading.instructor.limits import GiB, Limits, describe
-from grading.instructor.normalize import rebuild
-from grading.instructor.plainfiles import Refused, UnsafeArchive, quote
-from grading.instructor.submissions import collect, unpack
+from grading.instructor.confine import sandbox
+from grading.instructor.confine.limits import GiB, Limits, describe
+from grading.instructor.intake.normalize import rebuild
+from grading.instructor.intake.plainfiles import Refused, UnsafeArchive, quote
+from grading.instructor.intake.submissions import collect, unpack
+from grading.instructor.judging import judge, judge_faces, trained
+from grading.instructor.outputs import gradebook, lms
+from grading.instructor.outputs.gradebook import Gradebooks
+from grading.instructor.outputs.gradebook import url as gradebook_url
 from grading.kit import (
     ASSIGNMENT,
     FACES_NOTEBOOK,
@@ -326,15 +328,15 @@ GRADING_FILES = (
     ROOT / "gan.py",
     KIT_DATA,
     ROOT / "grading" / "course" / "preprocessors",
-    ROOT / "grading" / "instructor" / "judge.py",
-    ROOT / "grading" / "instructor" / "normalize.py",
+    ROOT / "grading" / "instructor" / "judging" / "judge.py",
+    ROOT / "grading" / "instructor" / "intake" / "normalize.py",
 )
 # With Part 2 graded (only then: with FACES_POINTS = 0 the course's checksum is Part 1's alone).
 FACES_GRADING_FILES = (
     FACES_SOURCE_NOTEBOOK,
     SOLUTION_FACES,
     ROOT / "grading" / "course" / "part2.py",  # FACES_POINTS
-    ROOT / "grading" / "instructor" / "judge_faces.py",
+    ROOT / "grading" / "instructor" / "judging" / "judge_faces.py",
 )
 
 
@@ -668,7 +670,7 @@ class Grader:
                 self.kept.keep(run.student, gan, assignment / "gan.py", folder)
         if run.reused:
             self.log(f"{quote(run.student)}: gan.py unchanged since it was trained: reusing the trained "
-                     f"{', '.join(run.reused)} (grading/instructor/trained.py)")  # fmt: skip
+                     f"{', '.join(run.reused)} (grading/instructor/judging/trained.py)")  # fmt: skip
         with run.timed("judge"):
             trained = judge.judge_training(exports / "training", run.verdicts)
             run.verdicts.update({item: v for item, v in trained.items() if item not in run.verdicts})
@@ -1016,7 +1018,7 @@ def autograde(
         if not found:
             listed = "".join(f"\n  {problem}" for problem in found.problems)
             raise SystemExit(
-                f"no submissions found in {submissions} (layouts: grading/instructor/submissions.py){listed}"
+                f"no submissions found in {submissions} (layouts: grading/instructor/intake/submissions.py){listed}"
             )
         grader = Grader(
             out, budget, time_budget, mnist_root, use_sandbox, submissions=folder, log=log, threads=threads,
@@ -1080,7 +1082,7 @@ def main(argv=None):
     )  # fmt: skip
     parser.add_argument(
         "--sandbox", choices=["on", "off"], default="on",
-        help="on (default): every run of student code is confined (grading/instructor/sandbox.py), and grading "
+        help="on (default): every run of student code is confined (grading/instructor/confine/sandbox.py), and grading "
         "refuses to start where bubblewrap cannot run; off: student code runs as you, unconfined",
     )  # fmt: skip
     parser.add_argument("--memory", type=float, default=4, help="GiB of memory per run of student code (default 4)")

@@ -11,7 +11,7 @@ are graded three times, one grading after the other, as `python -m grading.instr
 - this: each GAN trains until its samples meet the thresholds of Inline Questions 1-3, at most the budget;
 - re-grade: this design again on the same output folder, every submission graded again (--regrade, as after
   a change to the grading files): gan.py is unchanged, so its trained GANs are reused
-  (grading/instructor/trained.py) and nothing trains.
+  (grading/instructor/judging/trained.py) and nothing trains.
 
 It prints, for each stage the autograder times (functions: the export of gan.py's functions; training:
 the three GANs' runs; judge: Inline Questions 1-3 judged; notebook: nbgrader's run of the notebook;

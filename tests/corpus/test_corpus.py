@@ -103,14 +103,14 @@ def test_correct_style_trains_with_run_a_gan(entry):
 
 
 # -- the judge on every style and mutant, in one process ------------------------------------------
-# The same export (nndl2/agent/export.py) and judge (grading/instructor/judge.py) the autograder runs, minus
+# The same export (nndl2/agent/export.py) and judge (grading/instructor/judging/judge.py) the autograder runs, minus
 # the sandbox and the processes: fresh inputs for each entry, as for each submission. The autograder's
 # end-to-end test grades the styles and one mutant style through the whole pipeline.
 
 
 @pytest.mark.parametrize("entry", CORRECT + MUTANT, ids=lambda e: e["name"])
 def test_judge_gives_each_style_every_function_point_and_each_mutant_all_but_its_own(entry, tmp_path):
-    from grading.instructor import judge
+    from grading.instructor.judging import judge
     from nndl2.agent import export
 
     inputs = judge.draw_inputs()
@@ -125,7 +125,7 @@ def test_judge_gives_each_style_every_function_point_and_each_mutant_all_but_its
     [(None, "it is not set"), ({"string": "False"}, "got a string"), (0, "got int"), ([True], "got list")],
 )
 def test_a_true_false_answer_of_another_kind_says_what_it_got(answer, why):
-    from grading.instructor.judge import judge_truth
+    from grading.instructor.judging.judge import judge_truth
 
     verdict = judge_truth(5, "q5_reaches_optimum", {"q5_reaches_optimum": answer}, {"q5_reaches_optimum": False})
     assert not verdict.passed

@@ -1,6 +1,6 @@
 """What the sandbox adds to a run of student code: the same commands with and without it, side by side.
 
-    python -m grading.instructor.sandbox_overhead [--repeat 3]
+    python -m grading.instructor.confine.sandbox_overhead [--repeat 3]
 
 Each command runs `--repeat` times plainly (a subprocess of this Python, in the graded folder) and
 inside the sandbox (sandbox.py beside this file, default limits); the table prints the median
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading.instructor import sandbox
+from grading.instructor.confine import sandbox
 
 COMMANDS = {
     "python -c pass": "pass",

@@ -17,7 +17,7 @@ a limit depends on what the grader's account may do:
   meanwhile count too; root is exempt), and hitting either shows only as a failed allocation or
   fork inside the sandbox, which the grader cannot tell from the student's own errors.
 
-In the sandbox's uid mode (no namespaces: grading/instructor/launcher.py's UidLaunch) the run has a user id of
+In the sandbox's uid mode (no namespaces: grading/instructor/confine/launcher.py's UidLaunch) the run has a user id of
 its own, so RLIMIT_NPROC counts exactly its processes, and its folders are on a disk, not sized tmpfs mounts:
 the launcher measures them instead (enforcement(mode, "uid")).
 

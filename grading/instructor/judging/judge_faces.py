@@ -1,6 +1,6 @@
 """The judge of Part 2 (faces.py): scores the functions from the plain data nndl2/agent/export_faces.py wrote.
 
-Like Part 1's judge (grading/instructor/judge.py, whose readers and architecture check it reuses), it runs
+Like Part 1's judge (grading/instructor/judging/judge.py, whose readers and architecture check it reuses), it runs
 in the grader's process and never imports or runs student code: it reads .npz files without pickles and
 compares them with the reference solution (grading/course/solution/faces.py), which it does run.
 
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from grading.course.part2 import FUNCTION_ITEMS
-from grading.instructor.judge import (
+from grading.instructor.judging.judge import (
     ExportError,
     Verdict,
     adam_trajectory,

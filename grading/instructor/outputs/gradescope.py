@@ -1,16 +1,16 @@
 """Gradescope: an autograder zip that grades one submission with the kit's sandbox and judge.
 
-    python -m grading.instructor.gradescope build [--out build/gradescope/autograder.zip]
-                                                   [--budget autograde] [--threads 2] [--sandbox on|off]
-                                                   [--visibility visible]
+    python -m grading.instructor.outputs.gradescope build [--out build/gradescope/autograder.zip]
+                                                           [--budget autograde] [--threads 2] [--sandbox on|off]
+                                                           [--visibility visible]
 
 Upload the zip as the assignment's autograder ("Zip file upload", Ubuntu 22.04 base image). Gradescope
 then runs every submission in a container of its own, in parallel, at any class size:
 
 - setup.sh runs once, when Gradescope builds the image: it installs Python, bubblewrap and the kit's
-  requirements (PyTorch's CPU build), then `python -m grading.instructor.gradescope prepare`
+  requirements (PyTorch's CPU build), then `python -m grading.instructor.outputs.gradescope prepare`
   downloads MNIST and builds the nbgrader course, so that each submission starts at once;
-- run_autograder runs for every submission: `python -m grading.instructor.gradescope run` copies the
+- run_autograder runs for every submission: `python -m grading.instructor.outputs.gradescope run` copies the
   student's files (plain files only), grades them exactly as `grading.instructor.autograde` grades one
   student (the same sandbox, the same judge, the same nbgrader course), and writes
   /autograder/results/results.json: one test per autograded item (its title, score, points, and the
@@ -21,7 +21,7 @@ then runs every submission in a container of its own, in parallel, at any class 
 
 Gradescope's containers (Docker's default seccomp profile) refuse the user namespaces bubblewrap needs:
 there run_autograder, which runs as root, confines student code in the sandbox's uid mode instead
-(grading/instructor/sandbox.py: a user id of its own, no capabilities, limits, every process killed at the
+(grading/instructor/confine/sandbox.py: a user id of its own, no capabilities, limits, every process killed at the
 end), after making everything under /autograder but the venv readable by root only (the kit, its
 solution, the judge's reference, results/). What that mode cannot confine (the network, /proc) is said
 in results.json's top-level output of every submission. Where neither mode can run, run_autograder
@@ -66,7 +66,7 @@ python3 -m venv /autograder/venv
 cpu=https://download.pytorch.org/whl/cpu
 /autograder/venv/bin/pip install --quiet --index-url "$cpu" "torch>=2.1" "torchvision>=0.16"
 /autograder/venv/bin/pip install --quiet -r requirements-dev.txt
-/autograder/venv/bin/python -m grading.instructor.gradescope prepare
+/autograder/venv/bin/python -m grading.instructor.outputs.gradescope prepare
 """
 
 RUN = """#!/usr/bin/env bash
@@ -75,7 +75,7 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 python="${GAN_KIT_PYTHON:-/autograder/venv/bin/python}"
-exec "$python" -m grading.instructor.gradescope run
+exec "$python" -m grading.instructor.outputs.gradescope run
 """
 
 
@@ -145,7 +145,7 @@ def prepare(root=None, source=None):
     from nndl2.data import load_mnist
 
     root = Path(root or autograder_root())
-    source = Path(source or Path(__file__).resolve().parents[2])
+    source = Path(source or Path(__file__).resolve().parents[3])
     load_mnist(mnist_folder(source))
     grader(root, source).prepare()
 
@@ -153,7 +153,7 @@ def prepare(root=None, source=None):
 def copy_submission(folder, target):
     """Copy a Gradescope submission folder below `target`: regular files as copies, links as links (which
     submission discovery then refuses, with a reason), nothing else (FIFOs, devices) at all."""
-    from grading.instructor.plainfiles import LIMITS, Refused, copy_plain, walk
+    from grading.instructor.intake.plainfiles import LIMITS, Refused, copy_plain, walk
 
     entries, problems = walk(folder)
     target.mkdir(parents=True, exist_ok=True)
@@ -232,11 +232,11 @@ def run(root=None):
 
     from grading.course import part2
     from grading.instructor.autograde import graded_items
-    from grading.instructor.submissions import collect
+    from grading.instructor.intake.submissions import collect
 
     start = time.perf_counter()
     root = Path(root or autograder_root())
-    source = Path(__file__).resolve().parents[2]
+    source = Path(__file__).resolve().parents[3]
     chosen = settings(source)
     items = graded_items()
     out = root / "results" / "results.json"
@@ -257,7 +257,7 @@ def run(root=None):
             submission.problems.extend(problems)
             judge = grader(root, source, submissions=Path(tmp) / "submissions")
             if judge.confinement == "uid":  # everything under /autograder but the venv: the grader's only
-                from grading.instructor import sandbox
+                from grading.instructor.confine import sandbox
 
                 sandbox.protect(root, keep=sandbox.python_folders())
             judge.prepare()  # setup.sh built the course: this only checks its stamp (or builds it if missing)

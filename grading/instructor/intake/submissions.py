@@ -39,7 +39,7 @@ candidates, the first by this rule is taken and the others are named in `problem
   4. the highest re-submission number ("-2" over "-1" over none; "(2)" over "(1)");
   5. (Canvas) the later upload (larger attachment id);
   6. the first path in name order.
-Only plain files are candidates (grading/instructor/plainfiles.py): links, devices, FIFOs, sockets, hard
+Only plain files are candidates (grading/instructor/intake/plainfiles.py): links, devices, FIFOs, sockets, hard
 links, files whose real path is outside the export and files over the size limits are refused, with the
 reason in `problems`, and never read. Dot-files, .ipynb_checkpoints, __MACOSX and __pycache__ are ignored.
 
@@ -70,7 +70,7 @@ from pathlib import Path
 import yaml
 from anyascii import anyascii
 
-from grading.instructor.plainfiles import (
+from grading.instructor.intake.plainfiles import (
     IGNORED,
     LIMITS,
     MB,

@@ -1,6 +1,6 @@
 """Similarity report: which students' answers in gan.py look alike (what MOSS gives instructors, done locally).
 
-    python -m grading.instructor.similarity SUBMISSIONS --out DIR [--threshold 0.5] [--show 100] [--noise 16]
+    python -m grading.instructor.outputs.similarity SUBMISSIONS --out DIR [--threshold 0.5] [--show 100] [--noise 16]
 
 SUBMISSIONS is what `python -m grading.instructor.autograde` takes (a folder or a .zip). Only the code
 between each `# ***** START OF YOUR CODE` and `# ***** END OF YOUR CODE` line of gan.py is compared; the
@@ -34,7 +34,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from grading.course.answer_regions import BEGIN, END, SOLUTION_START, SOLUTION_STOP, START, STOP, regions
-from grading.instructor import submissions
+from grading.instructor.intake import submissions
 from grading.kit import SOLUTION_GAN, STUDENT_GAN
 from nndl2.submit import OPTIONAL  # the optional, ungraded functions of gan.py
 

@@ -18,8 +18,8 @@ path (no path of the grader's appears):
 
 It has its own user, pid, ipc, uts (host name "sandbox"), network (loopback only) and cgroup
 namespaces, no capabilities, no further user namespaces, a scrubbed environment, and dies with
-its launcher. Limits (grading/instructor/limits.py) are held by a small trusted launcher
-(grading/instructor/launcher.py) that runs outside, and that writes what it observed to an
+its launcher. Limits (grading/instructor/confine/limits.py) are held by a small trusted launcher
+(grading/instructor/confine/launcher.py) that runs outside, and that writes what it observed to an
 outcome JSON only the grader reads.
 
 Two uses:
@@ -49,8 +49,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grading.instructor import launcher
-from grading.instructor.limits import Limits
+from grading.instructor.confine import launcher
+from grading.instructor.confine.limits import Limits
 
 KERNEL_NAME = "gan-kit-sandbox"
 LAUNCHER = Path(launcher.__file__).resolve()

@@ -1,12 +1,12 @@
 """The trusted launcher: starts one bubblewrap sandbox, holds its limits, and reports what it observed.
 
-    python -I grading/instructor/launcher.py SPEC.json                          # a plain command
-    python -I grading/instructor/launcher.py SPEC.json CONNECTION_FILE [ARGS]   # an ipykernel (kernelspec argv)
+    python -I grading/instructor/confine/launcher.py SPEC.json                          # a plain command
+    python -I grading/instructor/confine/launcher.py SPEC.json CONNECTION_FILE [ARGS]   # an ipykernel (kernelspec argv)
 
-SPEC.json is written by grading/instructor/sandbox.py into a folder only the grader reads. The
+SPEC.json is written by grading/instructor/confine/sandbox.py into a folder only the grader reads. The
 launcher runs outside the sandbox with the grader's rights and the standard library only. It
 
-1. makes a cgroup for the run (or, where it cannot, sets rlimits: grading/instructor/limits.py),
+1. makes a cgroup for the run (or, where it cannot, sets rlimits: grading/instructor/confine/limits.py),
 2. starts bwrap with the sandbox's arguments, the synthetic /etc files and, for a kernel, the
    connection file rewritten for the sandbox (its sockets in the sandbox's /run/jupyter tmpfs, reached
    from outside through links to descriptors the launcher holds: `link_sockets`),
@@ -39,9 +39,9 @@ import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file (python -I path/launcher.py): import from the kit
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from grading.instructor import limits as limiting  # noqa: E402
+from grading.instructor.confine import limits as limiting  # noqa: E402
 
 SOCKETS = "/run/jupyter"  # the kernel's socket folder inside the sandbox
 CONNECTION = "/run/jupyter-connection.json"  # its connection file inside the sandbox

@@ -1,6 +1,6 @@
 """Grades out to the LMS: the LMS columns of grades.csv, and a gradebook file Canvas imports as is.
 
-    python -m grading.instructor.lms canvas --roster gradebook.csv --grades RESULTS/grades.csv \\
+    python -m grading.instructor.outputs.lms canvas --roster gradebook.csv --grades RESULTS/grades.csv \\
         --column "GANs-PyTorch" --out upload.csv
 
 Canvas's gradebook CSV (Grades > Export; lib/gradebook_exporter.rb, read back by lib/gradebook_importer.rb
