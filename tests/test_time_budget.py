@@ -50,14 +50,15 @@ def test_every_stage_draws_its_limit_from_what_is_left_of_the_budget():
 
 
 def test_the_default_budget_fits_the_measured_real_grading_with_margin():
-    """README: 235-243 s a submission at the real budget, 2 cores (export 4 s, training 207-216 s, notebook
-    16-17 s, feedback 4 s). Each stage's limit at the default is at least three times what it took."""
+    """README: 250 s a submission at the real budget whose GANs train it all, 2 cores, two at once (export 4 s,
+    training 220 s, notebook 18 s, feedback 4 s). Each stage's limit at the default is at least three times
+    what it took."""
     budget = TimeBudget()
     after_export = clock(budget.total, 4)
     assert budget.functions * budget.total >= 3 * 4
-    assert 3 * after_export.training(3) >= 3 * 216
-    assert clock(budget.total, 4 + 216).notebook() >= 3 * 17
-    assert clock(budget.total, 4 + 216 + 17 + 3).feedback() >= 3 * 4
+    assert 3 * after_export.training(3) >= 3 * 220
+    assert clock(budget.total, 4 + 220).notebook() >= 3 * 18
+    assert clock(budget.total, 4 + 220 + 18 + 3).feedback() >= 3 * 4
 
 
 @pytest.mark.parametrize(

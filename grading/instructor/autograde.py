@@ -115,9 +115,10 @@ PROBLEMS_FILE = "problems.txt"  # the batch's problems: what the export held tha
 class TimeBudget:
     """The wall time one submission may take in all (`total` seconds), and how its stages draw on it.
 
-    Measured at the real autograde budget on a 2-core CPU, --threads 1 (README, "Speed and quality"): a
-    submission takes 235-243 s, of which the function export 4 s, the three training runs 207-216 s, the
-    notebook 16-17 s, the feedback 4 s. The default, 900 s, is 3.7 times the slowest of those.
+    Measured at the real autograde budget on a 2-core CPU, --threads 1, two at once (README, "Speed and
+    quality"): a submission whose GANs train the whole budget (as one whose GANs never meet the thresholds
+    does) takes 250 s, of which the function export 4 s, the three training runs 220 s, the notebook 18 s, the
+    feedback 4 s (one whose GANs pass early: 191 s). The default, 900 s, is 3.6 times that.
 
     Every stage's wall limit is drawn from what is left of the total when it starts, less what is kept
     for the stages after it (fractions of the total):
