@@ -100,6 +100,7 @@ from grading.kit import (
     SOLUTION_FACES,
     SOLUTION_GAN,
     SOURCE_NOTEBOOK,
+    digest,
 )
 from nndl2.agent.replay import REPLAY
 from nndl2.answers import EXPORTS
@@ -296,14 +297,7 @@ def training_device(device):
 
 def checksum(paths):
     """sha256 of the files under `paths` (names and contents), caches and downloaded data left out."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(p) for p in paths):
-        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
-        for file in files:
-            if "MNIST" in file.parts or "__pycache__" in file.parts:
-                continue
-            digest.update(file.name.encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()
+    return digest(paths, skip=("__pycache__", "MNIST"))
 
 
 def compile_problem(data):

@@ -26,8 +26,8 @@ import torch
 
 from grading.kit import GRADING, SOLUTION_GAN, import_file
 from nndl2 import quality
-from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, UntilPassing, build_gan, total_iterations
-from nndl2.budget import BUDGETS, SEED
+from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, UntilPassing, build_gan
+from nndl2.budget import BUDGETS, SEED, iterations
 from nndl2.data import MNISTBatches, load_mnist
 from nndl2.training import run_a_gan
 
@@ -38,7 +38,7 @@ SHOWN = ("recognizable", "coverage", "class_distance", "inception_score", "fid")
 
 def checkpoints(gan, budget="autograde"):
     """UntilPassing's checkpoints of `gan` under `budget`, and the budget's end: (sorted iterations, total)."""
-    total = total_iterations([(torch.zeros(BATCH_SIZE), None)] * (NUM_TRAIN // BATCH_SIZE), BUDGETS[budget][gan])
+    total = iterations(gan, budget)
     return sorted(UntilPassing(None, None, gan, total).checkpoints), total
 
 

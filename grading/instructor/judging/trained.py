@@ -23,22 +23,9 @@ from pathlib import Path
 
 import torch
 
-from grading.kit import ROOT
+from grading.kit import ROOT, digest
 
 PACKAGE = ROOT / "nndl2"
-
-
-def digest_files(paths, skip=("__pycache__",)):
-    """sha256 of the files under `paths` (names relative to each path, and contents), in a fixed order."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(p) for p in paths):
-        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
-        for file in files:
-            if any(part in skip for part in file.parts):
-                continue
-            digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0")
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 class Kept:
@@ -53,8 +40,8 @@ class Kept:
                 "threads": threads,
                 "torch": torch.__version__,
                 # the provided package, its downloaded MNIST left out (the data is the next entry)
-                "package": digest_files([PACKAGE], skip=("__pycache__", "MNIST")),
-                "data": digest_files([data]) if data and data.is_dir() else str(mnist_root),
+                "package": digest([PACKAGE], skip=("__pycache__", "MNIST")),
+                "data": digest([data]) if data and data.is_dir() else str(mnist_root),
             },
             sort_keys=True,
         )
