@@ -43,6 +43,7 @@ from e2e import BUGGY, FORGERIES, HAND_GRADED, SECRET, batch_limits, notebook_va
 from grading.instructor import autograde
 from grading.instructor.intake.normalize import rebuild
 from grading.instructor.judging import judge
+from grading.instructor.judging.answers import judge_answers
 from grading.kit import ROOT, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
 from nndl2.agent import export
@@ -342,7 +343,7 @@ def test_each_corpus_notebooks_answers_earn_what_they_deserve(entry, tmp_path, m
     such notebook end to end: variants; forge_builtins_answer_cell's gan.py is the reference's)."""
     notebook, notes = rebuild(nbformat.writes(corpus.notebook(entry)).encode())
     run_answer_cells(notebook, tmp_path, monkeypatch)
-    verdicts = judge.judge_answers(tmp_path)
+    verdicts = judge_answers(tmp_path)
     assert {item: int(verdicts[item].passed) for item in INLINE} == {item: entry["scores"][item] for item in INLINE}
 
 

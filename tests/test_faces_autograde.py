@@ -358,7 +358,14 @@ def test_the_submitted_faces_notebook_is_in_the_gradebook_with_its_answers_and_s
         grades = {grade.name: grade for grade in submitted.grades}
         assert all(grades[item].needs_manual_grade for item in BY_HAND)
         assert [grades[item].auto_score for item in FUNCTIONS] == [1.0] * 8  # the judge's
-    assert not (out / "course" / "autograded" / "nofaces" / "GANs-PyTorch" / "Faces-PyTorch.ipynb").exists()
+    # not submitted: the release stands in for it, so that the judge's pass scores faces.py's items (no page of its own)
+    unsubmitted = out / "course" / "autograded" / "nofaces" / "GANs-PyTorch" / "Faces-PyTorch.ipynb"
+
+    def by_id(path):
+        return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.read(path, as_version=4).cells}
+
+    stand_in, released = by_id(unsubmitted), by_id(out / "course" / autograde.FACES_RELEASE)
+    assert [stand_in[item].source for item in BY_HAND[1:]] == [released[item].source for item in BY_HAND[1:]]
     page = (out / "feedback" / "Faces-PyTorch" / "reference.html").read_text()
     assert "data:image/png;base64," in page and "the faces got sharper" in page
     assert "alert(" not in page.replace("&lt; script&gt;alert(", "")  # the hostile answer shown as text only

@@ -655,10 +655,13 @@ def test_nbgrader_autograde_runs_in_the_sandbox_with_the_kits_config(tmp_path, m
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         grades = {g.name: g.auto_score for g in gradebook.find_submission("GANs-PyTorch", "alice").notebooks[0].grades}
-    assert grades["test_host"] == 1 and grades["test_answer"] == 1 and grades["test_unrun"] == 0
+    # no test cell is scored by its outputs in the kernel: only the judge's verdicts score (none given here)
+    assert [grades[g] for g in ("test_host", "test_answer", "test_unrun")] == [None, None, None]
 
     graded = (folder / "GANs-PyTorch.ipynb").read_text()
     notebook = nbformat.reads(graded, as_version=4)
+    failed = [any(output.output_type == "error" for output in cell.get("outputs", [])) for cell in notebook.cells]
+    assert (failed[1], failed[3], failed[6]) == (False, False, True)  # in the sandbox; its answer; never reached
     mimetypes = {m for cell in notebook.cells for o in cell.get("outputs", []) for m in o.get("data", {})}
     assert mimetypes <= {"text/plain", "image/png", "image/jpeg"}
     assert "<script" not in notebook.cells[4].source and "](javascript" not in notebook.cells[4].source

@@ -17,8 +17,8 @@ c.Autograde.exclude_overwriting = {"GANs-PyTorch": ["gan.py"]}
 c.Execute.timeout = 900
 c.Execute.interrupt_on_timeout = True
 
-# nbgrader scores a test cell with any stderr output as failed. Python warnings (a torch
-# deprecation, say) are not the student's error: strip them before grading.
+# Python warnings (a torch deprecation, say) are not the student's error: strip them from the outputs
+# the feedback shows (the scores never come from outputs: JudgedGrades below).
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"^(.*\n)?[^\n]*:\d+: \w*Warning: "
 
@@ -44,7 +44,9 @@ if KIT_ROOT:
     # kit's autograde passes). ReplayTraining is a LimitedExecute (limited_execute.py): bytes of output
     # per cell and per notebook, a deadline, a dead kernel that leaves the notebook and its grades
     # written. Then no grader path, host name or environment value, and no active HTML, JavaScript or
-    # link in any output or markdown, reaches feedback or formgrader. The other passes are nbgrader's.
+    # link in any output or markdown, reaches feedback or formgrader. The scores are the judge's verdicts
+    # (grading/instructor/judging/judged_grades.py, in the place of nbgrader's SaveAutoGrades: it judges the
+    # answers the kernel exported, and no output of the kernel scores). The other passes are nbgrader's.
     # Before that, nbgrader's sanitizing passes, ClearOutput replaced by KeepOutputs (keep_outputs.py): Part 2's
     # notebook is never run by the grader, so its outputs (the student's generated faces) are the student's.
     c.Autograde.sanitize_preprocessors = [
@@ -61,7 +63,7 @@ if KIT_ROOT:
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
-        "nbgrader.preprocessors.SaveAutoGrades",
+        "grading.instructor.judging.judged_grades.JudgedGrades",
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]

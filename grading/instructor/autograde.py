@@ -29,8 +29,10 @@ How one submission is graded ("the kernel reports, the grader judges"):
    1-3 from that data; it never imports or runs student code.
 4. nbgrader runs the rebuilt notebook in the sandbox, its training cells replaying the grader's run
    (grading/course/preprocessors/replay_training.py), so students and TAs see the familiar cells; its
-   answer cells export Inline Questions 4-6, which the judge scores.
-5. The judge's scores go into nbgrader's gradebook (formgrader, feedback and grades.csv read them).
+   answer cells export Inline Questions 4-6.
+5. In nbgrader's pipeline, after the kernel, the judge's pass (grading/instructor/judging/judged_grades.py, in
+   the place of nbgrader's SaveAutoGrades) judges those answers and writes every verdict into the gradebook
+   once, with its message (formgrader, feedback and grades.csv read them); no output of the kernel scores.
 
 Part 2 (faces, grading/course/part2.py) is graded only when FACES_POINTS is above 0 (default 0: nothing
 of it is looked at). Then its notebook is a second notebook of the same nbgrader assignment, its items
@@ -80,13 +82,13 @@ import nbformat
 import torch
 
 from grading.course import build_course, generate_assignment, going_further, nbgrader_env, part2
-from grading.course.preprocessors.feedback_summary import MESSAGES
+from grading.course.preprocessors.feedback_summary import NOTES
 from grading.instructor.confine import sandbox
 from grading.instructor.confine.limits import GiB, Limits, describe
 from grading.instructor.intake.normalize import rebuild
 from grading.instructor.intake.plainfiles import Refused, UnsafeArchive, quote
 from grading.instructor.intake.submissions import collect, unpack
-from grading.instructor.judging import judge, judge_faces, trained
+from grading.instructor.judging import answers, judge, judge_faces, trained, verdict
 from grading.instructor.outputs import gradebook, lms
 from grading.instructor.outputs.gradebook import Gradebooks
 from grading.instructor.outputs.gradebook import url as gradebook_url
@@ -324,6 +326,9 @@ GRADING_FILES = (
     KIT_DATA,
     ROOT / "grading" / "course" / "preprocessors",
     ROOT / "grading" / "instructor" / "judging" / "judge.py",
+    ROOT / "grading" / "instructor" / "judging" / "answers.py",
+    ROOT / "grading" / "instructor" / "judging" / "verdict.py",
+    ROOT / "grading" / "instructor" / "judging" / "judged_grades.py",  # the scores' pass of nbgrader_config.py
     ROOT / "grading" / "instructor" / "intake" / "normalize.py",
 )
 # With Part 2 graded (only then: with FACES_POINTS = 0 the course's checksum is Part 1's alone).
@@ -358,7 +363,7 @@ class Run:
         if cause not in self.reasons:
             self.reasons.append(cause)
         for item in items:
-            self.verdicts[item] = judge.Verdict(False, message(item) if message else f"{cause}.")
+            self.verdicts[item] = verdict.Verdict(False, message(item) if message else f"{cause}.")
             self.causes[item] = cause
 
     @property
@@ -417,7 +422,7 @@ class Grader:
         self.items = graded_items()
         self.points = {grade_id: points for grade_id, points, _ in self.items}
         self.kit = checksum(grading_files())
-        self.expected = judge.expected_answers()
+        self.expected = answers.expected_answers()
 
     # -- the course -------------------------------------------------------------------------
     def prepare(self):
@@ -572,20 +577,20 @@ class Grader:
             run.lost([*judge.FUNCTION_ITEMS, *judge.QUALITY_ITEMS], gan_problem or "missing gan.py")
 
         copy = self.gradebooks.working_copy(student)
-        ran = self.run_notebook(run, copy, hung)
-        run.verdicts.update(judge.judge_answers(exports / "notebook", self.expected))
-        scores = {item: self.points[item] if verdict.passed else 0.0 for item, verdict in run.verdicts.items()}
-        if part2.graded():  # nbgrader scores a notebook not submitted 0: Part 2's hand-graded items wait for a TA
-            scores |= dict.fromkeys(part2.HAND_ITEMS)
-        self.write_messages(student, {item: v.message for item, v in run.verdicts.items()}, run.reasons)
-        if ran:
-            gradebook.record(copy, student, scores)
+        # nbgrader's pipeline scores every item from the judge's verdicts (judged_grades.py), the answers' included
+        judged = self.run_notebook(run, copy, hung)
+        self.write_notes(student, run.reasons)
+        if judged is not None:
+            run.verdicts.update({item: found for item, found in judged.items() if found is not None})
             with run.timed("feedback"):
-                self.feedback(student, copy, run.clock.feedback())
+                self.feedback(student, copy, run.clock.feedback(), faces="faces_notebook" in run.staged)
             self.gradebooks.merge(copy, student)
             scores = gradebook.scores(self.gradebooks.main, student)
-        else:
+        else:  # nbgrader never scored the notebook: the row alone, judged here (no gradebook entry, no feedback)
             self.gradebooks.discard(copy)
+            run.verdicts.update(answers.judge_answers(exports / "notebook", self.expected))
+            scores = {item: self.points[item] if found.passed else 0.0 for item, found in run.verdicts.items()}
+            scores |= dict.fromkeys(part2.HAND_ITEMS if part2.graded() else ())  # for a TA
         shutil.rmtree(exports / "training", ignore_errors=True)  # trained weights: tens of MB, judged already
         result = self.save(run, key, scores, start)
         return result
@@ -597,10 +602,9 @@ class Grader:
         previous["lms"] = lms.extra_columns(run.submission)
         state = json.dumps(gradebook.manual_state(self.gradebooks.main, student), default=str)
         if previous.get("manual_state") != state:  # a TA graded by hand since: the feedback says so now
-            notes = [note for note in previous.get("reason", "").split("; ") if note]
-            self.write_messages(student, previous.get("messages", {}), notes)
+            self.write_notes(student, [note for note in previous.get("reason", "").split("; ") if note])
             copy = self.gradebooks.working_copy(student)
-            self.feedback(student, copy, run.clock.feedback())
+            self.feedback(student, copy, run.clock.feedback(), faces="faces_notebook" in run.staged)
             self.gradebooks.discard(copy)
             previous["manual_state"] = state
             self.log(f"{quote(student)}: grades entered by hand changed: feedback made again")
@@ -642,7 +646,7 @@ class Grader:
             stub = judge.unimplemented(run.verdicts, gan)
             if stub:  # the untouched stub can only raise: training would fail at once
                 item = quality_item(gan).grade_id
-                run.verdicts[item] = judge.Verdict(False, untrained(item, stub))
+                run.verdicts[item] = verdict.Verdict(False, untrained(item, stub))
                 continue
             folder = exports / "training" / gan
             folder.mkdir(parents=True, exist_ok=True)
@@ -716,7 +720,10 @@ class Grader:
         return cause
 
     def run_notebook(self, run, db, hung=None):
-        """nbgrader autograde of the rebuilt notebook (sandboxed kernel); False if it could not run at all.
+        """nbgrader autograde of the rebuilt notebook (sandboxed kernel), which scores it from the judge's verdicts.
+
+        Returns the verdicts nbgrader's pass scored the notebook with (run.verdicts and the answers it judged:
+        grading/instructor/judging/judged_grades.py), or None when nbgrader never scored it.
 
         `hung`: why the grader's function export of gan.py did not finish (Grader.hung). The notebook then
         imports a stand-in gan.py that raises that reason at once, instead of hanging each cell that uses
@@ -739,6 +746,8 @@ class Grader:
             faces, notes = rebuild(data, release, keep_outputs=True, name=FACES_SOURCE_NOTEBOOK.name, also=shipped)
             run.reasons.extend(notes)
             nbformat.write(faces, folder / FACES_SOURCE_NOTEBOOK.name)
+        elif part2.graded():  # not submitted: the release, so that the pass scores faces.py's items (not run)
+            shutil.copy(self.course / FACES_RELEASE, folder / FACES_SOURCE_NOTEBOOK.name)
         if hung:
             (folder / "gan.py").write_text(stand_in_gan(hung))
         elif "gan" in run.staged:
@@ -749,6 +758,12 @@ class Grader:
         observations = run.work / "observations.json"
         deadline, kernel_wall, limit = notebook_limits(run.clock.notebook())
         options = [f"--LimitedExecute.observations={observations}", f"--LimitedExecute.deadline={deadline}"]
+        given, judged = run.work / "verdicts.json", run.work / "judged-{notebook}.json"
+        verdict.save(given, run.verdicts | dict.fromkeys(part2.HAND_ITEMS if part2.graded() else ()))
+        options += [f"--JudgedGrades.verdicts={given}", f"--JudgedGrades.answers={exports}"]
+        options += [f"--JudgedGrades.judged={judged}"]
+        scored = Path(str(judged).format(notebook=ASSIGNMENT))
+        scored.unlink(missing_ok=True)
         hide = [self.out, self.submissions, self.mnist_root]
         options += [f"--ScrubHostDetails.paths={path}" for path in hide if path]  # as well as the course and Python
         kernel = None
@@ -782,7 +797,7 @@ class Grader:
         elif code != 0:
             run.reasons.append("nbgrader could not run the notebook")
         run.reasons.extend(truncations(observations))
-        return gradebook.has_submission(db, student)
+        return verdict.load(scored) if scored.exists() and gradebook.has_submission(db, student) else None
 
     def save(self, run, key, scores, start):
         result = {
@@ -807,13 +822,15 @@ class Grader:
         path.write_text(json.dumps(result, indent=1))
         return result
 
-    def write_messages(self, student, messages, notes):
-        """The judge's message for each item, and the row's notes, for the feedback's summary (FeedbackSummary)."""
-        path = self.course / MESSAGES.format(student=student)
+    def write_notes(self, student, notes):
+        """The row's notes, for the feedback's summary (FeedbackSummary; the judge's messages are in the notebook)."""
+        path = self.course / NOTES.format(student=student)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"messages": messages, "notes": notes}, indent=1))
+        path.write_text(json.dumps({"notes": notes}, indent=1))
 
-    def feedback(self, student, db, timeout):
+    def feedback(self, student, db, timeout, faces=False):
+        """nbgrader's feedback of `student`'s graded notebooks into out/feedback (`faces`: Part 2's notebook was
+        submitted, and gets a page of its own)."""
         code, output = self.nbgrader(student, "generate_feedback", db=db, timeout=timeout)
         html = self.course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
         if code == 0 and html.exists():
@@ -821,11 +838,11 @@ class Grader:
             shutil.copy(html, self.out / "feedback" / f"{student}.html")
         else:
             self.log(f"{quote(student)}: no feedback ({last_error(output)})")
-        faces = self.course / "feedback" / student / ASSIGNMENT / FACES_SOURCE_NOTEBOOK.with_suffix(".html").name
+        page = self.course / "feedback" / student / ASSIGNMENT / FACES_SOURCE_NOTEBOOK.with_suffix(".html").name
         copy = self.out / "feedback" / FACES_SOURCE_NOTEBOOK.stem / f"{student}.html"
-        if code == 0 and faces.exists():  # Part 2's notebook, when submitted: its answers and samples, the TA's grades
+        if code == 0 and faces and page.exists():  # Part 2's submitted notebook: its answers, samples, the TA's grades
             copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(faces, copy)
+            shutil.copy(page, copy)
         else:
             copy.unlink(missing_ok=True)  # an earlier submission's
 
@@ -834,7 +851,7 @@ def import_succeeded(functions):
     """False when the function export in `functions` says importing gan.py raised (True when it says nothing)."""
     try:
         meta, _ = judge.load_export(Path(functions) / "module.npz")
-    except judge.ExportError:
+    except verdict.ExportError:
         return True  # no word of the import: the judge's verdicts say what is missing
     return meta.get("import") == "ok"
 

@@ -125,7 +125,7 @@ def test_judge_gives_each_style_every_function_point_and_each_mutant_all_but_its
     [(None, "it is not set"), ({"string": "False"}, "got a string"), (0, "got int"), ([True], "got list")],
 )
 def test_a_true_false_answer_of_another_kind_says_what_it_got(answer, why):
-    from grading.instructor.judging.judge import judge_truth
+    from grading.instructor.judging.answers import judge_truth
 
     verdict = judge_truth(5, "q5_reaches_optimum", {"q5_reaches_optimum": answer}, {"q5_reaches_optimum": False})
     assert not verdict.passed

@@ -3,11 +3,14 @@
 For each graded cell, in notebook order: its title (grading/course/items.py), the score and points
 nbgrader's GetGrades put on the cell (run this pass after it), and one sentence saying why:
 
-- an autograded item: the judge's message for it (the JSON file `messages`, by default the one the
-  kit's autograde writes into the course folder, gan-kit/messages/<student>.json:
-  {"messages": {grade id: sentence}, "notes": [sentence...]}), or, without one, whether it passed;
+- an autograded item: the judge's message for it, which the autograde pass that scored it wrote into the
+  notebook's metadata (gan_kit.verdicts: {grade id: sentence}; grading/instructor/judging/judged_grades.py),
+  or, without one, whether it passed;
 - an item graded by hand: "to be graded by your TA" while no TA has scored it, then the TA's score
   and comment.
+
+Above them, the grading's notes on the submission (the JSON file `notes`, by default the one the kit's
+autograde writes into the course folder, gan-kit/notes/<student>.json: {"notes": [sentence...]}).
 
 Then the items of the assignment's other notebooks that the gradebook holds for this student, under a
 heading with each notebook's name and points: Part 2's (grading/course/part2.py), graded when FACES_POINTS is
@@ -31,21 +34,19 @@ from grading.course.part2 import TITLES as PART2_ITEMS
 
 ORDER = {grade_id: number for number, grade_id in enumerate(PART2_ITEMS)}  # Part 2's items in its notebook's order
 
-MESSAGES = "gan-kit/messages/{student}.json"  # where the kit's autograde writes them, in the course folder
+NOTES = "gan-kit/notes/{student}.json"  # where the kit's autograde writes them, in the course folder
+VERDICTS = "gan_kit"  # the notebook metadata key of the judge's messages (written by judged_grades.py)
 
 
 class FeedbackSummary(Preprocessor):
     enabled = Bool(True, help="nbconvert's preprocessors are off unless enabled").tag(config=True)
-    messages = Unicode(
-        MESSAGES, help="JSON file of the judge's messages ({student}: the student id; relative to the course folder)"
+    notes = Unicode(
+        NOTES, help="JSON file of the grading's notes ({student}: the student id; relative to the course folder)"
     ).tag(config=True)
 
-    def verdicts(self, student):
-        path = Path(self.messages.format(student=student))
-        if not path.is_file():
-            return {}, []
-        data = json.loads(path.read_text())
-        return data.get("messages", {}), data.get("notes", [])
+    def read_notes(self, student):
+        path = Path(self.notes.format(student=student))
+        return json.loads(path.read_text()).get("notes", []) if path.is_file() else []
 
     def item(self, cell_type, meta, messages, manual):
         """The summary's entry of one graded cell (its nbgrader metadata `meta`, with GetGrades' score)."""
@@ -67,7 +68,8 @@ class FeedbackSummary(Preprocessor):
 
     def preprocess(self, nb, resources):
         grader = resources.get("nbgrader", {})
-        messages, notes = self.verdicts(grader["student"])
+        messages = nb.metadata.get(VERDICTS, {}).get("verdicts", {})
+        notes = self.read_notes(grader["student"])
         manual = {}  # grade id -> (the TA's score, the TA's comment)
         others = []  # the other notebooks' grades: (notebook, grade id, code cell, score, points)
         with Gradebook(grader["db_url"]) as gradebook:

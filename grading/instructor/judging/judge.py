@@ -15,7 +15,8 @@ It runs in the grader's own process and never imports or runs student code: it r
 - Inline Questions 1-3: the grader's own training run of the submission exported each generator's
   parameters; they are loaded into the reference generator and 1,000 samples are measured here
   (nndl2/quality.py thresholds).
-- Inline Questions 4-6: the exported JSON answers against the source notebook's solution cells.
+- Inline Questions 4-6: the exported JSON answers against the source notebook's solution cells (answers.py,
+  which the course's nbgrader pass runs: judged_grades.py).
 
 Each graded item gets a Verdict: passed or not, and one sentence saying why.
 """
@@ -23,39 +24,25 @@ Each graded item gets a Verdict: passed or not, and one sentence saying why.
 import itertools
 import json
 import math
-import re
 import secrets
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import torch
 
 from grading.course.items import FUNCTION_ITEMS  # grade id of each graded function's check cell -> its name
-from grading.kit import SOURCE_NOTEBOOK, load_solution
+from grading.instructor.judging.verdict import ExportError, Verdict, clean
+from grading.kit import load_solution
 from nndl2 import quality
 from nndl2.checks import GRADIENT_TOLERANCE, LOSS_TOLERANCE, relative_error
 from nndl2.items import GANS, LOSSES, function_item, of_kind
 
 MAX_EXPORT_BYTES = 64 * 2**20  # the DCGAN generator's parameters are 26 MB as float32
-MAX_ANSWER_BYTES = 64 * 2**10
 MAX_ASSIGNMENTS = 5040  # parameter assignments tried per architecture (equal-shaped tensors permuted)
 OUTPUT_TOLERANCE = 1e-4  # |student - reference| / (1 + max |reference|): float32 networks vs float64
 
 QUALITY_ITEMS = {item.grade_id: item.gan for item in of_kind("quality")}  # Inline Questions 1-3 -> their GAN
-
-
-@dataclass
-class Verdict:
-    passed: bool
-    message: str
-    details: dict = field(default_factory=dict)
-
-
-class ExportError(Exception):
-    """An export file that is missing, too large or malformed (its message is the reason)."""
 
 
 # ---------------------------------------------------------------------------
@@ -141,13 +128,6 @@ def described_error(meta):
     if meta["error"] == "NotImplementedError":
         return "is not implemented yet (it raises NotImplementedError)"
     return f"raised {clean(meta['error'], 60)}{': ' + message if message else ''}{line}"
-
-
-def clean(text, limit=200):
-    """Student-made text (exception messages) as one short line of printable characters."""
-    text = re.sub(r"\s+", " ", str(text))
-    text = "".join(ch for ch in text if ch.isprintable())
-    return text[:limit] + ("..." if len(text) > limit else "")
 
 
 # ---------------------------------------------------------------------------
@@ -528,86 +508,4 @@ def judge_training(folder, function_verdicts, solution=None):
             verdicts[item] = Verdict(True, f"{samples}: {summary}: meets the thresholds.", {"metrics": shown})
         else:
             verdicts[item] = Verdict(False, f"{samples}: {summary}: {'; '.join(reasons)}.", {"metrics": shown})
-    return verdicts
-
-
-# ---------------------------------------------------------------------------
-# Inline Questions 4-6: the answers
-# ---------------------------------------------------------------------------
-
-
-def expected_answers(notebook=SOURCE_NOTEBOOK):
-    """The right answers: the source notebook's solution regions of the answer cells, run here (trusted code)."""
-    cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in nbformat.read(notebook, 4).cells}
-    answers = {}
-    for item in of_kind("answer"):
-        question, grade_id = item.answer_name, item.answer_cell
-        region = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cells[grade_id].source, re.S)
-        namespace = {}
-        exec(compile(region.group(1), f"<{grade_id}>", "exec"), namespace)  # noqa: S102 (the course's own code)
-        answers[question] = {k: v for k, v in namespace.items() if not k.startswith("__")}
-    return answers
-
-
-def is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def judge_q4(answer, expected):
-    value, pairs = answer.get("minmax_value"), answer.get("xy_pairs")
-    if not is_number(value):
-        return Verdict(False, "Inline Question 4: minmax_value must be a number.")
-    if not math.isclose(value, expected["minmax_value"], abs_tol=1e-9):
-        return Verdict(False, "Inline Question 4: minmax_value is not the min-max value of f(x, y) = xy.")
-    want = [tuple(map(float, pair)) for pair in expected["xy_pairs"]]
-    if not isinstance(pairs, list) or len(pairs) != len(want):
-        return Verdict(False, f"Inline Question 4: xy_pairs must be a list of {len(want)} (x, y) pairs.")
-    for number, (pair, right) in enumerate(zip(pairs, want, strict=True), 1):
-        if not (isinstance(pair, list) and len(pair) == 2 and all(is_number(v) for v in pair)):
-            return Verdict(False, f"Inline Question 4: pair {number} of xy_pairs is not two numbers.")
-        if not all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(pair, right, strict=True)):
-            return Verdict(False, f"Inline Question 4: minmax_value is right; pair {number} of xy_pairs is not.")
-    return Verdict(True, "Inline Question 4: the min-max value and all six (x, y) pairs are right.")
-
-
-def judge_truth(number, name, answer, expected):
-    value = answer.get(name)
-    if not isinstance(value, bool):
-        if value is None:
-            shown = "it is not set"
-        elif isinstance(value, dict) and "string" in value:
-            shown = "got a string"
-        else:
-            shown = f"got {clean(type(value).__name__, 20)}"
-        return Verdict(False, f"Inline Question {number}: {name} must be True or False ({shown}).")
-    if value != expected[name]:
-        return Verdict(False, f"Inline Question {number}: {name} = {value} is not the right answer.")
-    return Verdict(True, f"Inline Question {number}: {name} = {value} is right.")
-
-
-def judge_answers(folder, expected=None):
-    """{grade id: Verdict} of Inline Questions 4-6 from the notebook's exported answers in `folder`."""
-    expected = expected or expected_answers()
-    verdicts = {}
-    for answer_item in of_kind("answer"):
-        item, number = answer_item.grade_id, answer_item.question
-        question = answer_item.answer_name  # the name the notebook's save_answers wrote it under
-        path = Path(folder) / f"answers-{question}.json"
-        try:
-            if path.is_symlink() or not path.is_file():
-                raise ExportError("missing")
-            if path.stat().st_size > MAX_ANSWER_BYTES:
-                raise ExportError("too large")
-            answer = json.loads(path.read_text())
-            if not isinstance(answer, dict):
-                raise ExportError("unreadable")
-        except (ExportError, OSError, ValueError) as error:
-            why = "the notebook did not reach its test cell" if str(error) == "missing" else f"{error}"
-            verdicts[item] = Verdict(False, f"Inline Question {number}: no answer was recorded ({why}).")
-            continue
-        if question == "q4":
-            verdicts[item] = judge_q4(answer, expected["q4"])
-        else:
-            name = next(iter(expected[question]))
-            verdicts[item] = judge_truth(number, name, answer, expected[question])
     return verdicts

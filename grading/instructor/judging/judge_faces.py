@@ -32,15 +32,8 @@ import numpy as np
 import torch
 
 from grading.course.part2 import FUNCTION_ITEMS
-from grading.instructor.judging.judge import (
-    ExportError,
-    Verdict,
-    adam_trajectory,
-    arrow,
-    clean,
-    judge_architecture,
-    load_export,
-)
+from grading.instructor.judging.judge import adam_trajectory, arrow, judge_architecture, load_export
+from grading.instructor.judging.verdict import ExportError, Verdict, clean
 from grading.kit import load_faces_solution
 from nndl2.agent.export_faces import init_probe  # the kit's own code (never the student's)
 from nndl2.checks import GRADIENT_TOLERANCE, LOSS_TOLERANCE, relative_error

@@ -2,8 +2,9 @@
 
 SQLite is not safe for concurrent writers (nbgrader issue #174), and grading runs several submissions
 at once (--jobs). So every nbgrader command of one student (autograde, generate_feedback) runs on a
-private working copy of the gradebook, taken when that student's grading starts; the judge's scores
-are recorded in that copy too; and at the end the coordinator merges the student's automatic fields
+private working copy of the gradebook, taken when that student's grading starts (autograde writes the
+judge's scores into it: grading/instructor/judging/judged_grades.py); and at the end the coordinator merges
+the student's automatic fields
 (scores, comments, timestamp, late penalty) into the course's gradebook under a lock. Grades and
 comments a TA entered by hand (formgrader) are never overwritten: the merge leaves every manual field
 as the course's gradebook has it, so grading again keeps them.
@@ -120,21 +121,6 @@ def notebooks_changed(path, notebooks):
         added, removed = sorted(set(notebooks) - have), sorted(have - set(notebooks))
     change = [f"{', '.join(added)} added" if added else "", f"{', '.join(removed)} removed" if removed else ""]
     return f"the graded notebooks changed since its submissions were graded ({'; '.join(filter(None, change))})"
-
-
-def record(path, student, scores):
-    """Write automatic scores {grade id: score, or None: nobody's yet} into the gradebook at `path` (manual grades
-    untouched). The grade ids are those of every notebook of the assignment (Part 2's when it is graded)."""
-    with Gradebook(url(path)) as gradebook:
-        submission = gradebook.find_submission(ASSIGNMENT, student)
-        grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
-        for item, score in scores.items():
-            if item not in grades:
-                raise MissingEntry(f"no grade {item!r} in {student}'s submission")
-            grade = grades[item]
-            grade.auto_score = score
-            grade.needs_manual_grade = needs_manual_grade(grade)
-        gradebook.db.commit()
 
 
 def scores(path, student):
