@@ -48,14 +48,18 @@ def report(outcome, name):
     return None
 
 
-def sleepers(run_users=True):
-    """Pids of probe sleepers alive on this machine: run_users True, those of the uid mode's run users; False, the
-    others (the bubblewrap runs', which belong to root). Tests of each mode run beside the other's (xdist workers,
-    other developers): each counts its own mode's."""
+SLEEPER = "gan-kit-probe-sleeper"  # the sleepers' name (tests/probes/start_processes.py's PROBE_SLEEPER)
+
+
+def sleepers(run_users=True, name=SLEEPER):
+    """Pids of probe sleepers named `name` alive on this machine: run_users True, those of the uid mode's run users;
+    False, the others (the bubblewrap runs', which belong to root). Tests of each mode run beside the other's (xdist
+    workers, other developers): each counts its own mode's, and the batch's probe names its sleepers its own way
+    (tests/e2e.py), so that the sandbox's tests and the batch's need not share a worker."""
     found = []
     for entry in os.listdir("/proc"):
         try:
-            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"gan-kit-probe-sleeper\0"):
+            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes().startswith(name.encode() + b"\0"):
                 uid = os.stat(f"/proc/{entry}").st_uid
                 if (launcher.UID_BASE <= uid < launcher.UID_BASE + launcher.UID_SPAN) == run_users:
                     found.append(int(entry))

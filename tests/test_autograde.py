@@ -38,12 +38,13 @@ import pytest
 import torch
 from confine_probes import sleepers
 from corpus.verify import import_text
-from e2e import BUGGY, FORGERIES, HAND_GRADED, SECRET, batch_limits, notebook_variants
+from e2e import BUGGY, FORGERIES, HAND_GRADED, SECRET, SLEEPER, batch_limits, notebook_variants
 
 from grading.instructor import autograde
 from grading.instructor.intake.normalize import rebuild
 from grading.instructor.judging import judge
 from grading.instructor.judging.answers import judge_answers
+from grading.instructor.settings import Settings, training_device
 from grading.kit import ROOT, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
 from nndl2.agent import export
@@ -234,7 +235,7 @@ def test_nothing_of_the_graders_leaks_into_any_output(batch):
 
 @pytest.mark.slow
 def test_nothing_a_submission_started_outlives_the_batch(batch):
-    assert sleepers(run_users=False) == []  # the bubblewrap runs' (the uid mode's are its own test's)
+    assert sleepers(run_users=False, name=SLEEPER) == []  # the bubblewrap runs' (the uid mode's are its own test's)
 
 
 # -- the batch -------------------------------------------------------------------------------------
@@ -431,7 +432,7 @@ def test_reference_earns_full_marks_at_the_real_budget(tmp_path, mnist_real):
     """The reference solution, trained at the autograde budget on real digits, earns every autograded point."""
     write_submission(tmp_path / "submissions" / "reference", answered_notebook(), SOLUTION_GAN.read_text())
     results, _ = autograde.autograde(
-        tmp_path / "submissions", tmp_path / "out", mnist_root=mnist_real, log=print, jobs=1, threads=2
+        tmp_path / "submissions", tmp_path / "out", Settings(mnist_root=mnist_real, jobs=1, threads=2), log=print
     )
     (reference,) = results
     print(f"reference autograded at the real budget in {reference['seconds']} s: {reference['phases']}")
@@ -447,9 +448,11 @@ def test_the_other_forgeries_earn_what_they_deserve_at_the_real_budget(tmp_path,
     for name in LONG_FORGERIES:
         corpus.write_entry(tmp_path / "submissions" / name, name)
     results, _ = autograde.autograde(
-        tmp_path / "submissions", tmp_path / "out", mnist_root=mnist_real, log=print, jobs=2, threads=1,
-        limits=batch_limits(),
-    )  # fmt: skip
+        tmp_path / "submissions",
+        tmp_path / "out",
+        Settings(mnist_root=mnist_real, jobs=2, limits=batch_limits()),
+        log=print,
+    )
     assert sorted(result["student"] for result in results) == sorted(LONG_FORGERIES)
     for result in results:
         found = corpus.mismatches(result["student"], result["scores"], result["reason"], real_budget=True)
@@ -466,10 +469,10 @@ def test_every_example_submission_can_be_written(tmp_path):
 
 
 def test_the_training_device_is_the_gpu_only_where_there_is_one(tmp_path, capsys):
-    assert autograde.training_device("cpu") == "cpu"
-    assert autograde.training_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert training_device("cpu") == "cpu"
+    assert training_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="device is 'auto', 'cpu' or 'cuda'"):
-        autograde.training_device("tpu")
+        training_device("tpu")
     if not torch.cuda.is_available():  # asked for a GPU it does not have, the command says so before grading
         with pytest.raises(SystemExit):
             autograde.main([str(tmp_path), "--out", str(tmp_path / "out"), "--device", "cuda"])

@@ -20,6 +20,7 @@ from grading.instructor.intake.normalize import rebuild
 from grading.instructor.intake.submissions import collect
 from grading.instructor.outputs import gradebook
 from grading.instructor.outputs.gradebook import url as gradebook_url
+from grading.instructor.settings import Clock, Settings, TimeBudget
 from grading.kit import FACES_NOTEBOOK, SOLUTION_FACES, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, write_submission
 from tests.faces_mutants import mutant_text
@@ -102,18 +103,18 @@ def test_a_hang_in_faces_py_is_located_in_faces_py(tmp_path):
 
 
 def test_the_faces_export_has_its_own_limit_and_leaves_part1s_stages_theirs():
-    clock = autograde.TimeBudget(900).start()
+    clock = TimeBudget(900).start()
     assert clock.faces() == 45.0 and clock.functions() == 90.0
     clock.started -= 850  # 50 s left: the faces export may not eat the reserves of the stages after it
-    assert clock.faces() == autograde.Clock.MIN_LIMIT
+    assert clock.faces() == Clock.MIN_LIMIT
 
 
 def test_a_faces_py_that_hangs_costs_its_own_limit_and_says_where(tmp_path, faces_points):
     """In the sandbox: stopped at the faces export's limit (5% of a 200 s budget: 10 s), every item lost for that."""
-    grader = autograde.Grader(tmp_path / "out", time_budget=autograde.TimeBudget(200), log=lambda *args: None)
+    grader = autograde.Grader(tmp_path / "out", Settings(time=TimeBudget(200)), log=lambda *args: None)
     staged = tmp_path / "faces.py"
     staged.write_text("import time\n\nwhile True:\n    time.sleep(0.1)\n")
-    run = autograde.Run(None, tmp_path / "work", grader.time_budget.start(), staged={"faces": staged})
+    run = autograde.Run(None, tmp_path / "work", grader.settings.time.start(), staged={"faces": staged})
     run.work.mkdir()
     grader.grade_faces(run)
     assert run.phases["faces"] < 20
@@ -242,7 +243,7 @@ def graded(tmp_path_factory, mnist_real):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(part2, "FACES_POINTS", 1)
         results, items = autograde.autograde(
-            submissions, out, budget="smoke", mnist_root=mnist_real, log=lambda *args: None
+            submissions, out, Settings(budget="smoke", mnist_root=mnist_real, jobs=1), log=lambda *args: None
         )
     with open(out / "grades.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
@@ -332,7 +333,9 @@ def hand_graded(graded, mnist_real):
     submissions = out.parent / "submissions"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(part2, "FACES_POINTS", 1)
-        autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=lambda *args: None)
+        autograde.autograde(
+            submissions, out, Settings(budget="smoke", mnist_root=mnist_real, jobs=1), log=lambda *a: None
+        )
     with open(out / "grades.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     return rows, out

@@ -20,6 +20,7 @@ from e2e import BUGGY, HAND_GRADED, TA_COMMENT, batch_limits
 
 from grading.course.items import FUNCTION_ITEMS, PENDING, TITLES
 from grading.instructor import autograde
+from grading.instructor.settings import Settings
 from grading.kit import NOTEBOOK, SOURCE_NOTEBOOK
 from grading.ta.examples import OWN_CELLS
 from nndl2.agent import export
@@ -129,8 +130,8 @@ def regraded(batch, mnist_real, tmp_path_factory):
     log = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(autograde, "GRADING_FILES", (*autograde.GRADING_FILES, changed))
-        results, _ = autograde.autograde(submissions, out, budget="smoke", mnist_root=mnist_real, log=log.append,
-                                         jobs=2, threads=1, limits=batch_limits())  # fmt: skip
+        settings = Settings(budget="smoke", mnist_root=mnist_real, jobs=2, threads=1, limits=batch_limits())
+        results, _ = autograde.autograde(submissions, out, settings, log=log.append)
     return {"out": out, "log": log, "results": {r["student"]: r for r in results}}
 
 

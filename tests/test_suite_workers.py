@@ -1,6 +1,6 @@
-"""./kit test runs the test files on two or more pytest-xdist workers: the files that share the session's batch (or
-count the probes' processes beside it) must run on one worker, or the batch is graded twice at once and the
-process counts see each other's probes. xdist's own grouping (`--dist loadgroup`) silently stopped working on
+"""./kit test runs the test files on two or more pytest-xdist workers: the files that share the session's batch must
+run on one worker, or the batch is graded twice at once (the probes' processes they count are named apart:
+tests/confine_probes.py). xdist's own grouping (`--dist loadgroup`) silently stopped working on
 pytest 9.2 (pytest-dev/pytest-xdist#1386); tests/conftest.py's scheduler does it, and this checks it does."""
 
 import re
@@ -11,7 +11,7 @@ from conftest import SAME_WORKER, worker_group
 
 from grading.kit import ROOT
 
-QUICK = [  # one quick test of each file of the batch's group, and two files of their own
+QUICK = [  # one quick test of each file of the batch's group, and three files of their own
     "tests/test_autograde.py::test_the_graded_generator_is_the_architecture_holding_the_exported_weights",
     "tests/test_feedback.py::test_every_graded_cell_has_a_title_and_its_name_is_in_the_notebook",
     "tests/test_gradescope.py::test_the_zip_has_gradescopes_two_scripts_and_the_kit_but_no_ta_tools",
@@ -35,5 +35,5 @@ def test_the_batchs_files_run_on_one_worker():
     for worker, path in re.findall(r"\[(gw\d+)\].*?PASSED (tests/\w+\.py)", done.stdout):
         workers.setdefault(path, set()).add(worker)
     batch = [path for path in workers if worker_group(path) == "batch"]
-    assert len(batch) == 4 and len(set().union(*(workers[path] for path in batch))) == 1, workers
+    assert len(batch) == 3 and len(set().union(*(workers[path] for path in batch))) == 1, workers
     assert all(len(ran_on) == 1 for ran_on in workers.values()), workers  # each file whole on one worker

@@ -15,9 +15,10 @@ import time
 import pytest
 
 from grading.instructor import autograde
-from grading.instructor.autograde import Clock, Run, TimeBudget, compile_problem, hang_location, row_reason
+from grading.instructor.autograde import Run, compile_problem, hang_location, row_reason
 from grading.instructor.confine.limits import GiB, Limits
 from grading.instructor.judging import judge
+from grading.instructor.settings import SUBMISSION_TIMEOUT, Clock, Settings, TimeBudget
 from grading.kit import SOLUTION_GAN
 from grading.ta.examples import answered_notebook, write_submission
 
@@ -32,7 +33,7 @@ def clock(total, elapsed, **fractions):
 
 
 def test_every_stage_draws_its_limit_from_what_is_left_of_the_budget():
-    assert autograde.SUBMISSION_TIMEOUT == 900  # the documented default: 3.7 times the 243 s measured
+    assert SUBMISSION_TIMEOUT == 900  # the documented default: 3.7 times the 243 s measured
     fresh = clock(900, 0)
     assert fresh.functions() == pytest.approx(90, abs=0.2)  # capped: 10% of the total
     # Training: an equal share of what is left once the notebook's (15%) and feedback's (5%) are kept.
@@ -146,8 +147,10 @@ def hanging(tmp_path_factory, mnist_real):
     write_submission(tmp / "submissions" / "loops", answered, loops)
     start = time.monotonic()
     results, _ = autograde.autograde(
-        tmp / "submissions", tmp / "out", budget="smoke", time_budget=BUDGET, mnist_root=mnist_real,
-        log=lambda *a: None, jobs=2, threads=1, limits=Limits(memory=2 * GiB, processes=128),
+        tmp / "submissions", tmp / "out",
+        Settings(budget="smoke", time=BUDGET, mnist_root=mnist_real, jobs=2, threads=1,
+                 limits=Limits(memory=2 * GiB, processes=128)),
+        log=lambda *a: None,
     )  # fmt: skip
     wall = time.monotonic() - start
     print(

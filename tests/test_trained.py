@@ -7,6 +7,7 @@ import pytest
 
 from grading.instructor.judging import trained
 from grading.instructor.judging.trained import Kept
+from grading.instructor.settings import Settings
 
 
 @pytest.fixture
@@ -76,10 +77,12 @@ def test_a_submission_graded_again_is_not_trained_again_and_judged_the_same(tmp_
     from grading.instructor import autograde
     from grading.kit import SOLUTION_GAN
 
-    grader = autograde.Grader(tmp_path / "out", budget="smoke", mnist_root=mnist_synthetic, log=lambda *args: None)
+    grader = autograde.Grader(
+        tmp_path / "out", Settings(budget="smoke", mnist_root=mnist_synthetic), log=lambda *a: None
+    )
     runs = []
     for attempt in ("first", "again"):
-        run = autograde.Run(SimpleNamespace(key="ana"), tmp_path / attempt, grader.time_budget.start())
+        run = autograde.Run(SimpleNamespace(key="ana"), tmp_path / attempt, grader.settings.time.start())
         run.staged["gan"] = SOLUTION_GAN
         for folder in ("functions", "training"):
             (run.work / "exports" / folder).mkdir(parents=True)

@@ -57,7 +57,8 @@ submission is not graded again (--regrade forces it; a different --budget, --thr
 
 Training uses the fixed budget of nndl2/budget.py ("autograde"), on the GPU when there is one;
 --budget smoke runs a few iterations only (fast checks of everything but the image quality of Inline
-Questions 1-3, which then fail).
+Questions 1-3, which then fail). Every option is a field of one value, Settings (grading/instructor/settings.py),
+built once in main() with every default stated there, and passed to autograde() and Grader.
 """
 
 import argparse
@@ -84,7 +85,7 @@ import torch
 from grading.course import build_course, generate_assignment, going_further, nbgrader_env, part2
 from grading.course.preprocessors.feedback_summary import NOTES
 from grading.instructor.confine import sandbox
-from grading.instructor.confine.limits import GiB, Limits, describe
+from grading.instructor.confine.limits import GiB, describe
 from grading.instructor.intake.normalize import rebuild
 from grading.instructor.intake.plainfiles import Refused, UnsafeArchive, quote
 from grading.instructor.intake.submissions import collect, unpack
@@ -92,6 +93,7 @@ from grading.instructor.judging import answers, judge, judge_faces, trained, ver
 from grading.instructor.outputs import gradebook, lms
 from grading.instructor.outputs.gradebook import Gradebooks
 from grading.instructor.outputs.gradebook import url as gradebook_url
+from grading.instructor.settings import BUDGETS, Clock, Settings, TimeBudget
 from grading.kit import (
     ASSIGNMENT,
     FACES_NOTEBOOK,
@@ -110,83 +112,7 @@ from nndl2.items import BY_ID, GANS, quality_item
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
 FACES_RELEASE = "gan-kit/release/" + FACES_SOURCE_NOTEBOOK.name  # Part 2's release, in the course folder
-SUBMISSION_TIMEOUT = 900  # seconds: the default time budget of one submission (TimeBudget)
 PROBLEMS_FILE = "problems.txt"  # the batch's problems: what the export held that is no student's
-
-
-@dataclasses.dataclass(frozen=True)
-class TimeBudget:
-    """The wall time one submission may take in all (`total` seconds), and how its stages draw on it.
-
-    Measured at the real autograde budget on a 2-core CPU, --threads 1, two at once (README, "Speed and
-    quality"): a submission whose GANs train the whole budget (as one whose GANs never meet the thresholds
-    does) takes 250 s, of which the function export 4 s, the three training runs 220 s, the notebook 18 s, the
-    feedback 4 s (one whose GANs pass early: 191 s). The default, 900 s, is 3.6 times that.
-
-    Every stage's wall limit is drawn from what is left of the total when it starts, less what is kept
-    for the stages after it (fractions of the total):
-
-    - the function export (it imports gan.py first): at most `functions` of the total;
-    - each training run: an equal share of what is left, less the notebook's and the feedback's reserves;
-    - the notebook (nbgrader, its sandboxed kernel and its cells): what is left, less the feedback's reserve;
-    - the feedback: what is left.
-
-    At the default: the function export at most 90 s (22 times what it needs), the three training runs
-    about 715 s together (3.3 times), the notebook at least 135 s (8 times), the feedback at least 45 s.
-    A gan.py that hangs at import costs the function export's limit, then the notebook run with a stand-in
-    gan.py (about 20 s) and the feedback: the training runs are not started (Grader.run_exports).
-
-    With Part 2 graded (FACES_POINTS > 0), faces.py's function export runs first, with at most `faces` of
-    the total (45 s at the default; the reference's takes about 5 s on the 2-core CPU); the stages above draw
-    on what it leaves.
-    """
-
-    total: float = SUBMISSION_TIMEOUT
-    functions: float = 0.10
-    notebook: float = 0.15
-    feedback: float = 0.05
-    faces: float = 0.05
-
-    def __post_init__(self):
-        if not self.total > 0:
-            raise ValueError(f"the time budget of a submission must be positive, not {self.total!r}")
-
-    def start(self):
-        return Clock(self, time.monotonic())
-
-
-@dataclasses.dataclass
-class Clock:
-    """One submission's budget, running: each stage's wall limit in seconds (never under MIN_LIMIT)."""
-
-    budget: TimeBudget
-    started: float
-
-    MIN_LIMIT = 1.0
-
-    def left(self):
-        return self.budget.total - (time.monotonic() - self.started)
-
-    def _limit(self, seconds):
-        return round(max(self.MIN_LIMIT, seconds), 1)
-
-    def functions(self):
-        kept = (self.budget.notebook + self.budget.feedback) * self.budget.total
-        return self._limit(min(self.budget.functions * self.budget.total, self.left() - kept))
-
-    def faces(self):
-        kept = (self.budget.functions + self.budget.notebook + self.budget.feedback) * self.budget.total
-        return self._limit(min(self.budget.faces * self.budget.total, self.left() - kept))
-
-    def training(self, runs_left):
-        kept = (self.budget.notebook + self.budget.feedback) * self.budget.total
-        return self._limit((self.left() - kept) / max(1, runs_left))
-
-    def notebook(self):
-        return self._limit(self.left() - self.budget.feedback * self.budget.total)
-
-    def feedback(self):
-        return self._limit(self.left())
 
 
 def notebook_limits(limit):
@@ -286,17 +212,6 @@ def column(grade_id):
     return grade_id.removeprefix("test_")
 
 
-def training_device(device):
-    """Where the training runs train, "cpu" or "cuda": `device` as given; "auto": "cuda" if PyTorch sees a GPU."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device is 'auto', 'cpu' or 'cuda', not {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda': PyTorch sees no GPU here")
-    return device
-
-
 def checksum(paths):
     """sha256 of the files under `paths` (names and contents), caches and downloaded data left out."""
     return digest(paths, skip=("__pycache__", "MNIST"))
@@ -382,29 +297,14 @@ class Run:
 class Grader:
     """One nbgrader course under `out`/course that every submission of a batch is graded in."""
 
-    def __init__(
-        self, out, budget=None, time_budget=None, mnist_root=None, use_sandbox="on", submissions=None, log=print,
-        threads=1, limits=None, whole_budget=False, device="auto",
-    ):  # fmt: skip
-        self.out, self.budget, self.log = Path(out).resolve(), budget, log
-        # where the training runs train: "cuda" binds the GPU's device nodes into their sandboxes (untested on
-        # GPU hardware); "auto": the GPU where this process sees one. Everything else runs on the CPU.
-        self.device = training_device(device)
-        # False: each GAN trains until it meets the thresholds (nndl2.agent.training.UntilPassing); True: the whole
-        # budget, as before that (the benchmark compares the two)
-        self.whole_budget = whole_budget
-        self.time_budget = time_budget or TimeBudget()
-        self.threads = threads
-        self.limits = limits or Limits()
+    def __init__(self, out, settings=None, submissions=None, log=print):
+        self.out, self.settings, self.log = Path(out).resolve(), settings or Settings(), log
         self.submissions = Path(submissions).resolve() if submissions else None
         self.course = self.out / "course"
         self.gradebooks = Gradebooks(self.course)
-        self.mnist_root = Path(mnist_root).resolve() if mnist_root else None
-        training = f"{budget or 'autograde'}{'/whole' if whole_budget else ''}"
-        self.kept = trained.Kept(self.out / "trained", f"{training}/{self.device}", threads, self.mnist_root)
-        if use_sandbox not in ("on", "off"):
-            raise ValueError(f"use_sandbox is 'on' or 'off', not {use_sandbox!r}")
-        self.sandboxed = use_sandbox == "on"
+        self.mnist_root = self.settings.mnist_root
+        self.kept = trained.Kept(self.out / "trained", self.settings.training(), self.settings.threads, self.mnist_root)
+        self.sandboxed = self.settings.sandbox == "on"
         if self.sandboxed:
             self.confinement = sandbox.require()  # SandboxUnavailable says how to install bubblewrap or opt out
             if self.confinement == "uid":  # no namespaces: the grader's files are kept from the run's user by modes
@@ -460,14 +360,7 @@ class Grader:
     def env(self, student, exports=None, replay=None):
         unwanted = {"PYTHONPATH", "GAN_KIT_BUDGET", "JUPYTER_PATH", EXPORTS, REPLAY}
         env = nbgrader_env({k: v for k, v in os.environ.items() if k not in unwanted})
-        env["PYTHONUNBUFFERED"] = "1"
-        env["TQDM_DISABLE"] = "1"  # progress bars are for people; the logs stay readable
-        # The same number of threads however many submissions run at once: a DCGAN trained with 1 or 2
-        # threads ends with different weights, and the scores must not depend on --jobs.
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[name] = str(self.threads)
-        if self.budget:
-            env["GAN_KIT_BUDGET"] = self.budget
+        env.update(self.settings.inside_env())  # the budget and threads, as in the sandboxed runs
         if self.mnist_root:
             env["MNIST_ROOT"] = str(self.mnist_root)
         if exports:
@@ -475,14 +368,6 @@ class Grader:
         if replay:
             env[REPLAY] = str(replay)
         env["JUPYTER_PATH"] = str(self.course / "kernels" / student)  # the student's sandbox kernelspec
-        return env
-
-    def inside_env(self):
-        """The variables a submission's sandboxed runs get (nothing else of the grader's environment)."""
-        env = {"PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
-        env.update({name: str(self.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
-        if self.budget:
-            env["GAN_KIT_BUDGET"] = self.budget
         return env
 
     def export(self, run, step, args, exports, timeout, folder="assignment", module="gan.py", gpu=False):
@@ -497,7 +382,7 @@ class Grader:
         log = run.work / f"{step}.log"
         watchdog = ["-c", WATCHDOG_FACES if module == "faces.py" else WATCHDOG, str(dump_after(timeout))]
         if not self.sandboxed:
-            env = {**self.env(run.student), **self.inside_env()}
+            env = {**self.env(run.student), **self.settings.inside_env()}
             command = [sys.executable, *watchdog, *args(exports)]
             code, output = run_process(command, assignment, env, timeout)
             log.write_text(output)
@@ -505,8 +390,8 @@ class Grader:
                 return "", None
             return f"time limit ({timeout:g} s) reached", hang_location(output, assignment / module)
         box = sandbox.Sandbox(
-            assignment, exports=exports, data=self.mnist_root, env=self.inside_env(),
-            limits=dataclasses.replace(self.limits, wall_time=timeout), gpu=gpu,
+            assignment, exports=exports, data=self.mnist_root, env=self.settings.inside_env(),
+            limits=dataclasses.replace(self.settings.limits, wall_time=timeout), gpu=gpu,
         )  # fmt: skip
         command = [box.layout.python, *watchdog, *args(sandbox.EXPORTS)]
         outcome = sandbox.run(command, box, run.work / f"{step}.outcome.json")
@@ -526,12 +411,12 @@ class Grader:
         return run_process(argv, self.course, env or self.env(student), timeout)
 
     # -- one submission ---------------------------------------------------------------------
-    def grade(self, submission, regrade=False):
+    def grade(self, submission):
         """Grade one submission; never raises: whatever goes wrong becomes the row's reason."""
         start = time.perf_counter()
-        run = Run(submission, self.out / "work" / submission.key, self.time_budget.start())
+        run = Run(submission, self.out / "work" / submission.key, self.settings.time.start())
         try:
-            return self._grade(run, regrade, start)
+            return self._grade(run, start)
         except Exception as error:  # the grader's own failure on this submission: a row, and the batch goes on
             self.log(f"{quote(submission.key)}: grading failed: {traceback.format_exc(limit=3)}")
             run.reasons.append(f"grading failed ({type(error).__name__}: {quote(str(error), 200)})")
@@ -551,15 +436,15 @@ class Grader:
             except Refused as error:
                 run.reasons.append(str(error))
 
-    def _grade(self, run, regrade, start):
+    def _grade(self, run, start):
         student = run.student
         self.stage_files(run)
         # a new time budget or confinement (bwrap, uid, off: its note is on the row) grades it again
-        settings = f"{self.budget}/{self.threads}/{self.time_budget.total:g}/{self.confinement}"
+        settings = f"{self.settings.key()}/{self.confinement}"
         key = hashlib.sha256((self.kit + checksum(run.staged.values()) + settings).encode())
         key = key.hexdigest()
         result_path = self.out / "results" / f"{student}.json"
-        if result_path.exists() and not regrade:
+        if result_path.exists() and not self.settings.regrade:
             previous = json.loads(result_path.read_text())
             if previous.get("key") == key:
                 return self.reuse(run, previous, result_path)
@@ -641,7 +526,6 @@ class Grader:
             return None
         # Each GAN trains in a process of its own that writes only its own folder: nothing one run does
         # can stand in for another GAN's result.
-        budget = self.budget or "autograde"
         for index, gan in enumerate(GANS):
             stub = judge.unimplemented(run.verdicts, gan)
             if stub:  # the untouched stub can only raise: training would fail at once
@@ -655,12 +539,12 @@ class Grader:
                 continue
 
             def train(out, gan=gan):
-                whole = ["--whole-budget"] if self.whole_budget else []
-                return ["train", "--gans", gan, "--budget", budget, "--device", self.device, *whole, "--out", str(out)]
+                return self.settings.training_args(gan, out)
 
             limit = run.clock.training(len(GANS) - index)
+            cuda = self.settings.device == "cuda"
             with run.timed("training"):
-                reason, where = self.export(run, f"training-{gan}", train, folder, limit, gpu=self.device == "cuda")
+                reason, where = self.export(run, f"training-{gan}", train, folder, limit, gpu=cuda)
             if where is not None:
                 reason = f"it did not finish in {limit:g} s" + (f" (it was {where})" if where else "")
             if reason:
@@ -772,14 +656,14 @@ class Grader:
             autograded.mkdir(parents=True, exist_ok=True)
             box = sandbox.Sandbox(
                 autograded, exports=exports, data=self.mnist_root, binds={"/replay": replay},
-                env={**self.inside_env(), REPLAY: "/replay"}, pass_env=("NBGRADER_EXECUTION",),
-                limits=dataclasses.replace(self.limits, wall_time=kernel_wall),
+                env={**self.settings.inside_env(), REPLAY: "/replay"}, pass_env=("NBGRADER_EXECUTION",),
+                limits=dataclasses.replace(self.settings.limits, wall_time=kernel_wall),
             )  # fmt: skip
             kernel = sandbox.write_kernelspec(self.course / "kernels" / student, box, run.work / "kernel.outcome.json")
             options += [*kernel.nbgrader_args(), f"--LimitedExecute.kernel_outcome={kernel.outcome}"]
             env = self.env(student)
         else:
-            env = {**self.env(student, exports=exports, replay=replay), **self.inside_env()}
+            env = {**self.env(student, exports=exports, replay=replay), **self.settings.inside_env()}
         try:
             with run.timed("notebook"):
                 code, output = self.nbgrader(student, "autograde", *options, db=db, timeout=limit, env=env)
@@ -1003,19 +887,15 @@ def summary(results, items, problems=()):
     return "\n".join(lines)
 
 
-def autograde(
-    submissions, out, budget=None, time_budget=None, mnist_root=None, use_sandbox="on", regrade=False, log=print,
-    jobs=1, threads=1, limits=None, whole_budget=False, device="auto",
-):  # fmt: skip
-    """Grade every submission under `submissions` (folder or zip) into `out`, `jobs` at a time; returns the results.
+def autograde(submissions, out, settings=None, log=print):
+    """Grade every submission under `submissions` (folder or zip) into `out` as `settings` (Settings) say, several
+    at a time (settings.workers); returns (the results, the graded items).
 
-    whole_budget: every GAN trains the whole budget instead of until it meets the thresholds (the previous
-    design, which grading/ta/grading_time.py compares against).
-
-    Each submission's runs use `threads` threads; its scores do not depend on `jobs`. `time_budget`
-    (TimeBudget) bounds each submission's wall time. What the export holds that is no student's (archive
+    Each submission's runs use settings.threads threads; its scores do not depend on how many run at once.
+    settings.time bounds each submission's wall time. What the export holds that is no student's (archive
     members refused outside any student's files) is no row: it goes to `out`/problems.txt and the log.
     """
+    settings = settings or Settings()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -1032,24 +912,21 @@ def autograde(
             raise SystemExit(
                 f"no submissions found in {submissions} (layouts: grading/instructor/intake/submissions.py){listed}"
             )
-        grader = Grader(
-            out, budget, time_budget, mnist_root, use_sandbox, submissions=folder, log=log, threads=threads,
-            limits=limits, whole_budget=whole_budget, device=device,
-        )  # fmt: skip
+        grader = Grader(out, settings, submissions=folder, log=log)
         grader.prepare()
         torch_threads = torch.get_num_threads()
-        torch.set_num_threads(threads)  # the judge's own computations, like the submissions' runs
+        torch.set_num_threads(settings.threads)  # the judge's own computations, like the submissions' runs
         total = len(found)
 
         def grade(numbered):
             number, submission = numbered
             log(f"[{number}/{total}] grading {quote(submission.key)} ...")
-            result = grader.grade(submission, regrade=regrade)
+            result = grader.grade(submission)
             log(f"[{number}/{total}] {quote(submission.key)}: {result['seconds']} s {quote(result['reason'], 300)}")
             return result
 
         try:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=settings.workers) as pool:
                 results = list(pool.map(grade, enumerate(found, 1)))
         finally:
             torch.set_num_threads(torch_threads)
@@ -1081,30 +958,41 @@ def ensure_mnist(root):
     return root
 
 
-def main(argv=None):
+def options():
+    """The command's options; each default is Settings' (grading/instructor/settings.py), stated there only."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submissions", type=Path, help="folder or .zip of submissions")
     parser.add_argument("--out", type=Path, default=Path("autograded"), help="results folder (default: autograded)")
     parser.add_argument("--mnist-root", type=Path, help="MNIST folder (default: $MNIST_ROOT, else download to nndl2/)")
-    parser.add_argument("--budget", choices=["autograde", "smoke"], help="training budget (default: autograde)")
+    default = Settings()
     parser.add_argument(
-        "--submission-timeout", type=float, default=SUBMISSION_TIMEOUT, metavar="SECONDS",
-        help=f"wall time of one submission, all its runs together (default {SUBMISSION_TIMEOUT}); every run's limit "
-        "is drawn from what is left of it (TimeBudget in this file)",
+        "--budget", choices=BUDGETS, default=default.budget, help="training budget (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--submission-timeout", type=float, default=default.time.total, metavar="SECONDS",
+        help="wall time of one submission, all its runs together (default %(default)g); every run's limit "
+        "is drawn from what is left of it (TimeBudget in grading/instructor/settings.py)",
     )  # fmt: skip
     parser.add_argument(
-        "--sandbox", choices=["on", "off"], default="on",
+        "--sandbox", choices=["on", "off"], default=default.sandbox,
         help="on (default): every run of student code is confined (grading/instructor/confine/sandbox.py), and grading "
         "refuses to start where bubblewrap cannot run; off: student code runs as you, unconfined",
     )  # fmt: skip
-    parser.add_argument("--memory", type=float, default=4, help="GiB of memory per run of student code (default 4)")
+    parser.add_argument(
+        "--memory", type=float, default=default.limits.memory / GiB,
+        help="GiB of memory per run of student code (default %(default)g)",
+    )  # fmt: skip
     parser.add_argument("--regrade", action="store_true", help="grade unchanged submissions again")
     parser.add_argument(
-        "--threads", type=int, default=1,
-        help="threads of each submission's runs (default 1); scores may differ between values: keep it for a term",
+        "--threads", type=int, default=default.threads,
+        help="threads of each submission's runs (default %(default)s); scores may differ between values: keep it "
+        "for a term",
     )  # fmt: skip
     parser.add_argument(
-        "--jobs", type=int, help="submissions graded at once (default: the CPU cores divided by --threads)"
+        "--jobs",
+        type=int,
+        default=default.jobs,
+        help="submissions graded at once (default: the CPU cores divided by --threads)",
     )
     parser.add_argument(
         "--whole-budget", action="store_true",
@@ -1112,24 +1000,26 @@ def main(argv=None):
         "python -m grading.ta.grading_time compares the two)",
     )  # fmt: skip
     parser.add_argument(
-        "--device", choices=["auto", "cpu", "cuda"], default="auto",
+        "--device", choices=["auto", "cpu", "cuda"], default="auto",  # Settings resolves "auto" to cpu or cuda
         help="where the grader's training runs train (default auto: the GPU where PyTorch sees one; untested on "
         "GPU hardware); everything else runs on the CPU",
     )  # fmt: skip
+    return parser
+
+
+def main(argv=None):
+    parser = options()
     args = parser.parse_args(argv)
-    jobs = args.jobs or max(1, (os.cpu_count() or 1) // args.threads)
-    try:
-        limits = Limits(memory=int(args.memory * GiB))
-        time_budget = TimeBudget(args.submission_timeout)
-        training_device(args.device)
+    try:  # the one grading configuration, built here once
+        settings = Settings(
+            budget=args.budget, whole_budget=args.whole_budget, device=args.device, threads=args.threads,
+            jobs=args.jobs, sandbox=args.sandbox, time=TimeBudget(args.submission_timeout),
+            limits=dataclasses.replace(Settings().limits, memory=int(args.memory * GiB)), regrade=args.regrade,
+        )  # fmt: skip
     except ValueError as error:
         parser.error(str(error))
     mnist = ensure_mnist(args.mnist_root or os.environ.get("MNIST_ROOT"))
-    results, items = autograde(
-        args.submissions, args.out, budget=args.budget, time_budget=time_budget, mnist_root=mnist,
-        use_sandbox=args.sandbox, regrade=args.regrade, jobs=jobs, threads=args.threads, limits=limits,
-        device=args.device, whole_budget=args.whole_budget,
-    )  # fmt: skip
+    results, items = autograde(args.submissions, args.out, dataclasses.replace(settings, mnist_root=mnist))
     print(summary(results, items, read_problems(args.out / PROBLEMS_FILE)))
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/")
     return 0

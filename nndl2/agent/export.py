@@ -250,7 +250,7 @@ def main(argv=None):
     functions.add_argument("--out", required=True, type=Path)
     train = commands.add_parser("train", help="train the notebook's GANs with ./gan.py and export them")
     train.add_argument("--out", required=True, type=Path)
-    train.add_argument("--budget", default="autograde")
+    train.add_argument("--budget", required=True, help="nndl2/budget.py's budget (the grader's: its Settings)")
     train.add_argument("--gans", nargs="*")
     train.add_argument("--whole-budget", action="store_true", help="train the whole budget, not until passing")
     train.add_argument("--device", help="cpu or cuda (default: cuda where PyTorch sees a GPU)")

@@ -46,6 +46,7 @@ from datetime import datetime
 from pathlib import Path
 
 from grading.course.items import title
+from grading.instructor.settings import BUDGETS, Settings
 from grading.kit import ROOT
 
 DEFAULT_OUT = ROOT / "build" / "gradescope" / "autograder.zip"
@@ -96,7 +97,7 @@ def kit_files():
             yield name, ROOT / name
 
 
-def build(out=DEFAULT_OUT, budget="autograde", threads=2, sandbox="on", visibility="visible"):
+def build(out=DEFAULT_OUT, budget=Settings.budget, threads=2, sandbox=Settings.sandbox, visibility="visible"):
     """Write the autograder zip; returns its path. Deterministic: the same kit gives the same bytes."""
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility is one of {', '.join(VISIBILITIES)}, not {visibility!r}")
@@ -133,11 +134,12 @@ def mnist_folder(source):
 def grader(root, source, submissions=None, log=print):
     from grading.instructor.autograde import Grader
 
-    chosen = settings(source)
-    return Grader(
-        root / "grading", budget=chosen["budget"], mnist_root=mnist_folder(source), use_sandbox=chosen["sandbox"],
-        submissions=submissions, log=log, threads=chosen["threads"],
+    chosen = settings(source)  # the zip's settings.json; every submission is graded afresh (a container each)
+    grading = Settings(
+        budget=chosen["budget"], threads=chosen["threads"], sandbox=chosen["sandbox"], mnist_root=mnist_folder(source),
+        regrade=True,
     )  # fmt: skip
+    return Grader(root / "grading", grading, submissions=submissions, log=log)
 
 
 def prepare(root=None, source=None):
@@ -262,7 +264,7 @@ def run(root=None):
                 sandbox.protect(root, keep=sandbox.python_folders())
             judge.prepare()  # setup.sh built the course: this only checks its stamp (or builds it if missing)
             torch.set_num_threads(chosen["threads"])  # the judge's own computations, as in autograde's batches
-            result = judge.grade(submission, regrade=True)
+            result = judge.grade(submission)
         results = results_json(result, items, chosen["visibility"], time.perf_counter() - start)
     except Exception as error:  # the sandbox cannot run here, or the grader failed: the student sees why
         message = f"The autograder could not grade this submission ({type(error).__name__}: {error})."
@@ -276,9 +278,9 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("build", help="write the autograder zip")
     make.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    make.add_argument("--budget", choices=["autograde", "smoke"], default="autograde")
+    make.add_argument("--budget", choices=BUDGETS, default=Settings.budget)
     make.add_argument("--threads", type=int, default=2, help="threads of each run (Gradescope gives 2 CPUs)")
-    make.add_argument("--sandbox", choices=["on", "off"], default="on")
+    make.add_argument("--sandbox", choices=["on", "off"], default=Settings.sandbox)
     make.add_argument("--visibility", choices=VISIBILITIES, default="visible")
     commands.add_parser("prepare", help="(setup.sh) download MNIST and build the course")
     commands.add_parser("run", help="(run_autograder) grade /autograder/submission")
