@@ -364,3 +364,21 @@ def test_a_correct_scale_passes_on_every_range_the_grader_draws():
         if not verdict.passed:
             failed.append((seed, low, high, verdict.message))
     assert failed == []
+
+
+def test_the_references_get_optimizers_passes_on_every_draw_of_the_graders_inputs():
+    """D's parameters after its optimizer's three steps were compared exactly with the judge's own Adam (numpy): one
+    rounding apart, the reference's G optimizer "changed the discriminator's parameters" (15 of 200 draws). G's
+    optimizer must leave them where D's own steps left them in the export."""
+    from grading.kit import load_faces_solution
+
+    faces = load_faces_solution()
+    failed = []
+    with torch.random.fork_rng():
+        for seed in range(60):
+            inputs = judge_faces.draw_inputs(seed)
+            meta, arrays = export_faces.export_get_optimizers(faces, inputs, None)
+            verdict = judge_faces.judge_get_optimizers(meta, arrays, inputs)
+            if not verdict.passed:
+                failed.append((seed, verdict.message))
+    assert failed == []

@@ -21,7 +21,7 @@ from grading.instructor.intake.submissions import collect
 from grading.instructor.outputs import gradebook
 from grading.instructor.outputs.gradebook import url as gradebook_url
 from grading.instructor.settings import Clock, Settings, TimeBudget
-from grading.kit import FACES_NOTEBOOK, SOLUTION_FACES, SOLUTION_GAN
+from grading.kit import FACES_NOTEBOOK, SOLUTION_FACES, STUDENT_GAN
 from grading.ta.examples import answered_notebook, write_submission
 from tests.faces_mutants import mutant_text
 
@@ -229,11 +229,13 @@ def test_part2s_notebook_is_not_run_and_keeps_its_outputs_within_the_output_limi
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, mnist_real):
-    """reference (Part 1 and faces.py), a faces.py mutant alone, Part 1's notebook alone: graded with points 1."""
+    """reference (faces.py and both notebooks; Part 1's gan.py the release's stubs), a faces.py mutant alone, Part 1's
+    notebook alone: graded with points 1."""
     tmp = tmp_path_factory.mktemp("faces-autograde")
     submissions, out = tmp / "submissions", tmp / "out"
     answered = answered_notebook()
-    reference = write_submission(submissions / "reference", answered, SOLUTION_GAN.read_text())
+    # Part 1's gan.py as released (its stubs): nothing of Part 1 is asserted here, and no GAN of it trains
+    reference = write_submission(submissions / "reference", answered, STUDENT_GAN.read_text())
     shutil.copy(SOLUTION_FACES, reference / "faces.py")
     (reference / "Copy of Faces-PyTorch.ipynb").write_text(json.dumps(answered_faces_notebook()))
     (submissions / "mutant").mkdir()

@@ -67,7 +67,7 @@ def with_training_outputs(notebook):
 def test_a_blank_submission_lists_everything_left(tmp_path, capsys):
     folder = folder_with(tmp_path, STUDENT_GAN.read_text(), nbformat.read(NOTEBOOK, 4))
     problems = submit.check_submission({}, folder)
-    assert sum("is still the stub" in p for p in problems) == 10
+    assert sum("is still the stub" in p for p in problems) == len(GRADED)
     assert sum("is not defined" in p for p in problems) == 4
     assert sum("justification of Inline Question" in p for p in problems) == 2
     assert any("has no outputs: run the notebook, save it" in p for p in problems)
@@ -242,7 +242,7 @@ def test_before_you_submit_in_colab_reads_the_open_notebook(tmp_path, monkeypatc
         # In the /content route the folder's notebook file is the untouched release: the check must not read it.
         assert problems == [] and "Ready to submit" in output and "download_submission(globals())" in output
     else:
-        assert sum("is still the stub" in p for p in problems) == 10
+        assert sum("is still the stub" in p for p in problems) == len(GRADED)
         assert sum("justification of Inline Question" in p and "(in the notebook open in Colab)" in p
                    for p in problems) == 2  # fmt: skip
         assert "the notebook has no training outputs: run it from the top (Runtime > Run all)" in problems

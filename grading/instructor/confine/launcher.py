@@ -396,7 +396,7 @@ class Launch:
             outcome["peak_memory_of"] = "the largest process (ru_maxrss)"
 
     def finish(self, process, pid):
-        outcome, limits = self.outcome, self.limits
+        outcome = self.outcome
         self.record_run(process, signal_codes=True)
         hit = outcome["limits_hit"]
         largest = 0
@@ -407,13 +407,19 @@ class Launch:
             if st.f_bavail == 0:
                 hit.append(field)
             largest = max(largest, largest_file(fd))
+        self.end_of_run(largest)  # /exports is a tmpfs of limits.exports bytes: nothing more to bound
+
+    def end_of_run(self, largest, exports_limit=None):
+        """What every mode does last: the largest file and the output against their limits, then the exports
+        copied out (at most `exports_limit` bytes)."""
+        outcome, limits = self.outcome, self.limits
         if largest >= limits.file_size:
-            hit.append("file_size")
+            outcome["limits_hit"].append("file_size")
         if outcome["stdout_bytes"] > limits.output or outcome["stderr_bytes"] > limits.output:
-            hit.append("output")
+            outcome["limits_hit"].append("output")
         exports = self.spec.get("exports")
         if exports:
-            outcome["exports"] = copy_tree_out(self.fds["exports"], Path(exports))
+            outcome["exports"] = copy_tree_out(self.fds["exports"], Path(exports), limit=exports_limit)
 
     def leftovers(self):
         """Kill and count processes of the sandbox still alive after bwrap ended (there should be none)."""
@@ -528,11 +534,7 @@ def sweep_orphans(proc="/proc", scratch=None):
             orphans.add(gid)
             shutil.rmtree(folder, ignore_errors=True)
     for folder in SHARED_TMP:
-        try:
-            names = os.listdir(folder)[:MAX_ENTRIES]
-        except OSError:
-            continue
-        for name in names:
+        for name in top_entries(folder):
             path = f"{folder}/{name}"
             try:
                 owner = os.lstat(path).st_uid
@@ -780,11 +782,7 @@ class UidLaunch(Launch):
         """(path, bytes) of the run user's entries at the top of the shared temporary folders."""
         found = []
         for folder in SHARED_TMP:
-            try:
-                names = os.listdir(folder)[:MAX_ENTRIES]
-            except OSError:
-                continue
-            for name in names:
+            for name in top_entries(folder):
                 try:
                     st = os.stat(f"{folder}/{name}", follow_symlinks=False)
                 except OSError:
@@ -833,14 +831,7 @@ class UidLaunch(Launch):
         for field, size in used.items():
             if size >= getattr(limits, field) and field not in hit:
                 hit.append(field)
-        largest = max([largest_file(fd) for fd in self.fds.values()] + [0])
-        if largest >= limits.file_size:
-            hit.append("file_size")
-        if outcome["stdout_bytes"] > limits.output or outcome["stderr_bytes"] > limits.output:
-            hit.append("output")
-        exports = self.spec.get("exports")
-        if exports:
-            outcome["exports"] = copy_tree_out(self.fds["exports"], Path(exports), limit=limits.exports)
+        self.end_of_run(max([largest_file(fd) for fd in self.fds.values()] + [0]), exports_limit=limits.exports)
 
     def run(self):
         try:
@@ -914,6 +905,14 @@ def largest_file(dir_fd):
         return max((st.st_size for _, _, st, _ in _entries(dir_fd) if stat.S_ISREG(st.st_mode)), default=0)
     except OSError:
         return 0
+
+
+def top_entries(folder):
+    """The first MAX_ENTRIES names at the top of `folder` (none when it cannot be listed)."""
+    try:
+        return os.listdir(folder)[:MAX_ENTRIES]
+    except OSError:
+        return []
 
 
 def copy_tree_out(dir_fd, dest, relative=Path(), depth=0, report=None, limit=None):

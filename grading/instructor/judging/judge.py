@@ -378,17 +378,34 @@ def arrow(*layers):
     return " -> ".join(layers)
 
 
+def load_module(folder, items, script):
+    """(the function export's record of importing `script`, None), or (None, {grade id: Verdict}) losing every one
+    of `items` ({grade id: function name}) when the grader's run wrote none (Part 1's and Part 2's exports)."""
+    try:
+        module, _ = load_export(Path(folder) / "module.npz")
+    except ExportError as error:
+        why = "" if str(error) == "missing" else f" ({error})"
+        reason = f"the grader's run of {script} stopped before it exported anything{why}"
+        return None, {item: Verdict(False, f"{name}: {reason}.") for item, name in items.items()}
+    return module, None
+
+
+def load_result(folder, name, script):
+    """(meta, arrays) of function `name`'s export in `folder`, or the Verdict that loses its item when there is none."""
+    try:
+        return load_export(Path(folder) / f"{name}.npz")
+    except ExportError as error:
+        why = f"the grader's run of {script} stopped before reaching it" if str(error) == "missing" else str(error)
+        return Verdict(False, f"{name}: no result ({why}).")
+
+
 def judge_functions(folder, inputs, solution=None):
     """{grade id: Verdict} of the ten graded functions from the function export in `folder`."""
     s = solution or load_solution()
     folder = Path(folder)
-    try:
-        module, _ = load_export(folder / "module.npz")
-    except ExportError as error:
-        reason = "the grader's run of gan.py stopped before it exported anything" + (
-            "" if str(error) == "missing" else f" ({error})"
-        )
-        return {item: Verdict(False, f"{name}: {reason}.") for item, name in FUNCTION_ITEMS.items()}
+    module, lost = load_module(folder, FUNCTION_ITEMS, "gan.py")
+    if lost:
+        return lost
     if module.get("import") != "ok":
         problem = described_error(module.get("import") if isinstance(module.get("import"), dict) else {}) or "failed"
         return {item: Verdict(False, f"importing gan.py {problem}.") for item in FUNCTION_ITEMS}
@@ -419,12 +436,11 @@ def judge_functions(folder, inputs, solution=None):
     }  # fmt: skip
     verdicts = {}
     for item, name in FUNCTION_ITEMS.items():
-        try:
-            meta, arrays = load_export(folder / f"{name}.npz")
-        except ExportError as error:
-            why = "the grader's run of gan.py stopped before reaching it" if str(error) == "missing" else str(error)
-            verdicts[item] = Verdict(False, f"{name}: no result ({why}).")
+        found = load_result(folder, name, "gan.py")
+        if isinstance(found, Verdict):
+            verdicts[item] = found
             continue
+        meta, arrays = found
         try:
             if name == "sample_noise":
                 verdicts[item] = judge_sample_noise(meta, arrays, inputs)

@@ -32,8 +32,14 @@ import numpy as np
 import torch
 
 from grading.course.part2 import FUNCTION_ITEMS
-from grading.instructor.judging.judge import adam_trajectory, arrow, judge_architecture, load_export
-from grading.instructor.judging.verdict import ExportError, Verdict, clean
+from grading.instructor.judging.judge import (
+    adam_trajectory,
+    arrow,
+    judge_architecture,
+    load_module,
+    load_result,
+)
+from grading.instructor.judging.verdict import Verdict, clean
 from grading.kit import load_faces_solution
 from nndl2.agent.export_faces import init_probe  # the kit's own code (never the student's)
 from nndl2.checks import GRADIENT_TOLERANCE, LOSS_TOLERANCE, relative_error
@@ -294,9 +300,10 @@ def judge_get_optimizers(meta, arrays, inputs):
             theirs = [arrays.get(f"{which}step{step}_{other}{i}") for i in range(4)]
             if any(a is None for a in own + theirs):
                 return Verdict(False, f"get_optimizers: {names[which]} ({kind}) could not take step {step + 1}.")
-            # The other network: untouched by this optimizer (at its start, or where its own 3 steps left it).
-            resting = initial[other] if which == "d" else trajectories["d"][-1]
-            if not all(np.array_equal(a, b) for a, b in zip(theirs, resting, strict=True)):
+            # The other network: untouched by this optimizer (at its start, or where its own 3 steps left it in this
+            # export: exactly, PyTorch against PyTorch; its own steps are checked against Adam with a tolerance)
+            resting = initial[other] if which == "d" else [arrays.get(f"dstep2_d{i}") for i in range(4)]
+            if not all(b is not None and np.array_equal(a, b) for a, b in zip(theirs, resting, strict=True)):
                 network = "generator" if other == "g" else "discriminator"
                 return Verdict(False, f"get_optimizers: {names[which]} changes the {network}'s parameters.")
             close = [
@@ -317,13 +324,9 @@ def judge_functions(folder, inputs, solution=None):
     """{grade id: Verdict} of faces.py's eight graded functions from the export in `folder`."""
     s = solution or load_faces_solution()
     folder = Path(folder)
-    try:
-        module, _ = load_export(folder / "module.npz")
-    except ExportError as error:
-        reason = "the grader's run of faces.py stopped before it exported anything" + (
-            "" if str(error) == "missing" else f" ({error})"
-        )
-        return {item: Verdict(False, f"{name}: {reason}.") for item, name in FUNCTION_ITEMS.items()}
+    module, lost = load_module(folder, FUNCTION_ITEMS, "faces.py")
+    if lost:
+        return lost
     if module.get("import") != "ok":
         found = module.get("import") if isinstance(module.get("import"), dict) else {"error": "failed"}
         problem = described_error(found, "importing faces.py") or "importing faces.py failed."
@@ -347,12 +350,11 @@ def judge_functions(folder, inputs, solution=None):
     }  # fmt: skip
     verdicts = {}
     for item, name in FUNCTION_ITEMS.items():
-        try:
-            meta, arrays = load_export(folder / f"{name}.npz")
-        except ExportError as error:
-            why = "the grader's run of faces.py stopped before reaching it" if str(error) == "missing" else str(error)
-            verdicts[item] = Verdict(False, f"{name}: no result ({why}).")
+        found = load_result(folder, name, "faces.py")
+        if isinstance(found, Verdict):
+            verdicts[item] = found
             continue
+        meta, arrays = found
         try:
             error = described_error(meta, name)
             if error:
