@@ -642,12 +642,8 @@ class Grader:
         observations = run.work / "observations.json"
         deadline, kernel_wall, limit = notebook_limits(run.clock.notebook())
         options = [f"--LimitedExecute.observations={observations}", f"--LimitedExecute.deadline={deadline}"]
-        given, judged = run.work / "verdicts.json", run.work / "judged-{notebook}.json"
-        verdict.save(given, run.verdicts | dict.fromkeys(part2.HAND_ITEMS if part2.graded() else ()))
-        options += [f"--JudgedGrades.verdicts={given}", f"--JudgedGrades.answers={exports}"]
-        options += [f"--JudgedGrades.judged={judged}"]
-        scored = Path(str(judged).format(notebook=ASSIGNMENT))
-        scored.unlink(missing_ok=True)
+        scoring, scored = self.scoring(run, exports)
+        options += scoring
         hide = [self.out, self.submissions, self.mnist_root]
         options += [f"--ScrubHostDetails.paths={path}" for path in hide if path]  # as well as the course and Python
         kernel = None
@@ -682,6 +678,17 @@ class Grader:
             run.reasons.append("nbgrader could not run the notebook")
         run.reasons.extend(truncations(observations))
         return verdict.load(scored) if scored.exists() and gradebook.has_submission(db, student) else None
+
+    def scoring(self, run, answers):
+        """The options of nbgrader's scoring pass (JudgedGrades): the verdicts so far (Part 2's items by hand: none
+        yet), the folder of the answers the kernel exports, and the file of what it scored the notebook with;
+        returns (the options, that file: there once nbgrader has scored Part 1's notebook)."""
+        given, judged = run.work / "verdicts.json", run.work / "judged-{notebook}.json"
+        verdict.save(given, run.verdicts | dict.fromkeys(part2.HAND_ITEMS if part2.graded() else ()))
+        scored = Path(str(judged).format(notebook=ASSIGNMENT))
+        scored.unlink(missing_ok=True)
+        options = [f"--JudgedGrades.verdicts={given}", f"--JudgedGrades.answers={answers}"]
+        return [*options, f"--JudgedGrades.judged={judged}"], scored
 
     def save(self, run, key, scores, start):
         result = {
