@@ -37,3 +37,14 @@ def test_the_batchs_files_run_on_one_worker():
     batch = [path for path in workers if worker_group(path) == "batch"]
     assert len(batch) == 3 and len(set().union(*(workers[path] for path in batch))) == 1, workers
     assert all(len(ran_on) == 1 for ran_on in workers.values()), workers  # each file whole on one worker
+
+
+def test_the_longest_units_are_handed_out_first():
+    """xdist hands the units out in the order of collection (tests/conftest.py turns its own sorting off)."""
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+               "tests/test_lms.py", "tests/test_time_budget.py", "tests/test_feedback.py"]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    files = [line.split("::", 1)[0] for line in done.stdout.splitlines() if "::" in line]
+    order = list(dict.fromkeys(files))
+    assert order == ["tests/test_feedback.py", "tests/test_time_budget.py", "tests/test_lms.py"], order
