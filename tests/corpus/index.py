@@ -339,7 +339,10 @@ FORGERIES = [
         "payload": "fake_training.py.txt",
         "notebook": "answered",
         "lost": (),
-        "real_budget": (0, 0, 0),
+        # All three: Inline Questions 1-3 are graded from the grader's own training run of gan.py (no IPython
+        # there: the payload does nothing), and its functions are the reference's. The kernel's fake run gains
+        # nothing and costs nothing. (0, 0, 0) was right while the questions were graded from the kernel's run.
+        "real_budget": (1, 1, 1),
     },
     {
         "name": "forge_generator_returns_mnist",
@@ -404,7 +407,9 @@ FORGERIES = [
         "payload": "kernel_exit.py.txt",
         "notebook": "answered",
         "lost": ANSWER_IDS,
-        "real_budget": (1, 1, 0),
+        # The DCGAN too: the grader trains it itself, outside the kernel that dies ((1, 1, 0) while Questions
+        # 1-3 were graded from the kernel's training cells).
+        "real_budget": (1, 1, 1),
     },
     {
         "name": "forge_kernel_sigkill",
