@@ -42,7 +42,8 @@ a submission without faces.py scores 0 on them ("no faces.py"). The Part 2 noteb
 the submission has one, it is rebuilt around Part 2's release like Part 1's, keeping the student's outputs
 (their generated faces; made inert and size-limited by the autograde passes), and nbgrader autogrades it as
 the assignment's second notebook without executing it, so formgrader shows the TA the answers and the samples.
-Its samples and three answers are graded by hand (blank in grades.csv until a TA has).
+Its samples and three answers are graded by hand (blank in grades.csv until a TA has). Without one, Part 2's
+release stands in for it (not run, no feedback page), so that nbgrader's scoring pass writes faces.py's scores.
 
 Every submission takes at most --submission-timeout seconds (TimeBudget): each run of its code gets a
 wall limit drawn from what is left. A function export that runs out of time (a gan.py that hangs at
