@@ -67,6 +67,7 @@ import concurrent.futures
 import contextlib
 import csv
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -211,6 +212,11 @@ def untrained(grade_id, cause):
 
 def column(grade_id):
     return grade_id.removeprefix("test_")
+
+
+def by_hand():
+    """Part 2's items graded by hand, when Part 2 is graded: no score until a TA gives one (else none)."""
+    return tuple(part2.HAND_ITEMS) if part2.graded() else ()
 
 
 def checksum(paths):
@@ -383,7 +389,7 @@ class Grader:
         log = run.work / f"{step}.log"
         watchdog = ["-c", WATCHDOG_FACES if module == "faces.py" else WATCHDOG, str(dump_after(timeout))]
         if not self.sandboxed:
-            env = {**self.env(run.student), **self.settings.inside_env()}
+            env = self.env(run.student)  # with the sandboxed runs' variables (Settings.inside_env)
             command = [sys.executable, *watchdog, *args(exports)]
             code, output = run_process(command, assignment, env, timeout)
             log.write_text(output)
@@ -476,7 +482,7 @@ class Grader:
             self.gradebooks.discard(copy)
             run.verdicts.update(answers.judge_answers(exports / "notebook", self.expected))
             scores = {item: self.points[item] if found.passed else 0.0 for item, found in run.verdicts.items()}
-            scores |= dict.fromkeys(part2.HAND_ITEMS if part2.graded() else ())  # for a TA
+            scores |= dict.fromkeys(by_hand())
         shutil.rmtree(exports / "training", ignore_errors=True)  # trained weights: tens of MB, judged already
         result = self.save(run, key, scores, start)
         return result
@@ -539,9 +545,7 @@ class Grader:
                 run.reused.append(gan)
                 continue
 
-            def train(out, gan=gan):
-                return self.settings.training_args(gan, out)
-
+            train = functools.partial(self.settings.training_args, gan)
             limit = run.clock.training(len(GANS) - index)
             cuda = self.settings.device == "cuda"
             with run.timed("training"):
@@ -660,7 +664,7 @@ class Grader:
             options += [*kernel.nbgrader_args(), f"--LimitedExecute.kernel_outcome={kernel.outcome}"]
             env = self.env(student)
         else:
-            env = {**self.env(student, exports=exports, replay=replay), **self.settings.inside_env()}
+            env = self.env(student, exports=exports, replay=replay)
         try:
             with run.timed("notebook"):
                 code, output = self.nbgrader(student, "autograde", *options, db=db, timeout=limit, env=env)
@@ -685,7 +689,7 @@ class Grader:
         yet), the folder of the answers the kernel exports, and the file of what it scored the notebook with;
         returns (the options, that file: there once nbgrader has scored Part 1's notebook)."""
         given, judged = run.work / "verdicts.json", run.work / "judged-{notebook}.json"
-        verdict.save(given, run.verdicts | dict.fromkeys(part2.HAND_ITEMS if part2.graded() else ()))
+        verdict.save(given, run.verdicts | dict.fromkeys(by_hand()))
         scored = Path(str(judged).format(notebook=ASSIGNMENT))
         scored.unlink(missing_ok=True)
         options = [f"--JudgedGrades.verdicts={given}", f"--JudgedGrades.answers={answers}"]
