@@ -5,8 +5,12 @@ budget. nbgrader's autograde sets NBGRADER_EXECUTION=autograde, which selects th
 shorter budget that the image-quality thresholds of Inline Questions 1-3 (nndl2/quality.py) are
 calibrated for. GAN_KIT_BUDGET=full|autograde|smoke overrides both; "smoke" runs a
 few iterations only (tests of the notebook's plumbing; image-quality checks then fail).
+
+When the autograder runs your code, its settings reach every run as one read-only JSON file, named by
+GAN_KIT_SETTINGS (grader_settings below): its budget is then the one in force.
 """
 
+import json
 import os
 
 SEED = 0  # torch.manual_seed before building each GAN, so a run can be repeated exactly
@@ -33,8 +37,28 @@ BUDGETS = {
 }
 
 
+SETTINGS = "GAN_KIT_SETTINGS"  # the grader's settings file (set by the autograder only)
+GRADER_KEYS = ("budget", "device", "whole_budget")  # what that file holds
+
+
+def grader_settings(environ=os.environ):
+    """The grader's settings file, read ({"budget", "device", "whole_budget"}), or None outside the autograder."""
+    path = environ.get(SETTINGS)
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as f:
+        settings = json.load(f)
+    if not isinstance(settings, dict) or sorted(settings) != sorted(GRADER_KEYS) or settings["budget"] not in BUDGETS:
+        raise ValueError(f"{SETTINGS}={path}: not the grader's settings file ({', '.join(GRADER_KEYS)})")
+    return settings
+
+
 def budget_name(environ=os.environ):
-    """The budget in force: GAN_KIT_BUDGET if set, else "autograde" under nbgrader, else "full"."""
+    """The budget in force: the grader's (grader_settings) when autograding, else GAN_KIT_BUDGET if set, else
+    "autograde" under nbgrader, else "full"."""
+    grader = grader_settings(environ)
+    if grader:
+        return grader["budget"]
     name = environ.get("GAN_KIT_BUDGET") or (
         "autograde" if environ.get("NBGRADER_EXECUTION") == "autograde" else "full"
     )

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from nndl2.budget import budget_name
 from nndl2.speed import platform_speedups
+from nndl2.training import frozen
 
 FACES_ROOT = "FACES_ROOT"  # environment variable: the image folder, when the notebook's default is not it
 DEFAULT_ROOT = "faces"  # the notebook's default: faces/<class folder>/<image>.jpg beside the notebook
@@ -111,24 +112,9 @@ def download_celeba(root="celeba"):
     return Path(root) / "celeba"  # celeba/img_align_celeba/*.jpg: one class folder
 
 
-def train_faces(
-    D,
-    G,
-    d_optimizer,
-    g_optimizer,
-    real_loss,
-    fake_loss,
-    scale,
-    loader,
-    num_epochs=1,
-    images_per_epoch=None,
-    z_size=100,
-    smooth=False,
-    print_every=50,
-    sample_every=None,
-    history=None,
-    bfloat16=None,
-):
+def train_faces(D, G, d_optimizer, g_optimizer, real_loss, fake_loss, scale, loader, num_epochs=1,
+                images_per_epoch=None, z_size=100, smooth=False, print_every=50, sample_every=None, history=None,
+                bfloat16=None):  # fmt: skip
     """
     Train the DCGAN: one discriminator step and one generator step per batch of real faces.
 
@@ -152,24 +138,15 @@ def train_faces(
     - samples: list of (iteration, tensor (16, 3, 32, 32) in [-1, 1]) from the fixed noise.
     """
     device = next(G.parameters()).device
-    per_epoch = len(loader)
-    if images_per_epoch is not None:
-        batch_size = getattr(loader, "batch_size", None) or 1
-        per_epoch = min(per_epoch, max(1, math.ceil(images_per_epoch / batch_size)))
-    # The grids' noise has its own random generator: training draws the same numbers with or without them.
-    fixed_noise = (2 * torch.rand(16, z_size, generator=torch.Generator().manual_seed(0)) - 1).to(device)
-    samples, stats = [], []
-    examples = {D: torch.zeros(2, 3, IMAGE_SIZE, IMAGE_SIZE, device=device), G: fixed_noise[:2]}
-    progress = tqdm(total=num_epochs * per_epoch, desc="training", file=sys.stdout, mininterval=2.0)
-    iteration = 0
+    progress = Progress(G, z_size, loader, num_epochs, images_per_epoch, print_every, sample_every)
+    examples = {D: torch.zeros(2, 3, IMAGE_SIZE, IMAGE_SIZE, device=device), G: progress.fixed_noise[:2]}
     with platform_speedups(device, examples, (d_optimizer, g_optimizer), bfloat16) as autocast:
         for epoch in range(num_epochs):
             for i, (real_images, _) in enumerate(loader):
-                if i >= per_epoch:
+                if i >= progress.per_epoch:
                     break
                 real_images = scale(real_images.to(device, non_blocking=True))  # [0, 1] -> [-1, 1]
-                n = len(real_images)
-                z = (2 * torch.rand(n, z_size) - 1).to(device, non_blocking=True)
+                z = (2 * torch.rand(len(real_images), z_size) - 1).to(device, non_blocking=True)
 
                 # (1) Discriminator step: real faces should score "real", fakes "fake". detach() keeps
                 # this loss from sending gradients into G; the fakes are reused for G's step.
@@ -183,44 +160,64 @@ def train_faces(
                 d_loss.backward()
                 d_optimizer.step()
 
-                # (2) Generator step: the updated D should now call the same fakes real (flipped labels).
-                D.requires_grad_(False)
-                try:
-                    with autocast:
-                        g_logits = D(fake_images)
-                    g_logits = g_logits.float()
-                    g_loss = real_loss(g_logits)
-                    g_optimizer.zero_grad(set_to_none=True)
-                    g_loss.backward()
-                    g_optimizer.step()
-                finally:
-                    D.requires_grad_(True)
+                # (2) Generator step: the updated D should now call the same fakes real (flipped labels);
+                # scored with D frozen, autograd skips D's weights.
+                with frozen(D), autocast:
+                    g_logits = D(fake_images)
+                g_logits = g_logits.float()
+                g_loss = real_loss(g_logits)
+                g_optimizer.zero_grad(set_to_none=True)
+                g_loss.backward()
+                g_optimizer.step()
 
-                with torch.no_grad():
-                    d_x, d_g_z1, d_g_z2 = (
-                        torch.sigmoid(t.detach()).mean() for t in (d_real_logits, d_fake_logits, g_logits)
-                    )
-                stats.append(
-                    torch.stack([d_loss.detach().reshape(()), g_loss.detach().reshape(()), d_x, d_g_z1, d_g_z2])
-                )
-                last = i == per_epoch - 1
-                if i % print_every == 0 or last:
-                    values = stats[-1].tolist()
-                    progress.write(
-                        f"[{epoch}/{num_epochs}][{i}/{per_epoch}] Loss_D: {values[0]:.4f} Loss_G: {values[1]:.4f} "
-                        f"D(x): {values[2]:.4f} D(G(z)): {values[3]:.4f} / {values[4]:.4f}"
-                    )
-                if (sample_every and iteration % sample_every == 0) or (not sample_every and last):
-                    with torch.no_grad(), autocast:  # in training mode, as PyTorch's DCGAN example samples
-                        samples.append((iteration, G(fixed_noise).detach().float().cpu()))
-                iteration += 1
-                progress.update(1)
-    progress.close()
-    if history is not None and stats:
-        values = torch.stack(stats).cpu().numpy()
-        for column, key in enumerate(HISTORY_KEYS):
-            history.setdefault(key, []).extend(values[:, column].tolist())
-    return samples
+                progress.log(epoch, i, d_loss, g_loss, (d_real_logits, d_fake_logits, g_logits), autocast)
+    return progress.close(history)
+
+
+class Progress:
+    """train_faces' bookkeeping: the progress bar, each iteration's losses and D's beliefs (read back into `history`
+    at the end), the log line every print_every iterations and at each epoch's end, and the samples' grids.
+
+    The samples come from 16 fixed noise vectors (`fixed_noise`, on G's device) drawn from a random generator
+    of their own: training draws the same numbers with or without the grids."""
+
+    def __init__(self, G, z_size, loader, num_epochs, images_per_epoch, print_every, sample_every):
+        self.G, self.num_epochs, self.print_every, self.sample_every = G, num_epochs, print_every, sample_every
+        self.per_epoch = len(loader)  # iterations per epoch
+        if images_per_epoch is not None:
+            batch_size = getattr(loader, "batch_size", None) or 1
+            self.per_epoch = min(self.per_epoch, max(1, math.ceil(images_per_epoch / batch_size)))
+        noise = 2 * torch.rand(16, z_size, generator=torch.Generator().manual_seed(0)) - 1
+        self.fixed_noise = noise.to(next(G.parameters()).device)
+        self.samples, self.stats, self.iteration = [], [], 0
+        self.bar = tqdm(total=num_epochs * self.per_epoch, desc="training", file=sys.stdout, mininterval=2.0)
+
+    def log(self, epoch, i, d_loss, g_loss, logits, autocast):
+        """Iteration `i` of `epoch` done; `logits`: D's on the real batch and the fakes before and after its step."""
+        with torch.no_grad():
+            d_x, d_g_z1, d_g_z2 = (torch.sigmoid(t.detach()).mean() for t in logits)
+        self.stats.append(torch.stack([d_loss.detach().reshape(()), g_loss.detach().reshape(()), d_x, d_g_z1, d_g_z2]))
+        last = i == self.per_epoch - 1
+        if i % self.print_every == 0 or last:
+            values = self.stats[-1].tolist()
+            self.bar.write(
+                f"[{epoch}/{self.num_epochs}][{i}/{self.per_epoch}] Loss_D: {values[0]:.4f} Loss_G: {values[1]:.4f} "
+                f"D(x): {values[2]:.4f} D(G(z)): {values[3]:.4f} / {values[4]:.4f}"
+            )
+        if (self.sample_every and self.iteration % self.sample_every == 0) or (not self.sample_every and last):
+            with torch.no_grad(), autocast:  # in training mode, as PyTorch's DCGAN example samples
+                self.samples.append((self.iteration, self.G(self.fixed_noise).detach().float().cpu()))
+        self.iteration += 1
+        self.bar.update(1)
+
+    def close(self, history):
+        """Closes the bar, fills `history` (if a dict) and returns the kept samples."""
+        self.bar.close()
+        if history is not None and self.stats:
+            values = torch.stack(self.stats).cpu().numpy()
+            for column, key in enumerate(HISTORY_KEYS):
+                history.setdefault(key, []).extend(values[:, column].tolist())
+        return self.samples
 
 
 def face_grid(images, nrow=4):

@@ -28,57 +28,44 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, load
     Inputs:
     - D, G: PyTorch models for the discriminator and generator (already on their device).
     - D_solver, G_solver: torch.optim Optimizers for training the discriminator and generator.
-    - discriminator_loss, generator_loss: functions to use for computing the losses; each returns
-      one number as a tensor (shape () or (1,)).
-    - loader_train: iterable of (images, labels) batches, images in [0, 1] of shape
-      (N, 1, 28, 28); a partial last batch (N != batch_size) is skipped.
-    - show_every: print losses and keep 16 samples every show_every iterations. The samples always
-      come from the same 16 noise vectors, so the grids show how G's answer to them improves.
-    - batch_size: batch size to use for training.
-    - noise_size: dimension of the noise to use as input to the generator.
-    - num_epochs: number of epochs over the training dataset to use for training.
+    - discriminator_loss, generator_loss: functions computing the losses; each returns one number (shape () or (1,)).
+    - loader_train: (images, labels) batches, images in [0, 1] of shape (N, 1, 28, 28); partial batches are skipped.
+    - show_every: print losses and keep 16 samples every show_every iterations (always from the same 16 noise
+      vectors, so the grids show how G's answer to them improves).
+    - batch_size, noise_size, num_epochs: the batch size, the dimension of G's noise, the epochs over loader_train.
     - max_iters: if not None, stop after this many iterations (a shorter run).
-    - history: if a dict is given, it is filled with per-iteration lists "d_loss", "g_loss",
-      "d_real" and "d_fake" (the mean of sigmoid(D(x)) and sigmoid(D(G(z))): the
-      discriminator's belief that real and fake images are real).
-    - bfloat16: None (default): bfloat16 autocast where the hardware is fast at it; True / False:
-      always / never (see nndl2.speed).
-    - on_show: if given, called as on_show(iteration, G) every show_every iterations, after the
-      samples are kept (the "Going further" experiments measure G there).
-    - sample_noise: the function that draws each batch's noise, called as sample_noise(batch_size,
-      noise_size) once per iteration (the notebook passes your gan.sample_noise); None: uniform
-      noise on [-1, 1), drawn as 2 * torch.rand(batch_size, noise_size) - 1.
+    - history: if a dict, filled with per-iteration lists "d_loss", "g_loss", "d_real" and "d_fake" (the mean of
+      sigmoid(D(x)) and of sigmoid(D(G(z))): D's belief that real and fake images are real).
+    - bfloat16: None: bfloat16 autocast where the hardware is fast at it; True / False: always / never (nndl2.speed).
+    - on_show: if given, called as on_show(iteration, G) every show_every iterations, after the samples are kept.
+    - sample_noise: draws each batch's noise, sample_noise(batch_size, noise_size) (the notebook passes your
+      gan.sample_noise); None: uniform noise on [-1, 1).
 
     Returns:
     - images: list of numpy arrays (16, 784), the samples kept every show_every iterations.
     """
     device = next(G.parameters()).device
-    # The progress grids' noise has its own random generator: training draws the same numbers
-    # from torch's global one with or without the grids.
-    fixed_noise = (2 * torch.rand(16, noise_size, generator=torch.Generator().manual_seed(0)) - 1).to(device)
-    progress = Progress(G, fixed_noise, loader_train, num_epochs, max_iters, show_every, on_show)
-    examples = {D: torch.zeros(2, 1, 28, 28, device=device), G: fixed_noise[:2]}  # see platform_speedups
+    progress = Progress(G, noise_size, loader_train, num_epochs, max_iters, show_every, on_show)
+    examples = {D: torch.zeros(2, 1, 28, 28, device=device), G: progress.fixed_noise[:2]}  # see platform_speedups
     with platform_speedups(device, examples, (D_solver, G_solver), bfloat16) as autocast:
         for iteration, epoch, x in full_batches(loader_train, batch_size, num_epochs, max_iters):
             real_data = 2 * x.to(device, non_blocking=True) - 1  # [0, 1] -> [-1, 1], the range of G's tanh
             noise = training_noise(sample_noise, batch_size, noise_size).to(device, non_blocking=True)
 
-            # (1) Discriminator step: real digits should score "real", fakes "fake". The fake batch
-            # is made once and reused for the generator step, as in PyTorch's DCGAN example;
-            # detach() keeps this loss from sending gradients into G.
+            # (1) Discriminator step: real digits should score "real", fakes "fake". The fakes are made once
+            # and reused for the generator step, as in PyTorch's DCGAN example; detach() keeps G out of D's loss.
             with autocast:
                 fake_images = G(noise)
                 logits_real = D(real_data)
                 logits_fake = D(fake_images.detach().view(batch_size, 1, 28, 28))
-            # The losses see float32 logits, also when the networks ran in bfloat16.
-            logits_real, logits_fake = logits_real.float(), logits_fake.float()
+            logits_real, logits_fake = logits_real.float(), logits_fake.float()  # float32 logits, even in bfloat16
             d_total_error = one_number(discriminator_loss(logits_real, logits_fake), "discriminator")
             D_solver.zero_grad(set_to_none=True)
             d_total_error.backward()
             D_solver.step()
 
-            # (2) Generator step: the same fakes, scored by the updated discriminator, should score
-            # "real". D's weights need no gradient here: scored with D frozen, autograd skips them.
+            # (2) Generator step: the same fakes, scored by the updated D, should score "real" (D frozen: no
+            # gradient for its weights).
             with frozen(D), autocast:
                 gen_logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
             g_error = one_number(generator_loss(gen_logits_fake.float()), "generator")
@@ -86,7 +73,6 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, load
             g_error.backward()
             G_solver.step()
 
-            # Logging: losses and D's beliefs every iteration, printed and drawn every show_every.
             progress.log(iteration, epoch, d_total_error, g_error, logits_real, logits_fake, autocast)
     return progress.close(history)
 
@@ -118,11 +104,15 @@ def frozen(network):
 
 class Progress:
     """run_a_gan's bookkeeping: the progress bar, each iteration's losses and D's beliefs (read back into
-    `history` at the end), and every show_every iterations a printed line, 16 samples and on_show."""
+    `history` at the end), and every show_every iterations a printed line, 16 samples and on_show.
 
-    def __init__(self, G, fixed_noise, loader_train, num_epochs, max_iters, show_every, on_show):
+    The samples come from 16 fixed noise vectors (`fixed_noise`, on G's device) drawn from a random generator
+    of their own: training draws the same numbers from torch's global one with or without the grids."""
+
+    def __init__(self, G, noise_size, loader_train, num_epochs, max_iters, show_every, on_show):
         self.G = G
-        self.fixed_noise = fixed_noise
+        noise = 2 * torch.rand(16, noise_size, generator=torch.Generator().manual_seed(0)) - 1
+        self.fixed_noise = noise.to(next(G.parameters()).device)
         self.num_epochs = num_epochs
         self.show_every = show_every
         self.on_show = on_show

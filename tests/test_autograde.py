@@ -44,7 +44,7 @@ from grading.instructor import autograde
 from grading.instructor.intake.normalize import rebuild
 from grading.instructor.judging import judge
 from grading.instructor.judging.answers import judge_answers
-from grading.instructor.settings import Settings, training_device
+from grading.instructor.settings import Settings, training_args, training_device
 from grading.kit import ROOT, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
 from nndl2.agent import export
@@ -415,13 +415,24 @@ def test_a_sample_noise_that_breaks_training_fails_that_gan_with_the_reason(tmp_
     that GAN's run records the error, and its Inline Question says it, as for a broken loss."""
     (tmp_path / "gan.py").write_text(corpus.replace_once(SOLUTION_GAN.read_text(), REFERENCE_NOISE, body, "noise"))
     out = tmp_path / "training"
+    settings = Settings(budget="smoke", device="cpu").write_inside(tmp_path / "settings")
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_ROOT": str(mnist_synthetic), "OMP_NUM_THREADS": "1"}
     subprocess.run(
-        [sys.executable, "-m", "nndl2.agent.export", "train", "--gans", "vanilla", "--budget", "smoke",
-         "--out", str(out / "vanilla")], cwd=tmp_path, env=environment, check=True, capture_output=True,
+        [sys.executable, "-m", "nndl2.agent.export", *training_args("vanilla", out / "vanilla")], cwd=tmp_path,
+        env={**environment, "GAN_KIT_SETTINGS": str(settings)}, check=True, capture_output=True,
     )  # fmt: skip
     verdict = judge.judge_training(out, {})["test_inline_q1"]
     assert not verdict.passed and verdict.message == said
+
+
+def test_the_training_export_refuses_to_run_without_the_graders_settings_file(tmp_path, monkeypatch, capsys):
+    from nndl2.agent import export
+
+    monkeypatch.delenv("GAN_KIT_SETTINGS", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        export.main(training_args("vanilla", tmp_path / "out"))
+    assert stopped.value.code == 2 and "GAN_KIT_SETTINGS names no settings file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 # -- the real budget (not in CI: ./kit test -m long) -----------------------------------------------

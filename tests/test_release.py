@@ -99,3 +99,25 @@ def test_source_notebook_follows_the_assignment_order():
     ]  # fmt: skip
     positions = [text.find(section) for section in sections]
     assert -1 not in positions and positions == sorted(positions)
+
+
+def test_the_kits_nbgrader_starts_without_the_iri_checkers_parsers():
+    """Every kit tool starts nbgrader through grading.course.NBGRADER: nbgrader runs (its version here), and
+    rfc3987-syntax's 35 Lark parsers, which `python -m nbgrader` builds at import where it is installed, are not."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from grading.course import NBGRADER, nbgrader_env
+
+    def started(argv):
+        done = subprocess.run([argv[0], "-X", "importtime", *argv[1:], "--version"], capture_output=True, text=True,
+                              env=nbgrader_env())  # fmt: skip
+        assert done.returncode == 0 and "nbgrader version" in done.stdout, done.stderr[-2000:]
+        return {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+    imported = started(NBGRADER)
+    assert {"nbgrader.apps.nbgraderapp", "nbformat", "jsonschema"} <= imported
+    assert "rfc3987_syntax.syntax_helpers" not in imported and "lark" not in imported  # (its name: looked up, refused)
+    if importlib.util.find_spec("rfc3987_syntax"):  # the control: the plain command line does build them here
+        assert {"rfc3987_syntax.syntax_helpers", "lark"} <= started([sys.executable, "-m", "nbgrader"])

@@ -1,13 +1,15 @@
 """The one grading configuration (grading/instructor/settings.py): its defaults are the command's, a bad value is
 refused with the reason before anything is graded, and the sandboxed runs get what it says."""
 
+import json
 import os
 
 import pytest
 
 from grading.instructor import autograde
 from grading.instructor.confine.limits import GiB
-from grading.instructor.settings import Settings, TimeBudget
+from grading.instructor.settings import Settings, TimeBudget, training_args
+from nndl2 import budget
 
 
 def test_the_commands_defaults_are_the_settings_defaults(tmp_path):
@@ -42,16 +44,29 @@ def test_the_command_refuses_a_bad_setting_before_grading(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_the_sandboxed_runs_get_the_settings_and_nothing_else():
+def test_the_sandboxed_runs_get_the_settings_as_one_file_and_nothing_else(tmp_path):
     settings = Settings(budget="smoke", threads=2, device="cpu", whole_budget=True, time=TimeBudget(300))
-    assert settings.inside_env() == {
-        "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1", "GAN_KIT_BUDGET": "smoke",
+    path = settings.write_inside(tmp_path / "settings")
+    assert path == tmp_path / "settings" / "settings.json"
+    assert json.loads(path.read_text()) == {"budget": "smoke", "device": "cpu", "whole_budget": True}
+    assert settings.inside_env("/grading/settings.json") == {
+        "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1", "GAN_KIT_SETTINGS": "/grading/settings.json",
         "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
     }  # fmt: skip
-    assert settings.training_args("dcgan", "/exports") == [
-        "train", "--gans", "dcgan", "--budget", "smoke", "--device", "cpu", "--whole-budget", "--out", "/exports",
-    ]  # fmt: skip
-    assert "--whole-budget" not in Settings(device="cpu").training_args("dcgan", "/exports")
+    assert training_args("dcgan", "/exports") == ["train", "--gans", "dcgan", "--out", "/exports"]
+    # the sandboxed side's reader (student package, no grading/ import) takes exactly what the grader wrote
+    assert budget.grader_settings({"GAN_KIT_SETTINGS": str(path)}) == settings.inside()
+    assert budget.budget_name({"GAN_KIT_SETTINGS": str(path), "NBGRADER_EXECUTION": "autograde"}) == "smoke"
+    assert budget.grader_settings({}) is None and budget.budget_name({"NBGRADER_EXECUTION": "autograde"}) == "autograde"
     # what a submission's result is keyed on, and its kept trainings: another value grades it (or trains it) again
     assert settings.key() == "smoke/2/300" and Settings().key() == "autograde/1/900"
     assert settings.training() == "smoke/whole/cpu" and Settings(device="cpu").training() == "autograde/cpu"
+
+
+@pytest.mark.parametrize(
+    "content", ['{"budget": "smoke"}', '{"budget": "huge", "device": "cpu", "whole_budget": false}', "[]"]
+)
+def test_a_settings_file_that_is_not_the_graders_is_refused(tmp_path, content):
+    (tmp_path / "settings.json").write_text(content)
+    with pytest.raises(ValueError, match="not the grader's settings file"):
+        budget.grader_settings({"GAN_KIT_SETTINGS": str(tmp_path / "settings.json")})

@@ -19,7 +19,7 @@ from grading.instructor.autograde import Run, compile_problem, hang_location, ro
 from grading.instructor.confine.limits import GiB, Limits
 from grading.instructor.judging import judge
 from grading.instructor.settings import SUBMISSION_TIMEOUT, Clock, Settings, TimeBudget
-from grading.kit import SOLUTION_GAN
+from grading.kit import NBGRADER_CONFIG, ROOT, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, write_submission
 
 ITEMS = autograde.graded_items()
@@ -30,6 +30,15 @@ INLINE = ["test_inline_q4", "test_inline_q5", "test_inline_q6"]
 
 def clock(total, elapsed, **fractions):
     return Clock(TimeBudget(total, **fractions), time.monotonic() - elapsed)
+
+
+def test_no_notebook_cell_runs_longer_than_a_whole_submission_may(monkeypatch):
+    """nbgrader's per-cell timeout is the settings' default time budget (stated once), not a number of its own."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setenv("GAN_KIT_ROOT", str(ROOT))
+    config = PyFileConfigLoader(NBGRADER_CONFIG.name, path=str(NBGRADER_CONFIG.parent)).load_config()
+    assert config.Execute.timeout == SUBMISSION_TIMEOUT and config.Execute.interrupt_on_timeout is True
 
 
 def test_every_stage_draws_its_limit_from_what_is_left_of_the_budget():

@@ -45,10 +45,23 @@ def nbgrader_env(env=None):
     return environ
 
 
+# How every kit tool starts nbgrader's command line: `python -m nbgrader`, but for one import. jsonschema imports
+# every format checker that is installed, and rfc3987-syntax (which Jupyter's packages pull in through
+# jsonschema[format-nongpl]) compiles about 35 Lark parsers when imported: 1.7 of the 3.8 s nbgrader takes to
+# start on these machines, twice per graded submission (python-jsonschema/jsonschema#1428). No notebook schema
+# uses the IRI formats it checks, so nbgrader starts with that import refused (None in sys.modules: Python's way
+# to make an import fail); jsonschema then goes without those two checkers, and nothing else changes.
+NBGRADER = [
+    sys.executable,
+    "-c",
+    "import sys; sys.modules['rfc3987_syntax'] = None; from nbgrader.apps.nbgraderapp import main; main()",
+]
+
+
 def nbgrader(root, *args, env=None, timeout=None, check=True):
     """Run the nbgrader command line in course `root` with this Python's environment."""
     environ = nbgrader_env(env)
-    command = [sys.executable, "-m", "nbgrader", *args, "--CourseDirectory.root=" + str(root)]
+    command = [*NBGRADER, *args, "--CourseDirectory.root=" + str(root)]
     return subprocess.run(command, cwd=root, env=environ, timeout=timeout, check=check, capture_output=True, text=True)
 
 

@@ -12,9 +12,7 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Autograde.exclude_overwriting = {"GANs-PyTorch": ["gan.py"]}
 
 
-# A cell may train a GAN: at the autograde budget (nndl2/budget.py) the slowest takes ~2 minutes
-# on a 2-core CPU. The timeout leaves room for a slow machine; a runaway cell is stopped.
-c.Execute.timeout = 900
+# A runaway cell is interrupted at its timeout (Execute.timeout: set below, from the kit's settings).
 c.Execute.interrupt_on_timeout = True
 
 # Python warnings (a torch deprecation, say) are not the student's error: strip them from the outputs
@@ -36,6 +34,12 @@ KIT_ROOT = os.environ.get("GAN_KIT_ROOT", "")  # build_course writes the kit's p
 
 if KIT_ROOT:
     sys.path.insert(0, KIT_ROOT)
+    from grading.kit import SUBMISSION_TIMEOUT
+
+    # No cell runs longer than a whole submission may (the default time budget, stated once in
+    # grading/kit.py); the kit's autograde also gives each notebook its own deadline
+    # (LimitedExecute.deadline, below), which shortens every cell's timeout to the time left.
+    c.Execute.timeout = SUBMISSION_TIMEOUT
 
     # Submissions reach nbgrader already rebuilt from the release around the student's answers
     # (grading/instructor/intake/normalize.py), so nbgrader's own sanitizing passes find every cell in place.

@@ -84,7 +84,7 @@ from pathlib import Path
 import nbformat
 import torch
 
-from grading.course import build_course, generate_assignment, going_further, nbgrader_env, part2
+from grading.course import NBGRADER, build_course, generate_assignment, going_further, nbgrader_env, part2
 from grading.course.preprocessors.feedback_summary import NOTES
 from grading.instructor.confine import sandbox
 from grading.instructor.confine.limits import GiB, describe
@@ -95,7 +95,15 @@ from grading.instructor.judging import answers, judge, judge_faces, trained, ver
 from grading.instructor.outputs import gradebook, lms
 from grading.instructor.outputs.gradebook import Gradebooks
 from grading.instructor.outputs.gradebook import url as gradebook_url
-from grading.instructor.settings import BUDGETS, Clock, Settings, TimeBudget
+from grading.instructor.settings import (
+    BUDGETS,
+    INSIDE_FOLDER,
+    SETTINGS_VARIABLE,
+    Clock,
+    Settings,
+    TimeBudget,
+    training_args,
+)
 from grading.kit import (
     ASSIGNMENT,
     FACES_NOTEBOOK,
@@ -326,6 +334,7 @@ class Grader:
                 "the solution, other submissions and anything else that user can.",
                 file=sys.stderr,
             )
+        self.settings_file = self.settings.write_inside(self.out / "settings")  # handed to every run of student code
         self.items = graded_items()
         self.points = {grade_id: points for grade_id, points, _ in self.items}
         self.kit = checksum(grading_files())
@@ -365,9 +374,9 @@ class Grader:
         stamp.write_text(self.kit)
 
     def env(self, student, exports=None, replay=None):
-        unwanted = {"PYTHONPATH", "GAN_KIT_BUDGET", "JUPYTER_PATH", EXPORTS, REPLAY}
+        unwanted = {"PYTHONPATH", "GAN_KIT_BUDGET", SETTINGS_VARIABLE, "JUPYTER_PATH", EXPORTS, REPLAY}
         env = nbgrader_env({k: v for k, v in os.environ.items() if k not in unwanted})
-        env.update(self.settings.inside_env())  # the budget and threads, as in the sandboxed runs
+        env.update(self.settings.inside_env(self.settings_file))  # the settings file and threads, as sandboxed
         if self.mnist_root:
             env["MNIST_ROOT"] = str(self.mnist_root)
         if exports:
@@ -397,7 +406,7 @@ class Grader:
                 return "", None
             return f"time limit ({timeout:g} s) reached", hang_location(output, assignment / module)
         box = sandbox.Sandbox(
-            assignment, exports=exports, data=self.mnist_root, env=self.settings.inside_env(),
+            assignment, exports=exports, data=self.mnist_root, binds=self.inside_binds(), env=self.inside_env(),
             limits=dataclasses.replace(self.settings.limits, wall_time=timeout), gpu=gpu,
         )  # fmt: skip
         command = [box.layout.python, *watchdog, *args(sandbox.EXPORTS)]
@@ -409,9 +418,17 @@ class Grader:
             return outcome.reason, None
         return outcome.reason, hang_location(outcome.stderr, assignment / module)
 
+    def inside_binds(self):
+        """The sandbox's read-only folder of the settings file (INSIDE_FOLDER)."""
+        return {INSIDE_FOLDER: self.settings_file.parent}
+
+    def inside_env(self):
+        """The variables of every sandboxed run (Settings.inside_env), the settings file as the sandbox shows it."""
+        return self.settings.inside_env(f"{INSIDE_FOLDER}/{self.settings_file.name}")
+
     def nbgrader(self, student, command, *options, db, timeout=None, env=None):
         """Run `nbgrader <command>` for one student on gradebook `db`, in its own process group; (returncode, log)."""
-        argv = [sys.executable, "-m", "nbgrader", command, ASSIGNMENT, f"--student={student}", "--force", *options]
+        argv = [*NBGRADER, command, ASSIGNMENT, f"--student={student}", "--force", *options]
         argv += [f"--CourseDirectory.root={self.course}", f"--db={gradebook_url(db)}"]
         if command == "autograde":
             argv.append("--ReplayTraining.replay=True")
@@ -545,7 +562,7 @@ class Grader:
                 run.reused.append(gan)
                 continue
 
-            train = functools.partial(self.settings.training_args, gan)
+            train = functools.partial(training_args, gan)
             limit = run.clock.training(len(GANS) - index)
             cuda = self.settings.device == "cuda"
             with run.timed("training"):
@@ -619,30 +636,7 @@ class Grader:
         gan.py until the notebook's time runs out: its answers to Inline Questions 4-6 are still scored.
         """
         student = run.student
-        if "notebook" in run.staged:
-            notebook, notes = rebuild(run.staged["notebook"].read_bytes())
-            run.reasons.extend(notes)
-        else:
-            notebook, _ = rebuild(b"")  # the release: its test cells still show the gan.py checks
-        folder = self.course / "submitted" / student / ASSIGNMENT
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        nbformat.write(notebook, folder / NOTEBOOK_NAME)
-        if part2.graded() and "faces_notebook" in run.staged:  # never run: its outputs are the student's
-            release = nbformat.read(self.course / FACES_RELEASE, as_version=4)
-            data = run.staged["faces_notebook"].read_bytes()
-            shipped = nbformat.read(FACES_NOTEBOOK, as_version=4)  # the ungraded release, had before FACES_POINTS
-            faces, notes = rebuild(data, release, keep_outputs=True, name=FACES_SOURCE_NOTEBOOK.name, also=shipped)
-            run.reasons.extend(notes)
-            nbformat.write(faces, folder / FACES_SOURCE_NOTEBOOK.name)
-        elif part2.graded():  # not submitted: the release, so that the pass scores faces.py's items (not run)
-            shutil.copy(self.course / FACES_RELEASE, folder / FACES_SOURCE_NOTEBOOK.name)
-        if hung:
-            (folder / "gan.py").write_text(stand_in_gan(hung))
-        elif "gan" in run.staged:
-            shutil.copy(run.staged["gan"], folder / "gan.py")
-        if run.submission.submitted_at:  # nbgrader's late policy reads the submission time from here
-            (folder / "timestamp.txt").write_text(run.submission.submitted_at.isoformat())
+        self.submit(run, hung)
         exports, replay = run.work / "exports" / "notebook", run.work / "exports" / "training"
         observations = run.work / "observations.json"
         deadline, kernel_wall, limit = notebook_limits(run.clock.notebook())
@@ -656,8 +650,8 @@ class Grader:
             autograded = self.course / "autograded" / student / ASSIGNMENT
             autograded.mkdir(parents=True, exist_ok=True)
             box = sandbox.Sandbox(
-                autograded, exports=exports, data=self.mnist_root, binds={"/replay": replay},
-                env={**self.settings.inside_env(), REPLAY: "/replay"}, pass_env=("NBGRADER_EXECUTION",),
+                autograded, exports=exports, data=self.mnist_root, binds={**self.inside_binds(), "/replay": replay},
+                env={**self.inside_env(), REPLAY: "/replay"}, pass_env=("NBGRADER_EXECUTION",),
                 limits=dataclasses.replace(self.settings.limits, wall_time=kernel_wall),
             )  # fmt: skip
             kernel = sandbox.write_kernelspec(self.course / "kernels" / student, box, run.work / "kernel.outcome.json")
@@ -683,6 +677,34 @@ class Grader:
             run.reasons.append("nbgrader could not run the notebook")
         run.reasons.extend(truncations(observations))
         return verdict.load(scored) if scored.exists() and gradebook.has_submission(db, student) else None
+
+    def submit(self, run, hung):
+        """The course's submitted folder of `run`: the notebook rebuilt around the student's answers (the release
+        without one), Part 2's notebook where graded, gan.py (the stand-in where it `hung`), the submission time."""
+        if "notebook" in run.staged:
+            notebook, notes = rebuild(run.staged["notebook"].read_bytes())
+            run.reasons.extend(notes)
+        else:
+            notebook, _ = rebuild(b"")  # the release: its test cells still show the gan.py checks
+        folder = self.course / "submitted" / run.student / ASSIGNMENT
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / NOTEBOOK_NAME)
+        if part2.graded() and "faces_notebook" in run.staged:  # never run: its outputs are the student's
+            release = nbformat.read(self.course / FACES_RELEASE, as_version=4)
+            data = run.staged["faces_notebook"].read_bytes()
+            shipped = nbformat.read(FACES_NOTEBOOK, as_version=4)  # the ungraded release, had before FACES_POINTS
+            faces, notes = rebuild(data, release, keep_outputs=True, name=FACES_SOURCE_NOTEBOOK.name, also=shipped)
+            run.reasons.extend(notes)
+            nbformat.write(faces, folder / FACES_SOURCE_NOTEBOOK.name)
+        elif part2.graded():  # not submitted: the release, so that the pass scores faces.py's items (not run)
+            shutil.copy(self.course / FACES_RELEASE, folder / FACES_SOURCE_NOTEBOOK.name)
+        if hung:
+            (folder / "gan.py").write_text(stand_in_gan(hung))
+        elif "gan" in run.staged:
+            shutil.copy(run.staged["gan"], folder / "gan.py")
+        if run.submission.submitted_at:  # nbgrader's late policy reads the submission time from here
+            (folder / "timestamp.txt").write_text(run.submission.submitted_at.isoformat())
 
     def scoring(self, run, answers):
         """The options of nbgrader's scoring pass (JudgedGrades): the verdicts so far (Part 2's items by hand: none

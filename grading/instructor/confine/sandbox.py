@@ -8,7 +8,8 @@ path (no path of the grader's appears):
     /opt/python, /opt/venv the Python environment (base installation and venv), read-only
     /assignment            the student's graded folder, read-only, the working directory
     /data                  MNIST, read-only (MNIST_ROOT=/data)
-    /replay (for example)  more read-only folders the caller names (Sandbox.binds)
+    /grading, /replay      more read-only folders the caller names (Sandbox.binds): the grader's settings
+                           file, the training runs the notebook replays
     /exports               a tmpfs of Limits.exports bytes, seeded from and copied back to a host
                            folder (GAN_KIT_EXPORTS=/exports): the only place whose files outlive the run
     /tmp, /dev/shm         private tmpfs mounts, sized by Limits.tmp and Limits.shm
@@ -288,7 +289,7 @@ class Sandbox:
     exports: Path | None = None  # receives /exports at the end (seeded from it at the start)
     data: Path | None = None  # MNIST folder: read-only at /data
     binds: dict = field(default_factory=dict)  # more read-only folders: {sandbox path: host path}, e.g. /replay
-    env: dict = field(default_factory=dict)  # extra variables inside (GAN_KIT_BUDGET...)
+    env: dict = field(default_factory=dict)  # extra variables inside (GAN_KIT_SETTINGS...)
     pass_env: tuple = ()  # variables copied from the launcher's environment when set (NBGRADER_EXECUTION)
     limits: Limits = field(default_factory=Limits)
     gpu: bool = False  # bind the NVIDIA device nodes (untested on GPU hardware)
