@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from nndl2.budget import budget_name
 from nndl2.speed import platform_speedups
-from nndl2.training import frozen
+from nndl2.training import fill_history, fixed_noise, frozen
 
 FACES_ROOT = "FACES_ROOT"  # environment variable: the image folder, when the notebook's default is not it
 DEFAULT_ROOT = "faces"  # the notebook's default: faces/<class folder>/<image>.jpg beside the notebook
@@ -47,7 +47,6 @@ BUDGET = budget_name()
 TRAINING = BUDGETS[BUDGET]
 IMAGE_SIZE = 32  # the networks of faces.py are built for 32x32 images
 SEED = 0  # torch.manual_seed before building the networks, so a run can be repeated
-HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # nndl2.plots.plot_history draws these
 
 
 class ImageFolderError(FileNotFoundError):
@@ -176,10 +175,8 @@ def train_faces(D, G, d_optimizer, g_optimizer, real_loss, fake_loss, scale, loa
 
 class Progress:
     """train_faces' bookkeeping: the progress bar, each iteration's losses and D's beliefs (read back into `history`
-    at the end), the log line every print_every iterations and at each epoch's end, and the samples' grids.
-
-    The samples come from 16 fixed noise vectors (`fixed_noise`, on G's device) drawn from a random generator
-    of their own: training draws the same numbers with or without the grids."""
+    at the end), the log line every print_every iterations and at each epoch's end, and the samples' grids (from
+    16 fixed noise vectors: nndl2.training.fixed_noise). `history` gets the first four of its five columns."""
 
     def __init__(self, G, z_size, loader, num_epochs, images_per_epoch, print_every, sample_every):
         self.G, self.num_epochs, self.print_every, self.sample_every = G, num_epochs, print_every, sample_every
@@ -187,8 +184,7 @@ class Progress:
         if images_per_epoch is not None:
             batch_size = getattr(loader, "batch_size", None) or 1
             self.per_epoch = min(self.per_epoch, max(1, math.ceil(images_per_epoch / batch_size)))
-        noise = 2 * torch.rand(16, z_size, generator=torch.Generator().manual_seed(0)) - 1
-        self.fixed_noise = noise.to(next(G.parameters()).device)
+        self.fixed_noise = fixed_noise(z_size, next(G.parameters()).device)
         self.samples, self.stats, self.iteration = [], [], 0
         self.bar = tqdm(total=num_epochs * self.per_epoch, desc="training", file=sys.stdout, mininterval=2.0)
 
@@ -213,10 +209,7 @@ class Progress:
     def close(self, history):
         """Closes the bar, fills `history` (if a dict) and returns the kept samples."""
         self.bar.close()
-        if history is not None and self.stats:
-            values = torch.stack(self.stats).cpu().numpy()
-            for column, key in enumerate(HISTORY_KEYS):
-                history.setdefault(key, []).extend(values[:, column].tolist())
+        fill_history(history, self.stats)
         return self.samples
 
 

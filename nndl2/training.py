@@ -104,15 +104,12 @@ def frozen(network):
 
 class Progress:
     """run_a_gan's bookkeeping: the progress bar, each iteration's losses and D's beliefs (read back into
-    `history` at the end), and every show_every iterations a printed line, 16 samples and on_show.
-
-    The samples come from 16 fixed noise vectors (`fixed_noise`, on G's device) drawn from a random generator
-    of their own: training draws the same numbers from torch's global one with or without the grids."""
+    `history` at the end), and every show_every iterations a printed line, 16 samples (from fixed_noise)
+    and on_show."""
 
     def __init__(self, G, noise_size, loader_train, num_epochs, max_iters, show_every, on_show):
         self.G = G
-        noise = 2 * torch.rand(16, noise_size, generator=torch.Generator().manual_seed(0)) - 1
-        self.fixed_noise = noise.to(next(G.parameters()).device)
+        self.fixed_noise = fixed_noise(noise_size, next(G.parameters()).device)
         self.num_epochs = num_epochs
         self.show_every = show_every
         self.on_show = on_show
@@ -141,11 +138,23 @@ class Progress:
     def close(self, history):
         """Closes the bar, fills `history` (if a dict) and returns the kept samples."""
         self.bar.close()
-        if history is not None and self.stats:
-            values = torch.stack(self.stats).cpu().numpy()
-            for column, key in enumerate(HISTORY_KEYS):
-                history.setdefault(key, []).extend(values[:, column].tolist())
+        fill_history(history, self.stats)
         return self.images
+
+
+def fixed_noise(noise_size, device):
+    """The progress grids' 16 noise vectors, uniform on [-1, 1), on `device`. They come from a random generator of
+    their own: training draws the same numbers from torch's global one with or without the grids."""
+    return (2 * torch.rand(16, noise_size, generator=torch.Generator().manual_seed(0)) - 1).to(device)
+
+
+def fill_history(history, stats):
+    """Extend `history`'s lists (if it is a dict) with `stats`, per-iteration tensors whose first columns are
+    HISTORY_KEYS, read back from the device once."""
+    if history is not None and stats:
+        values = torch.stack(stats).cpu().numpy()
+        for column, key in enumerate(HISTORY_KEYS):
+            history.setdefault(key, []).extend(values[:, column].tolist())
 
 
 def training_noise(sample_noise, batch_size, noise_size):
