@@ -30,11 +30,14 @@ FACES_SOURCE_NOTEBOOK = COURSE / "source" / FACES_ASSIGNMENT / f"{FACES_ASSIGNME
 
 def import_file(path, name):
     """Import the Python file at `path` as a fresh module registered as `name` (not found by a search of
-    sys.path, so no other file of that name can stand in for it)."""
+    sys.path, so no other file of that name can stand in for it). Any file name will do (the corpus's styles
+    are gan.py files named *.py.txt)."""
+    import importlib.machinery
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location(name, path)
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -1,0 +1,277 @@
+"""Each graded metric's distribution over training seeds, for the reference and for other correct gan.py files
+(the corpus's styles): how far every threshold of Inline Questions 1-3 lies from what correct solutions written
+in each style reach, in standard deviations over seeds, in float32 (the grader's CPUs without fast bfloat16, and
+Colab's T4; bfloat16 runs of the reference are grading/ta/calibration.md's).
+
+    MNIST_ROOT=/tmp/mnist-mlx python -m grading.ta.seed_distributions tests/corpus/styles/*.py.txt --seeds 20
+    python -m grading.ta.seed_distributions tests/corpus/styles/*.py.txt --seeds 20 --report-only
+    python -m grading.ta.seed_distributions --render
+
+First, for each file and GAN, a fingerprint: the GAN trained a few iterations at two seeds (FINGERPRINT), G's
+weights hashed. Files whose GAN trains bit for bit alike that far (the reference's included) are assumed to
+train alike to the end and share one distribution: only distinct trainings are trained, for the whole
+autograde budget, once per seed, as the grader's training run does it (nndl2.agent.training.train_gan, float32,
+one thread, torch.manual_seed(seed) before building the nets); their final samples (quality.sample_images:
+1,000 samples, noise seed 0) are evaluated. Samples are cached (--cache, outside the repo; empty it when the
+kit's training code changes), so the command is resumable and can run as several processes, each on its own
+seeds (--first, --every; the last one to finish reports every seed).
+
+It writes the measurements (REPORT_JSON; measurements recorded there and not cached are kept) and REPORT_MD:
+per GAN and distinct training, how many seeds pass every bound and the smallest margin, and whether that margin
+makes 99.9% of seeds passing a safe claim (the one-sided normal tolerance factor at 95% confidence: 4.32 sd for
+20 seeds); then each bound's mean, standard deviation, worst seed, limit (nndl2/quality.py THRESHOLDS) and
+margin. --render writes REPORT_MD again from REPORT_JSON (after a change of THRESHOLDS). --budget measures
+another budget (one that would replace the grader's must first show these margins).
+"""
+
+import argparse
+import functools
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grading.kit import GRADING, import_file, load_solution
+from grading.ta import reference_gans
+from grading.ta.calibrate import METRICS
+from nndl2 import quality
+from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
+from nndl2.budget import BUDGETS
+from nndl2.data import MNISTBatches, load_mnist
+
+REPORT_MD = GRADING / "ta" / "seed_distributions.md"
+REPORT_JSON = GRADING / "ta" / "seed_distributions.json"
+DEFAULT_CACHE = Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit")) / "seed-distributions"
+FINGERPRINT = {"iterations": {"vanilla": 30, "lsgan": 30, "dcgan": 10}, "seeds": (0, 1)}
+BUDGET = "autograde"  # the grader's (another, e.g. a smaller one to calibrate: --budget)
+P_PASS, CONFIDENCE = 0.999, 0.95  # the share of seeds that must pass, and how sure the margin must make us of it
+
+
+def mnist_root():
+    """The MNIST folder training reads (MNIST_ROOT, else nndl2/), resolved: part of every cache key."""
+    return str(Path(os.environ.get("MNIST_ROOT") or Path(quality.__file__).parent).resolve())
+
+
+def loader():
+    """The notebook's training batches: the first 50,000 digits of MNIST_ROOT's MNIST, 128 at a time."""
+    return MNISTBatches(load_mnist(download=False), BATCH_SIZE, NUM_TRAIN)
+
+
+def fingerprint(module, gan, batches):
+    """sha256 (16 hex digits) of G's weights after FINGERPRINT's iterations at each of its seeds."""
+    digest = hashlib.sha256()
+    for seed in FINGERPRINT["seeds"]:
+        training = {"num_epochs": 1, "max_iters": FINGERPRINT["iterations"][gan]}
+        _, G, _, _ = train_gan(gan, module, batches, training, seed, show_every=10**9, bfloat16=False)
+        for p in G.parameters():
+            digest.update(p.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def write_atomically(path, save):
+    """save(temporary path), then rename it to `path`: a process reading `path` never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
+    save(partial)
+    os.replace(partial, path)
+
+
+def sample_path(cache, gan, budget, key, seed):
+    return Path(cache) / f"{gan}-{budget}-{key}-seed{seed}.npy"
+
+
+def train_samples(path, name, module, gan, budget, seed, batches):
+    """Train `gan` with `module` at `seed` for the whole `budget`; cache its final samples (1000, 784) at `path`."""
+    start = time.time()
+    _, G, _, _ = train_gan(gan, module, batches, BUDGETS[budget][gan], seed, show_every=10**9, bfloat16=False)
+    images = quality.sample_images(G, n=1000)
+    write_atomically(path, lambda partial: np.save(partial, images))
+    print(f"{gan} {name} seed {seed}: {time.time() - start:.0f} s", flush=True)
+
+
+def quantile():
+    """How many sds above the limit the mean must lie for P_PASS of seeds to pass, were the mean and sd known."""
+    from scipy.stats import norm  # scipy comes with mlxtend, in the kit's environment
+
+    return float(norm.ppf(P_PASS))
+
+
+def tolerance_factor(n):
+    """How many sds above the limit the mean of n seeds must lie for CONFIDENCE that P_PASS of all seeds pass
+    (the one-sided normal tolerance factor; 4.32 for 20 seeds, against the 3.09 of a known mean and sd)."""
+    from scipy.stats import nct
+
+    return float(nct.ppf(CONFIDENCE, df=n - 1, nc=quantile() * math.sqrt(n)) / math.sqrt(n))
+
+
+def margin_row(values, bound, limit):
+    """(mean, sd, worst, margin): the margin is the distance from the mean to `limit` in standard deviations,
+    positive on the passing side (every seed alike: infinite on the passing side, 0 at the limit)."""
+    values = np.asarray(values, dtype=float)
+    higher = bound.startswith("min")
+    mean, sd = values.mean(), values.std(ddof=1)
+    worst = values.min() if higher else values.max()
+    distance = (mean - limit) if higher else (limit - mean)
+    margin = distance / sd if sd > 0 else 0.0 if distance == 0 else math.copysign(math.inf, distance)
+    return mean, sd, worst, margin
+
+
+def summary(runs, gan):
+    """(seeds passing every bound, smallest margin, its bound) of one training's runs {seed: metrics}."""
+    passed = sum(quality.passes(m, gan)[0] for m in runs.values())
+    margins = {bound: margin_row([m[bound.split("_", 1)[1]] for m in runs.values()], bound, limit)[3]
+               for bound, limit in quality.THRESHOLDS[gan].items()}  # fmt: skip
+    bound = min(margins, key=margins.get)
+    return passed, margins[bound], bound
+
+
+def report(data):
+    """The markdown report of `data` (main's JSON): {"budget", "iterations": {gan: n}, "seeds", "mnist_root",
+    "groups": {gan: {fingerprint: [file names]}}, "metrics": {gan: {fingerprint: {seed: {metric: value}}}}}."""
+    seeds, groups = data["seeds"], data["groups"]
+    k = tolerance_factor(seeds)
+    iterations = ", ".join(f"{gan} {n}" for gan, n in data["iterations"].items())
+    out = [
+        "# Inline Questions 1-3: each metric's distribution over training seeds, per style",
+        "",
+        "Generated by `python -m grading.ta.seed_distributions` from `seed_distributions.json` and the thresholds",
+        "in force (do not edit by hand; how it is made is in that file's docstring).",
+        "",
+        f"- Training: the `{data['budget']}` budget ({iterations} iterations), all of it (the grader stops earlier",
+        "  only once the thresholds are met with room: a seed that passes here passes there), float32, one thread,",
+        f"  seeds 0-{seeds - 1}, MNIST from {data['mnist_root']}. Where the grader trains in bfloat16 (GPUs, CPUs",
+        "  with fast bfloat16), calibration.md's bfloat16 runs of the reference apply.",
+        "- Files whose GAN trains bit for bit like another's for a few iterations (the fingerprint) share a row: an",
+        "  assumption for the rest of the budget, not a proof.",
+        "- Margin: (mean - bound) / sd, positive on the passing side. Were the mean and sd known, a margin of",
+        f"  {quantile():.2f} sd would put {P_PASS:.1%} of seeds on the passing side; those of {seeds} seeds are",
+        f"  estimates, so a row says yes only from {k:.2f} sd (the one-sided normal tolerance factor,",
+        f"  {CONFIDENCE:.0%} confidence) with every seed passing; not shown between the two; no below.",
+        "",
+        f"| GAN | files that train alike | seeds | pass every bound | smallest margin (sd) | {P_PASS:.1%} |",
+        "|---|---|---|---|---|---|",
+    ]
+    details = []
+    for gan in GANS:
+        details += ["", f"## {gan}", ""]
+        for key, names in groups[gan].items():
+            runs = data["metrics"].get(gan, {}).get(key, {})
+            details += [f"**{', '.join(names)}** (fingerprint {key}; {len(runs)} of {seeds} seeds trained)", ""]
+            if len(runs) < 2:
+                out.append(f"| {gan} | {', '.join(names)} | {len(runs)} | - | - | not measured |")
+                details += ["(too few seeds trained for a distribution)", ""]
+                continue
+            passed, smallest, which = summary(runs, gan)
+            enough = passed == len(runs) and smallest >= tolerance_factor(len(runs))
+            verdict = "yes" if enough else "no" if passed < len(runs) or smallest < quantile() else "not shown"
+            out.append(
+                f"| {gan} | {', '.join(names)} | {len(runs)} | {passed} | {smallest:.1f} ({which}) | {verdict} |"
+            )
+            details += ["| bound | limit | mean | sd | worst seed | margin (sd) |", "|---|---|---|---|---|---|"]
+            for bound, limit in quality.THRESHOLDS[gan].items():
+                values = [m[bound.split("_", 1)[1]] for m in runs.values()]
+                mean, sd, worst, margin = margin_row(values, bound, limit)
+                details.append(f"| {bound} | {limit:g} | {mean:.3f} | {sd:.3f} | {worst:.3f} | {margin:.1f} |")
+            details += ["", f"{passed} of {len(runs)} seeds pass every bound.", ""]
+    return "\n".join(out + details).rstrip("\n") + "\n"
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m grading.ta.seed_distributions", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("files", nargs="*", type=Path, help="other correct gan.py files (e.g. tests/corpus/styles/*)")
+    parser.add_argument("--seeds", type=int, default=20, help="seeds 0 to SEEDS-1 (default 20, at least 2)")
+    parser.add_argument("--first", type=int, default=0, help="train seeds from FIRST on only (one process's share)")
+    parser.add_argument("--every", type=int, default=1, help="train every EVERY-th seed only (several processes)")
+    parser.add_argument("--gans", nargs="+", choices=GANS, default=list(GANS), help="train these GANs (default all)")
+    parser.add_argument("--budget", choices=sorted(BUDGETS), default=BUDGET, help=f"training budget (default {BUDGET})")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"samples cache (default {DEFAULT_CACHE})")
+    parser.add_argument("--report", type=Path, default=REPORT_MD, help="the report (its data: the same name, .json)")
+    parser.add_argument("--report-only", action="store_true", help="train nothing: report what is cached or recorded")
+    parser.add_argument("--render", action="store_true", help="only write the report again from its .json")
+    args = parser.parse_args(argv)
+    args.data = args.report.with_suffix(".json")
+    if args.render:
+        if args.files or not args.data.is_file():
+            parser.error(f"--render writes {args.report} from {args.data} alone: give no files; the .json must exist")
+        return args
+    if args.seeds < 2 or args.every < 1 or not 0 <= args.first < args.seeds:
+        parser.error("need --seeds of at least 2, --every of at least 1 and --first between 0 and SEEDS-1")
+    args.names = {}
+    for path in args.files:
+        name = path.name.removesuffix(".txt").removesuffix(".py")
+        if not path.is_file():
+            parser.error(f"{path}: no such file")
+        if name == "reference" or name in args.names:
+            parser.error(f"{path}: its name {name!r} is taken ({args.names.get(name, 'the reference solution')})")
+        args.names[name] = path
+    return args
+
+
+def fingerprints(args, modules, batches):
+    """{gan: {fingerprint: [names]}}, fingerprints kept in the cache (keyed by source, settings and data)."""
+    prints, groups = args.cache / "fingerprints.json", {gan: {} for gan in GANS}
+    known = json.loads(prints.read_text()) if prints.exists() else {}
+    for name, module in modules.items():
+        source = hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
+        for gan in GANS:
+            tag = f"{gan}:{source}:{json.dumps(FINGERPRINT, sort_keys=True)}:{mnist_root()}"
+            if tag not in known:
+                if args.report_only:
+                    raise SystemExit(f"{name}: no fingerprint of its {gan} GAN yet (run without --report-only)")
+                known[tag] = fingerprint(module, gan, batches())
+                known.update(json.loads(prints.read_text()) if prints.exists() else {})  # another process's
+                write_atomically(prints, lambda partial: partial.write_text(json.dumps(known, indent=1)))
+            groups[gan].setdefault(known[tag], []).append(name)
+    return groups
+
+
+def main(argv=None):
+    args = parse(argv)
+    if args.render:
+        args.report.write_text(report(json.loads(args.data.read_text())))
+        return 0
+    torch.set_num_threads(1)
+    modules = {"reference": load_solution()}
+    modules.update({name: import_file(path, f"style_{name}") for name, path in args.names.items()})
+    batches = functools.cache(loader)  # loaded once, and only if something trains
+    groups = fingerprints(args, modules, batches)
+    seeds = range(args.first, args.seeds, args.every) if not args.report_only else []
+    for seed in seeds:  # this process's seeds first: then the report holds what other processes finished meanwhile
+        for gan in args.gans:
+            for key, names in groups[gan].items():
+                path = sample_path(args.cache, gan, args.budget, key, seed)
+                if not path.exists():
+                    train_samples(path, names[0], modules[names[0]], gan, args.budget, seed, batches())
+    # What was recorded before (the same budget and data) stays, unless the cache has it: a machine without
+    # the cache can write the report again without losing the measurements.
+    recorded = json.loads(args.data.read_text()) if args.data.is_file() else {}
+    same = recorded.get("budget") == args.budget and recorded.get("mnist_root") == mnist_root()
+    metrics = {gan: {key: dict(recorded["metrics"].get(gan, {}).get(key, {})) if same else {} for key in groups[gan]}
+               for gan in GANS}  # fmt: skip
+    for gan in GANS:
+        for key in groups[gan]:
+            for seed in range(args.seeds):
+                path = sample_path(args.cache, gan, args.budget, key, seed)
+                if path.exists():
+                    found = quality.evaluate(np.load(path))
+                    metrics[gan][key][str(seed)] = {name: found[name] for name in METRICS}
+    iterations = {gan: reference_gans.iterations(gan, args.budget) for gan in GANS}
+    data = {"budget": args.budget, "iterations": iterations, "seeds": args.seeds, "mnist_root": mnist_root(),
+            "groups": groups, "metrics": metrics}  # fmt: skip
+    args.data.write_text(json.dumps(data, indent=1) + "\n")
+    args.report.write_text(report(data))
+    print(f"wrote {args.report} and {args.data.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
