@@ -11,9 +11,10 @@ import re
 import numpy as np
 import pytest
 
-from grading.kit import SOLUTION_GAN, import_file
+from grading.kit import ROOT, SOLUTION_GAN, import_file
 from grading.ta import seed_distributions as sd
 from nndl2 import quality
+from nndl2.agent.training import train_gan
 from nndl2.data import MNISTBatches, load_mnist
 
 
@@ -90,6 +91,20 @@ def test_a_fingerprint_tells_a_file_that_trains_like_the_reference_from_one_that
     other = import_file(tmp_path / "other.py.txt", "fingerprint_other")
     assert sd.fingerprint(same, "vanilla", batches) == sd.fingerprint(reference, "vanilla", batches)
     assert sd.fingerprint(other, "vanilla", batches) != sd.fingerprint(reference, "vanilla", batches)
+
+
+def test_a_module_that_declares_its_layers_in_another_order_shares_the_fingerprint_of_one_that_trains_alike(batches):
+    """module_grouped_declaration's DCGAN registers its parameters in another order than lsgan_shape1_bcewithlogits'
+    and trains bit for bit alike (their samples were equal at every seed measured): one fingerprint."""
+    styles = ROOT / "tests" / "corpus" / "styles"
+    grouped = import_file(styles / "module_grouped_declaration.py.txt", "fingerprint_grouped")
+    shape1 = import_file(styles / "lsgan_shape1_bcewithlogits.py.txt", "fingerprint_shape1")
+    order = {}
+    for name, module in (("grouped", grouped), ("shape1", shape1)):
+        _, G, _, _ = train_gan("dcgan", module, batches, {"num_epochs": 1, "max_iters": 1}, 0, show_every=10**9)
+        order[name] = [tuple(p.shape) for p in G.parameters()]
+    assert order["grouped"] != order["shape1"] and sorted(order["grouped"]) == sorted(order["shape1"])
+    assert sd.fingerprint(grouped, "dcgan", batches) == sd.fingerprint(shape1, "dcgan", batches)
 
 
 def test_the_command_trains_each_distinct_training_once_per_seed_then_reports_from_its_cache(

@@ -64,13 +64,16 @@ def loader():
 
 
 def fingerprint(module, gan, batches):
-    """sha256 (16 hex digits) of G's weights after FINGERPRINT's iterations at each of its seeds."""
+    """sha256 (16 hex digits) of G's weights after FINGERPRINT's iterations at each of its seeds: of each
+    tensor's shape and values, in sorted order (a module that declares its layers in another order but holds
+    the same weights trains alike)."""
     digest = hashlib.sha256()
     for seed in FINGERPRINT["seeds"]:
         training = {"num_epochs": 1, "max_iters": FINGERPRINT["iterations"][gan]}
         _, G, _, _ = train_gan(gan, module, batches, training, seed, show_every=10**9, bfloat16=False)
-        for p in G.parameters():
-            digest.update(p.detach().contiguous().numpy().tobytes())
+        tensors = [p.detach().contiguous().numpy() for p in G.parameters()]
+        for part in sorted(hashlib.sha256(f"{t.shape}".encode() + t.tobytes()).digest() for t in tensors):
+            digest.update(part)
     return digest.hexdigest()[:16]
 
 
@@ -223,7 +226,7 @@ def fingerprints(args, modules, batches):
     for name, module in modules.items():
         source = hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
         for gan in GANS:
-            tag = f"{gan}:{source}:{json.dumps(FINGERPRINT, sort_keys=True)}:{mnist_root()}"
+            tag = f"{gan}:{source}:{json.dumps(FINGERPRINT, sort_keys=True)}:sorted:{mnist_root()}"
             if tag not in known:
                 if args.report_only:
                     raise SystemExit(f"{name}: no fingerprint of its {gan} GAN yet (run without --report-only)")
