@@ -125,15 +125,6 @@ def margin_row(values, bound, limit):
     return mean, sd, worst, margin
 
 
-def summary(runs, gan):
-    """(seeds passing every bound, smallest margin, its bound) of one training's runs {seed: metrics}."""
-    passed = sum(quality.passes(m, gan)[0] for m in runs.values())
-    margins = {bound: margin_row([m[bound.split("_", 1)[1]] for m in runs.values()], bound, limit)[3]
-               for bound, limit in quality.THRESHOLDS[gan].items()}  # fmt: skip
-    bound = min(margins, key=margins.get)
-    return passed, margins[bound], bound
-
-
 def report(data):
     """The markdown report of `data` (main's JSON): {"budget", "iterations": {gan: n}, "seeds", "mnist_root",
     "groups": {gan: {fingerprint: [file names]}}, "metrics": {gan: {fingerprint: {seed: {metric: value}}}}}."""
@@ -170,16 +161,19 @@ def report(data):
                 out.append(f"| {gan} | {', '.join(names)} | {len(runs)} | - | - | not measured |")
                 details += ["(too few seeds trained for a distribution)", ""]
                 continue
-            passed, smallest, which = summary(runs, gan)
+            passed = sum(quality.passes(m, gan)[0] for m in runs.values())
+            rows = {bound: margin_row([m[bound.split("_", 1)[1]] for m in runs.values()], bound, limit)
+                    for bound, limit in quality.THRESHOLDS[gan].items()}  # fmt: skip
+            which = min(rows, key=lambda bound: rows[bound][3])
+            smallest = rows[which][3]
             enough = passed == len(runs) and smallest >= tolerance_factor(len(runs))
             verdict = "yes" if enough else "no" if passed < len(runs) or smallest < quantile() else "not shown"
             out.append(
                 f"| {gan} | {', '.join(names)} | {len(runs)} | {passed} | {smallest:.1f} ({which}) | {verdict} |"
             )
             details += ["| bound | limit | mean | sd | worst seed | margin (sd) |", "|---|---|---|---|---|---|"]
-            for bound, limit in quality.THRESHOLDS[gan].items():
-                values = [m[bound.split("_", 1)[1]] for m in runs.values()]
-                mean, sd, worst, margin = margin_row(values, bound, limit)
+            for bound, (mean, sd, worst, margin) in rows.items():
+                limit = quality.THRESHOLDS[gan][bound]
                 details.append(f"| {bound} | {limit:g} | {mean:.3f} | {sd:.3f} | {worst:.3f} | {margin:.1f} |")
             details += ["", f"{passed} of {len(runs)} seeds pass every bound.", ""]
     return "\n".join(out + details).rstrip("\n") + "\n"
