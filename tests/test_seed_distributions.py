@@ -63,15 +63,21 @@ def test_the_report_says_yes_only_where_every_seed_passes_by_the_tolerance_facto
     text = sd.report({**data, "mnist_root": "x", "groups": groups, "metrics": metrics})
     rows = [line for line in text.splitlines() if line.startswith(("| vanilla |", "| lsgan |", "| dcgan |"))]
     assert rows == [
-        "| vanilla | reference, style_x | 20 | 20 | 5.0 (min_recognizable) | yes |",
-        "| vanilla | style_y | 20 | 20 | 4.0 (min_recognizable) | not shown |",  # between 3.09 and 4.32
-        "| vanilla | style_z | 20 | 20 | 2.0 (min_recognizable) | no |",
-        "| lsgan | reference | 0 | - | - | not measured |",
-        "| dcgan | reference | 20 | 20 | 6.5 (min_recognizable) | yes |",
+        "| vanilla | reference, style_x | 20 | 20 | 5.0 (min_recognizable) | 0.000% | yes |",
+        "| vanilla | style_y | 20 | 20 | 4.0 (min_recognizable) | 0.003% | not shown |",  # between 3.09 and 4.32
+        "| vanilla | style_z | 20 | 20 | 2.0 (min_recognizable) | 2.275% | no |",  # the normal tail beyond 2 sd
+        "| lsgan | reference | 0 | - | - | - | not measured |",
+        "| dcgan | reference | 20 | 20 | 6.5 (min_recognizable) | 0.000% | yes |",
         rows[-1],
     ]
     assert rows[-1].startswith("| dcgan | style_w | 3 | 2 | ") and rows[-1].endswith("| no |")
     assert "2 of 3 seeds pass every bound." in text and "20 of 20 seeds pass every bound." in text
+
+
+def test_the_estimated_share_failing_sums_each_bounds_normal_tail():
+    assert sd.estimated_failing([3.0902323, math.inf]) == pytest.approx(0.001, rel=1e-4)  # 99.9% on one bound
+    assert sd.estimated_failing([2.0, 2.0]) == pytest.approx(2 * 0.0227501, rel=1e-4)  # tables: 2.275% beyond 2 sd
+    assert sd.estimated_failing([0.0]) == 0.5 and sd.estimated_failing([-math.inf]) == 1.0
 
 
 @pytest.fixture
@@ -123,7 +129,7 @@ def test_the_command_trains_each_distinct_training_once_per_seed_then_reports_fr
     )
     first = report.read_text()
     assert "| vanilla | reference, alike | 2 | 0 | " in first  # 3 iterations: nothing passes yet
-    assert "| lsgan | reference, alike | 0 | - | - | not measured |" in first
+    assert "| lsgan | reference, alike | 0 | - | - | - | not measured |" in first
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
