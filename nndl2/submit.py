@@ -184,15 +184,14 @@ def preview_grading(device=None, budget="autograde"):
     """
     import torch
 
-    from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
+    from nndl2.agent.training import GANS, train_gan, training_batches
     from nndl2.budget import BUDGETS, SEED, iterations
-    from nndl2.data import MNISTBatches, load_mnist
     from nndl2.quality import evaluate, margins, passes, sample_images
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     sys.path.insert(0, os.getcwd())
     gan = importlib.reload(sys.modules["gan"]) if "gan" in sys.modules else importlib.import_module("gan")
-    loader = MNISTBatches(load_mnist(), BATCH_SIZE, NUM_TRAIN, start=0, device=device)
+    loader = training_batches(device=device)
     verdicts = {}
     for number, name in enumerate(GANS, 1):
         _, G, _, history = train_gan(

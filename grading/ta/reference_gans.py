@@ -9,9 +9,8 @@ losses, seed and budget (nndl2/budget.py) as the notebook's training cells.
 import torch
 
 from grading.kit import load_solution
-from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, build_gan, train_gan
+from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, build_gan, train_gan, training_batches
 from nndl2.budget import BUDGETS, SEED
-from nndl2.data import MNISTBatches, load_mnist
 
 __all__ = ["GANS", "build", "iterations", "train"]
 
@@ -46,7 +45,7 @@ def train(
     """
     device = torch.device(device)
     if loader is None:
-        loader = MNISTBatches(load_mnist(mnist_root), BATCH_SIZE, NUM_TRAIN, start=0, device=device)
+        loader = training_batches(mnist_root, device=device)
     _, G, images, history = train_gan(
         gan, solution or load_solution(), loader, BUDGETS[budget][gan], seed, device, show_every, bfloat16
     )

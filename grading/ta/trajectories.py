@@ -26,9 +26,8 @@ import torch
 
 from grading.kit import GRADING, SOLUTION_GAN, import_file
 from nndl2 import quality
-from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, UntilPassing, build_gan
+from nndl2.agent.training import GANS, UntilPassing, build_gan, training_batches
 from nndl2.budget import BUDGETS, SEED, iterations
-from nndl2.data import MNISTBatches, load_mnist
 from nndl2.training import run_a_gan
 
 REPORT = GRADING / "ta" / "trajectories.md"
@@ -150,7 +149,7 @@ def main(argv=None):
     args.cache.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         torch.set_num_threads(1)
-        loader = MNISTBatches(load_mnist(download=False), BATCH_SIZE, NUM_TRAIN, start=0)
+        loader = training_batches(download=False)
         if args.mutants:
             sources = {name: (text, gans) for name, (text, gans) in spoiling_mutants().items()}
         else:

@@ -215,9 +215,8 @@ def export_training(out, budget, gans=None, device=None, until_passing=True):
     until_passing: each GAN trains until its samples meet the thresholds (nndl2.agent.training.UntilPassing),
     at most the budget; False: the whole budget.
     """
-    from nndl2.agent.training import BATCH_SIZE, GANS, NUM_TRAIN, train_gan
+    from nndl2.agent.training import GANS, train_gan, training_batches
     from nndl2.budget import BUDGETS, SEED
-    from nndl2.data import MNISTBatches, load_mnist
 
     out = Path(out)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -227,7 +226,7 @@ def export_training(out, budget, gans=None, device=None, until_passing=True):
     except BaseException as error:
         save_npz(out / "module.npz", {"import": error_meta(error)}, {})
         return 1
-    loader = MNISTBatches(load_mnist(download=False), BATCH_SIZE, NUM_TRAIN, start=0, device=device)
+    loader = training_batches(download=False, device=device)
     for name in gans or GANS:
         meta, arrays = {"budget": budget, "device": str(device)}, {}
         try:

@@ -7,11 +7,19 @@ as its generator meets the thresholds of Inline Questions 1-3.
 import torch
 
 from nndl2 import items
+from nndl2.data import MNISTBatches, load_mnist
 from nndl2.training import run_a_gan
 
 GANS = tuple(items.GANS)  # the notebook's GANs, in its order (nndl2/items.py: the functions each is built with)
 BATCH_SIZE = 128  # the notebook's batch_size
 NUM_TRAIN = 50000  # the notebook trains on the first 50,000 digits
+
+
+def training_batches(root=None, download=True, device="cpu"):
+    """The notebook's training batches, which every training of its GANs reads: the first NUM_TRAIN digits of the
+    MNIST folder `root` (nndl2.data.load_mnist: $MNIST_ROOT, else nndl2/), BATCH_SIZE at a time, in order, on
+    `device`. download=False where there is no network (the grader's sandbox)."""
+    return MNISTBatches(load_mnist(root, download=download), BATCH_SIZE, NUM_TRAIN, start=0, device=device)
 
 
 def build_gan(name, gan):
