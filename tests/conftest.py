@@ -30,6 +30,17 @@ LONGEST_FIRST = ("batch", "test_faces_autograde.py", "test_time_budget.py", "tes
                  "test_trained.py", "test_suite_workers.py", "test_release.py")  # fmt: skip
 
 
+def pytest_configure(config):
+    """Workers (-n) only with --dist loadfile: the tests of one file may share the machine's state (the uid mode's
+    count every run user's sleepers), so another --dist, which splits a file over workers, fails them."""
+    if getattr(config.option, "numprocesses", None) and config.getvalue("dist") != "loadfile":
+        raise pytest.UsageError(
+            f"-n without --dist loadfile (here --dist {config.getvalue('dist')}) would run one test file on several "
+            "workers at once, and some files' tests count the machine's processes: add --dist loadfile, or run "
+            "./kit test"
+        )
+
+
 def worker_group(nodeid):
     """The unit of work a test belongs to: its file, or the group of files it shares a worker with."""
     name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]

@@ -48,3 +48,13 @@ def test_the_longest_units_are_handed_out_first():
     files = [line.split("::", 1)[0] for line in done.stdout.splitlines() if "::" in line]
     order = list(dict.fromkeys(files))
     assert order == ["tests/test_feedback.py", "tests/test_time_budget.py", "tests/test_lms.py"], order
+
+
+def test_workers_that_would_split_a_file_are_refused_with_the_command_to_use():
+    """Tests of one file may share the machine's state (the uid mode's tests count every run user's sleepers): with
+    `-n` but another --dist than loadfile, one file's tests ran on two workers at once and failed each other (seen
+    once). The run is refused at once, naming ./kit test."""
+    command = [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "tests/test_plots.py"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 4, done.stdout[-3000:] + done.stderr[-3000:]  # pytest's usage error
+    assert "--dist loadfile" in done.stderr and "./kit test" in done.stderr
