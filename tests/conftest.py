@@ -55,10 +55,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, called only where it is installed
 def pytest_xdist_make_scheduler(config, log):
-    """--dist loadfile with SAME_WORKER's groups. (Not xdist_group marks: pytest-xdist 3.8's --dist loadgroup
-    ignores them on pytest 9.2, pytest-dev/pytest-xdist#1386.)"""
-    if config.getvalue("dist") != "loadfile":
-        return None
+    """--dist loadfile (pytest_configure refuses workers with any other) with SAME_WORKER's groups. (Not xdist_group
+    marks: pytest-xdist 3.8's --dist loadgroup ignores them on pytest 9.2, pytest-dev/pytest-xdist#1386.)"""
     from xdist.scheduler import LoadFileScheduling
 
     config.option.loadscopereorder = False  # the order of collection: LONGEST_FIRST's (xdist would sort by size)
