@@ -5,7 +5,8 @@ one bug (saved by Colab with the cells a Colab student adds), graded through the
 the whole autograded notebook and the whole feedback page of both are the student's notebook (every release
 cell once, each of their own once); a TA then grades a justification by hand in the
 gradebook, as formgrader would, and the command runs again: that student's feedback is made again and shows
-the TA's score and comment. Last, the kit's grading files change and two students are graded again.
+the TA's score and comment. Last, the kit's grading files change and two students are graded again: the reference's
+unchanged gan.py is not trained again (its kept trainings are judged).
 """
 
 import collections
@@ -118,12 +119,12 @@ def test_the_kernel_exports_exactly_the_graded_functions_in_notebook_order():
 
 @pytest.fixture(scope="module")
 def regraded(batch, mnist_real, tmp_path_factory):
-    """The hand-graded student and the blank one graded again, in a copy of the batch's results, after a
-    (simulated) change of the kit's grading files."""
+    """The hand-graded student and the reference graded again, in a copy of the batch's results (its kept trainings
+    included), after a (simulated) change of the kit's grading files."""
     tmp = tmp_path_factory.mktemp("regraded")
     out, submissions = tmp / "out", tmp / "submissions"
     shutil.copytree(batch["out"], out, ignore=shutil.ignore_patterns("work"), symlinks=True)
-    for student in (HAND_GRADED, "blank"):
+    for student in (HAND_GRADED, "reference"):
         shutil.copytree(batch["submissions"] / student, submissions / student)
     changed = tmp / "a-grading-file.txt"
     changed.write_text("a new threshold, say")
@@ -196,7 +197,7 @@ def test_feedback_shows_no_grader_path(batch):
 @pytest.mark.slow
 def test_a_change_to_the_grading_files_regrades_everyone_and_keeps_hand_grades(batch, regraded):
     assert any("grading files changed" in str(m) for m in regraded["log"])
-    assert not any("unchanged" in str(m) for m in regraded["log"])  # every submission graded again
+    assert not any("unchanged, reusing the earlier grading" in str(m) for m in regraded["log"])  # each graded again
     for student, result in regraded["results"].items():  # graded as before
         assert {g: result["scores"][g] for g in AUTOGRADED} == {
             g: batch["results"][student]["scores"][g] for g in AUTOGRADED
@@ -204,3 +205,18 @@ def test_a_change_to_the_grading_files_regrades_everyone_and_keeps_hand_grades(b
     assert regraded["results"][HAND_GRADED]["scores"]["q5_justification"] == 1.0  # the TA's grade survived
     rows = summary((regraded["out"] / "feedback" / f"{HAND_GRADED}.html").read_text())
     assert rows[TITLES["q5_justification"]]["why"] == f"Graded by your TA: {TA_COMMENT}"
+
+
+@pytest.mark.slow
+def test_a_regrade_after_a_grading_file_changed_trains_nothing_and_judges_the_same(batch, regraded):
+    """grading/instructor/judging/trained.py through the real command: the reference's gan.py is unchanged, so its
+    three GANs are the batch's kept trainings, judged again to the same Inline Questions 1-3 (verdicts and metrics);
+    the first grading trained them (tests/test_autograde.py keeps them)."""
+    first, again = batch["results"]["reference"], regraded["results"]["reference"]
+    assert first["reused_training"] == [] and "training" in first["phases"]
+    assert again["reused_training"] == ["vanilla", "lsgan", "dcgan"] and "training" not in again["phases"]
+    reused = '"reference": gan.py unchanged since it was trained: reusing the trained vanilla, lsgan, dcgan'
+    assert any(reused in str(message) for message in regraded["log"])
+    quality = [f"test_inline_q{number}" for number in (1, 2, 3)]
+    assert {item: again["messages"][item] for item in quality} == {item: first["messages"][item] for item in quality}
+    assert again["metrics"] == first["metrics"] and set(again["metrics"]) == set(quality)

@@ -1,8 +1,8 @@
 """A time budget per submission, a hang found once and located, and one sentence per cause in a row's reason.
 
 The fast tests check the budget's arithmetic, the reading of Python's own faulthandler dump and the reason
-column. The slow ones grade submissions whose gan.py hangs at import (a busy loop, `time.sleep` forever),
-hangs in a function (the generator), or asks for input, through the real command and sandbox with a
+column. The slow ones grade submissions whose gan.py hangs at import (a busy loop), hangs in a function (the
+generator sleeps forever), or asks for input, through the real command and sandbox with a
 budget of 200 s: each gets a complete row well within its budget without starting the training runs,
 says at which line of gan.py it hung, and keeps its Inline Question 4-6 answers.
 """
@@ -139,10 +139,12 @@ def test_items_lost_with_the_same_sentence_share_it_and_other_sentences_stay():
 # -- end to end ---------------------------------------------------------------------------------------
 BUDGET = TimeBudget(200)  # the function export gets 20 s: torch's import under load, then gan.py's
 HANGS = {
-    # busy loops on one line: Python's dump lands on either line of a two-line loop (it did, in CI runs)
+    # busy loops on one line: Python's dump lands on either line of a two-line loop (it did, in CI runs). A hang
+    # that sleeps is read from the same dump (test_a_hang_is_located_at_its_line_of_gan_py_from_pythons_own_dump).
     "busy": ("import torch\n\nx = 0\nwhile True: x += 1\n", 4, "while True: x += 1"),
-    "sleeps": ("import time\n\n\ntime.sleep(10**6)\n", 4, "time.sleep(10**6)"),
 }
+# A hang in a function: it sleeps, so that the two hangs of this batch do not both take a core for their whole limit.
+LOOPS = "\n\ndef generator(*args, **kwargs):\n    import time\n\n    while True: time.sleep(1)\n"
 
 
 @pytest.fixture(scope="module")
@@ -152,12 +154,12 @@ def hanging(tmp_path_factory, mnist_real):
     for name, (body, _, _) in HANGS.items():
         write_submission(tmp / "submissions" / name, answered, body + solution)
     write_submission(tmp / "submissions" / "asks", answered, 'name = input("your name? ")\n' + solution)
-    loops = solution + "\n\ndef generator(*args, **kwargs):\n    while True: pass\n"
-    write_submission(tmp / "submissions" / "loops", answered, loops)
+    write_submission(tmp / "submissions" / "loops", answered, solution + LOOPS)
+    # All at once (--jobs 3): one hang sleeps and `asks` fails at once, so only the busy loop holds a core throughout.
     start = time.monotonic()
     results, _ = autograde.autograde(
         tmp / "submissions", tmp / "out",
-        Settings(budget="smoke", time=BUDGET, mnist_root=mnist_real, jobs=2, threads=1,
+        Settings(budget="smoke", time=BUDGET, mnist_root=mnist_real, jobs=len(HANGS) + 2, threads=1,
                  limits=Limits(memory=2 * GiB, processes=128)),
         log=lambda *a: None,
     )  # fmt: skip
@@ -209,9 +211,9 @@ def grades(batch):
 def test_a_hang_in_a_function_keeps_the_functions_judged_before_it_and_names_the_function(hanging):
     result = hanging["results"]["loops"]
     assert result["seconds"] < BUDGET.total and "training" not in result["phases"]
-    line = SOLUTION_GAN.read_text().count("\n") + 4  # the loop of the generator appended to the solution
+    line = SOLUTION_GAN.read_text().count("\n") + LOOPS.count("\n")  # the loop of the generator appended
     limit = BUDGET.functions * BUDGET.total
-    where = f'at line {line} of gan.py, "while True: pass", in generator'
+    where = f'at line {line} of gan.py, "while True: time.sleep(1)", in generator'
     cause = f"the grader's run of gan.py's functions did not finish in {limit:g} s (it was {where})"
     assert result["reason"] == cause
     judged = ["test_sample_noise", "test_discriminator"]  # exported before the generator

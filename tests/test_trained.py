@@ -1,5 +1,6 @@
 """The grader's kept trainings (grading/instructor/judging/trained.py): handed back only for the same gan.py
-and settings."""
+and settings. Through the real command: the batch keeps what it trained (tests/test_autograde.py) and a re-grade
+after a change to the grading files trains nothing and judges the same (tests/test_feedback.py)."""
 
 import json
 
@@ -7,7 +8,6 @@ import pytest
 
 from grading.instructor.judging import trained
 from grading.instructor.judging.trained import Kept
-from grading.instructor.settings import Settings
 
 
 @pytest.fixture
@@ -67,32 +67,3 @@ def test_the_key_changes_with_everything_training_depends_on(tmp_path, files, mo
         (data / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").write_bytes(b"other digits")
     assert Kept(tmp_path / "t", budget, threads, data).key(gan_py, "dcgan") != before
     assert json.loads(Kept(tmp_path / "t", budget, threads, data).settings)["torch"]
-
-
-def test_a_submission_graded_again_is_not_trained_again_and_judged_the_same(tmp_path, mnist_synthetic):
-    """The grader's sandboxed runs of one gan.py (the smoke budget), twice: the second reuses the three trained
-    GANs instead of training, and its Inline Questions 1-3 are judged to the same verdicts."""
-    from types import SimpleNamespace
-
-    from grading.instructor import autograde
-    from grading.kit import SOLUTION_GAN
-
-    grader = autograde.Grader(
-        tmp_path / "out", Settings(budget="smoke", mnist_root=mnist_synthetic), log=lambda *a: None
-    )
-    runs = []
-    for attempt in ("first", "again"):
-        run = autograde.Run(SimpleNamespace(key="ana"), tmp_path / attempt, grader.settings.time.start())
-        run.staged["gan"] = SOLUTION_GAN
-        for folder in ("functions", "training"):
-            (run.work / "exports" / folder).mkdir(parents=True)
-        assert grader.run_exports(run) is None and not run.reasons
-        runs.append(run)
-    first, again = runs
-    assert first.reused == [] and again.reused == ["vanilla", "lsgan", "dcgan"]
-    assert "training" in first.phases and "training" not in again.phases
-    quality = [f"test_inline_q{number}" for number in (1, 2, 3)]
-    assert [again.verdicts[item] for item in quality] == [first.verdicts[item] for item in quality]
-    assert sorted(path.name for path in (tmp_path / "out" / "trained" / "ana").iterdir()) == sorted(
-        f"{gan}.{ext}" for gan in ("vanilla", "lsgan", "dcgan") for ext in ("npz", "json")
-    )
