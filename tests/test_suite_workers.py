@@ -40,14 +40,23 @@ def test_the_batchs_files_run_on_one_worker():
 
 
 def test_the_longest_units_are_handed_out_first():
-    """xdist hands the units out in the order of collection (tests/conftest.py turns its own sorting off)."""
-    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-               "tests/test_lms.py", "tests/test_time_budget.py", "tests/test_feedback.py"]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    files = [line.split("::", 1)[0] for line in done.stdout.splitlines() if "::" in line]
-    order = list(dict.fromkeys(files))
-    assert order == ["tests/test_feedback.py", "tests/test_time_budget.py", "tests/test_lms.py"], order
+    """xdist hands the units out in the order of collection (tests/conftest.py turns its own sorting off), which
+    conftest's pytest_collection_modifyitems makes LONGEST_FIRST's: the batch's group, then the long files in that
+    order, then the others as collected (a stable sort: a unit's tests keep their order)."""
+    from types import SimpleNamespace
+
+    from conftest import pytest_collection_modifyitems
+
+    collected = ["tests/test_lms.py::a", "tests/test_time_budget.py::b", "tests/test_feedback.py::c",
+                 "tests/test_lms.py::d", "tests/test_confine_nouserns.py::e", "tests/test_autograde.py::f",
+                 "tests/test_feedback.py::g", "tests/test_plots.py::h"]  # fmt: skip
+    items = [SimpleNamespace(nodeid=nodeid) for nodeid in collected]
+    pytest_collection_modifyitems(None, items)
+    assert [item.nodeid for item in items] == [
+        "tests/test_feedback.py::c", "tests/test_autograde.py::f", "tests/test_feedback.py::g",  # the batch's group
+        "tests/test_confine_nouserns.py::e", "tests/test_time_budget.py::b",  # LONGEST_FIRST's order
+        "tests/test_lms.py::a", "tests/test_lms.py::d", "tests/test_plots.py::h",  # the others, as collected
+    ]  # fmt: skip
 
 
 def test_workers_that_would_split_a_file_are_refused_with_the_command_to_use():
