@@ -211,9 +211,9 @@ def test_a_change_to_the_grading_files_regrades_everyone_and_keeps_hand_grades(b
 def test_a_regrade_after_a_grading_file_changed_trains_nothing_and_judges_the_same(batch, regraded):
     """grading/instructor/judging/trained.py through the real command: the reference's gan.py is unchanged, so its
     three GANs are the batch's kept trainings, judged again to the same Inline Questions 1-3 (verdicts and metrics);
-    the first grading trained them (tests/test_autograde.py keeps them)."""
+    the first grading trained them (tests/test_autograde.py checks it trained and kept them)."""
     first, again = batch["results"]["reference"], regraded["results"]["reference"]
-    assert first["reused_training"] == [] and "training" in first["phases"]
+    assert "training" in first["phases"]
     assert again["reused_training"] == ["vanilla", "lsgan", "dcgan"] and "training" not in again["phases"]
     reused = '"reference": gan.py unchanged since it was trained: reusing the trained vanilla, lsgan, dcgan'
     assert any(reused in str(message) for message in regraded["log"])
