@@ -211,10 +211,12 @@ except OSError:
 def test_run_autograder_in_the_uid_mode_grades_the_reference_and_refuses_its_probe(tmp_path, mnist_real, request):
     """Gradescope's run_autograder where namespaces are refused: the reference (with a probe that reads the
     solution and the metadata, writes results.json, leaves detached processes and writes a file past the size
-    limit) earns its points; the probe gets nothing, and the limit it hit is in the output."""
+    limit) earns its points, each test in the rubric's order with the judge's sentence; the probe gets nothing, and
+    the limit it hit is in the output. (tests/test_gradescope.py grades the release with bubblewrap.)"""
     import jsonschema
     from test_gradescope import AUTOGRADED, META, SCHEMA, container
 
+    from grading.course.items import TITLES
     from grading.kit import SOLUTION_GAN
     from grading.ta.examples import answered_notebook
 
@@ -241,7 +243,14 @@ def test_run_autograder_in_the_uid_mode_grades_the_reference_and_refuses_its_pro
     results = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(results, SCHEMA)
     tests = {test["name"]: test for test in results["tests"]}
-    assert results["score"] == len(AUTOGRADED) - 3, results  # the three quality items fail at the smoke budget
+    assert list(tests) == [TITLES[grade_id] for grade_id in AUTOGRADED]  # hand-graded items are not in it
+    for grade_id in AUTOGRADED:
+        test = tests[TITLES[grade_id]]
+        quality = grade_id in ("test_inline_q1", "test_inline_q2", "test_inline_q3")  # fail at the smoke budget
+        assert test["score"] == (0 if quality else test["max_score"]) and test["output"].endswith(".")
+        assert test["status"] == ("failed" if quality else "passed")
+    assert "recognizable" in tests[TITLES["test_inline_q1"]]["output"]  # the judge's sentence, with its metrics
+    assert results["score"] == len(AUTOGRADED) - 3, results
     assert results["output"].startswith("Sandbox: confined without user namespaces") and "network" in results["output"]
     assert all(test["output"] for test in tests.values())
     assert "- the grader's run of gan.py's functions: file size limit (64 MiB) reached" in results["output"]

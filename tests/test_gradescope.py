@@ -14,12 +14,13 @@ import sys
 import zipfile
 
 import jsonschema
+import nbformat
 import pytest
 
 from grading.course.items import TITLES
 from grading.instructor.autograde import graded_items
 from grading.instructor.outputs import gradescope
-from grading.kit import SOLUTION_GAN
+from grading.kit import NOTEBOOK, SOLUTION_GAN, STUDENT_GAN
 from grading.ta.examples import answered_notebook, write_submission
 
 # Gradescope's results.json ("Autograder Specifications": top-level score, execution_time, output,
@@ -114,31 +115,43 @@ META = {
 }
 
 
-@pytest.fixture(scope="module")
-def graded_reference(tmp_path_factory, autograder, mnist_real):
-    """The reference graded by run_autograder in an /autograder-shaped folder: (results.json, the kit's result)."""
-    root = container(tmp_path_factory.mktemp("container"), autograder, SOLUTION_GAN.read_text(), answered_notebook(),
-                     META)  # fmt: skip
-    results = run_autograder(root, mnist_real)
+def graded(tmp, autograder, mnist, notebook, gan_text):
+    """`gan_text` and `notebook` graded by run_autograder in an /autograder-shaped folder: (results.json, the kit's
+    result)."""
+    root = container(tmp, autograder, gan_text, notebook, META)
+    results = run_autograder(root, mnist)
     (result,) = [json.loads(path.read_text()) for path in (root / "grading" / "results").glob("*.json")]
     return results, result
 
 
-@pytest.mark.slow
-def test_run_autograder_grades_the_reference(graded_reference):
-    results, _ = graded_reference
-    tests = {test["name"]: test for test in results["tests"]}
-    assert list(tests) == [TITLES[grade_id] for grade_id in AUTOGRADED]  # hand-graded items are not in it
-    for grade_id in AUTOGRADED:
-        test = tests[TITLES[grade_id]]
-        quality = grade_id in ("test_inline_q1", "test_inline_q2", "test_inline_q3")  # fail at the smoke budget
-        assert test["score"] == (0 if quality else test["max_score"]) and test["output"].endswith(".")
-        assert test["status"] == ("failed" if quality else "passed")
-    assert results["score"] == len(AUTOGRADED) - 3 and results["output"] == ""
-    assert "recognizable" in tests[TITLES["test_inline_q1"]]["output"]  # the judge's sentence, with its metrics
+@pytest.fixture(scope="module")
+def graded_release(tmp_path_factory, autograder, mnist_real):
+    """The release as students get it (gan.py's stubs, the unanswered notebook), graded by run_autograder with
+    bubblewrap. The reference's run_autograder, trained, is graded in the uid mode that Gradescope's containers get
+    (tests/test_confine_nouserns.py); the bubblewrap mode's training is the batch's (tests/conftest.py)."""
+    release = nbformat.read(NOTEBOOK, as_version=4)
+    return graded(tmp_path_factory.mktemp("container"), autograder, mnist_real, release, STUDENT_GAN.read_text())
 
 
 @pytest.mark.slow
+def test_run_autograder_grades_the_release_with_bubblewrap(graded_release):
+    results, result = graded_release
+    assert result["confinement"] == "bwrap" and result["reason"] == ""
+    assert [test["name"] for test in results["tests"]] == [TITLES[grade_id] for grade_id in AUTOGRADED]
+    for grade_id, test in zip(AUTOGRADED, results["tests"], strict=True):  # each with the judge's sentence
+        assert (test["score"], test["status"], test["output"]) == (0, "failed", result["messages"][grade_id])
+    assert results["tests"][0]["output"] == "sample_noise is not implemented yet (it raises NotImplementedError)."
+    assert results["score"] == 0 and results["output"] == ""  # nothing to say: bubblewrap confines it all
+
+
+@pytest.fixture(scope="module")
+def graded_reference(tmp_path_factory, autograder, mnist_real):
+    """The reference graded by run_autograder with bubblewrap, alone."""
+    tmp = tmp_path_factory.mktemp("container")
+    return graded(tmp, autograder, mnist_real, answered_notebook(), SOLUTION_GAN.read_text())
+
+
+@pytest.mark.long  # a second trained grading of the reference, beside the batch's (tests/conftest.py)
 def test_one_at_a_time_grades_exactly_as_two_at_once(graded_reference, batch):
     """run_autograder grades one submission alone; the batch (tests/conftest.py) graded the same reference
     two at a time (--jobs 2): the same scores, messages and quality metrics.

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from grading.course import going_further
-from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, ROOT, SOURCE_NOTEBOOK, STUDENT_GAN
+from grading.kit import ASSIGNMENT, KIT_DATA, NBGRADER_CONFIG, ROOT, SKIP_EXIT_GC, SOURCE_NOTEBOOK, STUDENT_GAN
 
 # Kit files that are not part of a release (torchvision downloads, caches).
 IGNORED = shutil.ignore_patterns("MNIST", "__pycache__", "*.pyc", ".ipynb_checkpoints", "*.npy")
@@ -54,7 +54,8 @@ def nbgrader_env(env=None):
 NBGRADER = [
     sys.executable,
     "-c",
-    "import sys; sys.modules['rfc3987_syntax'] = None; from nbgrader.apps.nbgraderapp import main; main()",
+    f"{SKIP_EXIT_GC}; import sys; sys.modules['rfc3987_syntax'] = None; from nbgrader.apps.nbgraderapp import main; "
+    "main()",
 ]
 
 

@@ -111,6 +111,7 @@ from grading.kit import (
     KIT_DATA,
     NBGRADER_CONFIG,
     ROOT,
+    SKIP_EXIT_GC,
     SOLUTION_FACES,
     SOLUTION_GAN,
     SOURCE_NOTEBOOK,
@@ -139,7 +140,7 @@ def notebook_limits(limit):
 # so that a run the launcher stops says where it was (hang_location reads it; the launcher decides).
 # Part 2's runs of faces.py start nndl2.agent.export_faces the same way (WATCHDOG_FACES).
 WATCHDOG = (
-    "import faulthandler, runpy, sys; faulthandler.dump_traceback_later(float(sys.argv.pop(1))); "
+    f"{SKIP_EXIT_GC}; import faulthandler, runpy, sys; faulthandler.dump_traceback_later(float(sys.argv.pop(1))); "
     "runpy.run_module('nndl2.agent.export', run_name='__main__', alter_sys=True)"
 )
 WATCHDOG_FACES = WATCHDOG.replace("'nndl2.agent.export'", "'nndl2.agent.export_faces'")

@@ -42,6 +42,7 @@ if __package__ in (None, ""):  # run as a file (python -I path/launcher.py): imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from grading.instructor.confine import limits as limiting  # noqa: E402
+from grading.kit import SKIP_EXIT_GC  # noqa: E402
 
 SOCKETS = "/run/jupyter"  # the kernel's socket folder inside the sandbox
 CONNECTION = "/run/jupyter-connection.json"  # its connection file inside the sandbox
@@ -50,6 +51,12 @@ TMPFS = {"exports": "exports", "tmp": "tmp", "shm": "dev/shm"}  # Limits field: 
 MAX_ENTRIES, MAX_DEPTH = 10_000, 16  # what the launcher walks in a tmpfs (copy, checks)
 SETUP_TIMEOUT = 60  # seconds bwrap may take to build the sandbox
 PR_SET_PDEATHSIG = 1
+# The kernel's command after its Python: `python -m ipykernel_launcher`, as runpy runs it for -m, that skips the
+# interpreter's last garbage collections at exit (grading/kit.py's SKIP_EXIT_GC).
+KERNEL = [
+    "-c",
+    f"{SKIP_EXIT_GC}; import runpy; runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)",
+]
 FAILED = 125
 
 
@@ -161,7 +168,7 @@ class Launch:
             fd = memfd("connection.json", json.dumps(inside))
             keep.append(fd)
             args += ["--ro-bind-data", str(fd), CONNECTION]
-            command = [kernel["python"], "-m", "ipykernel_launcher", "-f", CONNECTION, *extra]
+            command = [kernel["python"], *KERNEL, "-f", CONNECTION, *extra]
         else:
             if self.rest:
                 raise LaunchError(f"unexpected arguments for a plain command: {self.rest}")
@@ -759,7 +766,7 @@ class UidLaunch(Launch):
         os.chown(connection, self.uid, self.gid)
         os.chmod(connection, 0o400)
         python = translate(kernel["python"], mapping, split=False)
-        return [python, "-m", "ipykernel_launcher", "-f", str(connection), *self.rest[1:]]
+        return [python, *KERNEL, "-f", str(connection), *self.rest[1:]]
 
     def check(self, process):
         """Every second: the disk the run uses in its exports and temporary folders; killed past their sizes."""
