@@ -15,7 +15,7 @@ from pathlib import Path
 #
 # - reference: the solution and the answered notebook (the only complete, correct submission);
 # - blank: the release as students get it (every function a stub: nothing is trained);
-# - broken: a gan.py that does not parse; linked: a gan.py that is a link to the solution (refused);
+# - broken: a gan.py that does not parse (a refused or missing gan.py takes the same branch: test_autograde.py);
 # - variants: the notebook as students hand it in, every way at once: saved by Colab, cells deleted,
 #   edited, copied and moved, scratch cells, Question 4 computed with numpy, Questions 5-6 as
 #   expressions, both files renamed as downloads are (with the release's gan.py: the notebook alone decides
@@ -128,10 +128,6 @@ def write_batch(submissions, tmp, listener):
     write_submission(submissions / "reference", answered, solution)
     write_submission(submissions / "blank", nbformat.read(NOTEBOOK, 4), stubs)
     write_submission(submissions / "broken", answered, solution.replace("def sample_noise(", "def sample_noise(:"))
-    linked = submissions / "linked"
-    linked.mkdir()
-    nbformat.write(answered, linked / "GANs-PyTorch.ipynb")
-    (linked / "gan.py").symlink_to(SOLUTION_GAN)  # refused, never read
     variants = write_submission(submissions / "variants", notebook_variants(), stubs)
     (variants / "GANs-PyTorch.ipynb").rename(variants / "Copy of GANs-PyTorch (1).ipynb")
     (variants / "gan.py").rename(variants / "gan (2).py")

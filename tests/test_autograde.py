@@ -147,13 +147,23 @@ def test_broken_gan_py_gets_a_row_with_a_reason_and_its_answers(batch):
     assert answers(batch, "broken") == {item: 1.0 for item in INLINE}  # the notebook's answers still count
 
 
-@pytest.mark.slow
-def test_a_linked_gan_py_is_refused_and_the_row_keeps_its_answers(batch):
-    """A refused gan.py is graded as a missing one (the same branch; the "missing gan.py" reason itself:
-    tests/test_submissions.py::test_one_folder_per_student)."""
-    assert "link" in reason(batch, "linked")
-    assert all(scores(batch, "linked")[item] == 0 for item in FUNCTION_ITEMS)
-    assert answers(batch, "linked") == {item: 1.0 for item in INLINE}
+def test_a_linked_gan_py_is_refused_into_the_rows_reason_and_never_staged(tmp_path):
+    """A refused gan.py is graded as a missing one: its refusal is the row's reason and nothing of it reaches the
+    grader's copy, so the branch of a missing gan.py grades the rest (end to end: tests/test_faces_autograde.py's
+    nofaces has no gan.py, the batch's broken one that does not parse; which links intake refuses:
+    tests/test_submissions.py)."""
+    from grading.instructor.intake.submissions import collect
+
+    linked = tmp_path / "submissions" / "linked"
+    linked.mkdir(parents=True)
+    nbformat.write(answered_notebook(), linked / "GANs-PyTorch.ipynb")
+    (linked / "gan.py").symlink_to(SOLUTION_GAN)
+    (submission,) = collect(tmp_path / "submissions")
+    grader = autograde.Grader(tmp_path / "out", Settings(), log=lambda *args: None)
+    run = autograde.Run(submission, tmp_path / "work", None)
+    grader.stage_files(run)
+    assert set(run.staged) == {"notebook"} and not list((run.work / "staged").glob("*.py"))
+    assert any("gan.py" in note and "symbolic link" in note for note in run.reasons), run.reasons
 
 
 @pytest.mark.slow

@@ -23,7 +23,6 @@ from grading.instructor.outputs.gradebook import url as gradebook_url
 from grading.instructor.settings import Clock, Settings, TimeBudget
 from grading.kit import FACES_NOTEBOOK, SOLUTION_FACES, STUDENT_GAN
 from grading.ta.examples import answered_notebook, write_submission
-from tests.faces_mutants import mutant_text
 
 FUNCTIONS = [
     "faces_get_data_loader",
@@ -127,10 +126,10 @@ def test_a_faces_py_that_hangs_costs_its_own_limit_and_says_where(tmp_path, face
 
 
 # ---------------------------------------------------------------------------
-# End to end: three submissions at the smoke budget, in the sandbox
+# End to end: two submissions at the smoke budget, in the sandbox (a faces.py with a bug loses its item: judged in one
+# process for every mutant, tests/test_faces.py)
 # ---------------------------------------------------------------------------
 
-MUTANT = "real_loss_no_smoothing"
 ANSWERS = {  # what the reference submission wrote in Part 2's answer cells (the third one hostile)
     "faces_q1": "I trained 8 epochs with z of length 128: the faces got sharper.",
     "faces_q2": "D learns the real faces' features and tells G's fakes apart.",
@@ -229,8 +228,8 @@ def test_part2s_notebook_is_not_run_and_keeps_its_outputs_within_the_output_limi
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, mnist_real):
-    """reference (faces.py and both notebooks; Part 1's gan.py the release's stubs), a faces.py mutant alone, Part 1's
-    notebook alone: graded with points 1."""
+    """reference (faces.py and both notebooks; Part 1's gan.py the release's stubs) and Part 1's notebook alone (no
+    faces.py, no gan.py, no Part 2 notebook): graded with points 1."""
     tmp = tmp_path_factory.mktemp("faces-autograde")
     submissions, out = tmp / "submissions", tmp / "out"
     answered = answered_notebook()
@@ -238,8 +237,6 @@ def graded(tmp_path_factory, mnist_real):
     reference = write_submission(submissions / "reference", answered, STUDENT_GAN.read_text())
     shutil.copy(SOLUTION_FACES, reference / "faces.py")
     (reference / "Copy of Faces-PyTorch.ipynb").write_text(json.dumps(answered_faces_notebook()))
-    (submissions / "mutant").mkdir()
-    (submissions / "mutant" / "faces.py").write_text(mutant_text(MUTANT))
     (submissions / "nofaces").mkdir()
     shutil.copy(reference / "GANs-PyTorch.ipynb", submissions / "nofaces")
     with pytest.MonkeyPatch.context() as patch:
@@ -266,15 +263,14 @@ def test_grades_csv_has_part2s_columns_and_scores(graded):
     part1 = [autograde.column(g) for g, _, _ in items if not g.startswith("faces_")]
     at = header.index(part1[-1]) + 1
     assert header[at : at + 12] == FUNCTIONS + BY_HAND
-    reference, mutant, nofaces = rows["reference"], rows["mutant"], rows["nofaces"]
+    reference, nofaces = rows["reference"], rows["nofaces"]
     assert [reference[c] for c in FUNCTIONS] == ["1"] * 8
     assert [reference[c] for c in BY_HAND] == [""] * 4  # to be graded by hand
-    item = next(i for i, f in part2.FUNCTION_ITEMS.items() if f == "real_loss")
-    assert {c: mutant[c] for c in FUNCTIONS if mutant[c] != "1"} == {item: "0"}
     assert [nofaces[c] for c in FUNCTIONS] == ["0"] * 8 and [nofaces[c] for c in BY_HAND] == [""] * 4
     number = header.index("faces_get_data_loader") - header.index(part1[0]) + 1
     assert f"no faces.py: items {number}-{number + 7} scored 0" in nofaces["reason"]
-    assert "faces" not in reference["reason"] and "faces" not in mutant["reason"].replace("missing", "")
+    assert "missing gan.py" in nofaces["reason"]  # Part 1's gan.py: its items lost, the row goes on
+    assert "faces" not in reference["reason"]
     part1_auto = sum(p for g, p, a in items if a and not g.startswith("faces_"))
     part1_all = sum(p for g, p, _ in items if not g.startswith("faces_"))
     assert (float(reference["autograded_max"]), float(reference["total_max"])) == (part1_auto + 8, part1_all + 12)
@@ -292,11 +288,10 @@ def test_feedback_lists_part2s_items_with_the_judges_messages(graded):
     places = [reference.index(text, at) for text in shown]
     assert places == sorted(places)
     assert reference.count("to be graded by your TA") == 2 + 4  # Part 1's two justifications, Part 2's four
-    mutant = feedback_lines(out, "mutant")
-    message = results["mutant"]["messages"]["faces_real_loss"]
-    assert message.startswith("real_loss(D_out, smooth=True) gave") and message in mutant
-    assert "Faces-PyTorch: 7.0 / 12.0 points" in mutant
-    assert "no faces.py." in feedback_lines(out, "nofaces")
+    nofaces = feedback_lines(out, "nofaces")
+    assert "Faces-PyTorch: 0.0 / 12.0 points" in nofaces
+    message = results["nofaces"]["messages"]["faces_real_loss"]  # a lost item's line says why
+    assert message == "no faces.py." and message in nofaces
 
 
 def test_switching_part2_over_graded_submissions_stops_with_the_reason(tmp_path):
