@@ -252,6 +252,17 @@ def test_nothing_a_submission_started_outlives_the_batch(batch):
 
 
 @pytest.mark.slow
+def test_the_default_courses_gradebook_has_the_sources_grade_items_and_no_going_further(batch):
+    """The gradebook autograde built for the default course: the source notebook's grade cells with their points, no
+    Going further reflection (those come with GOING_FURTHER_POINTS: tests/test_experiments.py)."""
+    from test_experiments import gradebook_items, source_grade_items
+
+    items = gradebook_items(batch["out"] / "course")
+    assert {name: points for name, (points, _) in items.items()} == source_grade_items()
+    assert not any(name.startswith("reflection_") for name in items)
+
+
+@pytest.mark.slow
 def test_grades_csv_has_a_row_per_student_and_a_column_per_item(batch):
     graded = rows(batch["grades"])
     assert sorted(graded) == sorted(batch["results"])

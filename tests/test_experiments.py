@@ -504,14 +504,6 @@ def source_grade_items():
 
 
 @pytest.mark.slow
-def test_default_course_has_no_going_further_grade_items(tmp_path):
-    generate_assignment(build_course(tmp_path))
-    items = gradebook_items(tmp_path)
-    assert {name: points for name, (points, _) in items.items()} == source_grade_items()
-    assert not any(name.startswith("reflection_") for name in items)
-
-
-@pytest.mark.slow
 def test_points_switch_adds_manually_graded_reflections_to_gradebook_and_release(tmp_path, monkeypatch):
     from grading.instructor import autograde
 
