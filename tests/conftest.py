@@ -27,7 +27,7 @@ SAME_WORKER = {
 # last before the long files were named here). It changes the order only, never what runs.
 LONGEST_FIRST = ("batch", "test_confine_nouserns.py", "test_faces_autograde.py", "test_time_budget.py",
                  "smoke_notebook", "test_corpus.py", "test_sandbox.py", "test_training.py", "test_faces.py",
-                 "test_suite_workers.py", "test_release.py")  # fmt: skip
+                 "test_release.py")  # fmt: skip
 
 
 def pytest_configure(config):
@@ -68,6 +68,28 @@ def pytest_xdist_make_scheduler(config, log):
     return FileGroups(config, log)
 
 
+def built_once(tmp_path_factory, name):
+    """Claim session fixture `name` for this pytest-xdist worker: fail if another worker of this run built it already.
+
+    Each worker builds its own session fixtures, so the files that share one must run on one worker (SAME_WORKER,
+    the scheduler above); if they do not, the fixture is built twice at once (the batch graded twice). Every run of
+    ./kit test checks it here at no cost. The claim is a file in the folder the run's workers share (each worker's
+    base temporary folder is a folder of it, named after the worker)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:  # one process: nothing to share
+        return
+    claim = tmp_path_factory.getbasetemp().parent / f"built-{name}"
+    try:
+        fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        pytest.fail(
+            f"worker {worker} builds the session fixture {name!r} that worker {claim.read_text()} built already: the "
+            "files that use it did not run on one worker (tests/conftest.py: SAME_WORKER, pytest_xdist_make_scheduler)"
+        )
+    with os.fdopen(fd, "w") as f:
+        f.write(worker)
+
+
 @pytest.fixture(scope="session")
 def solution():
     """grading/course/solution/gan.py, imported as gan_solution."""
@@ -94,13 +116,14 @@ def mnist_synthetic(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def smoke_notebook(mnist_real):
+def smoke_notebook(tmp_path_factory, mnist_real):
     """The source notebook executed top to bottom with the reference solution at the smoke budget (once).
 
     Its kernel gets one thread, as every run of student code does when grading: two OpenMP threads on a
     shared 2-core CPU made this notebook's experiments several times slower."""
     from grading.ta.run_notebook import run_notebook
 
+    built_once(tmp_path_factory, "smoke_notebook")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MNIST_ROOT", str(mnist_real))
         patch.setenv("OMP_NUM_THREADS", "1")
@@ -131,6 +154,7 @@ def batch(tmp_path_factory, mnist_real):
     from grading.instructor import autograde
     from grading.instructor.settings import Settings
 
+    built_once(tmp_path_factory, "batch")
     tmp = tmp_path_factory.mktemp("autograde")
     submissions, out = tmp / "submissions", tmp / "out"
     settings = Settings(budget="smoke", mnist_root=mnist_real, jobs=2, threads=1, limits=batch_limits())
