@@ -201,3 +201,47 @@ def test_local_setup_finds_everything_in_the_release(monkeypatch):
 
     monkeypatch.chdir(ROOT)
     exec(setup_cell(), {})
+
+
+def test_a_gan_py_that_does_not_import_fails_only_the_setup_cells_last_line_and_edits_reload_without_restart(tmp_path):
+    """Students save gan.py and run the next cell, no restart: the setup cell's autoreload (of gan.py only, so that
+    no cell checks every module torch loaded). A gan.py that does not import yet fails only the setup cell's last
+    line: everything above it is set up, and once gan.py is fixed, it imports and reloads as any."""
+    import os
+    import shutil
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from grading.kit import ROOT
+
+    shutil.copytree(ROOT / "nndl2", tmp_path / "nndl2", ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
+    gan = tmp_path / "gan.py"
+
+    def save(text, later):
+        gan.write_text(text)
+        os.utime(gan, (later, later))  # a new modification time, however fast the edit
+
+    (setup,) = [cell for cell in release_cells() if grade_id(cell) == "setup"]
+    sources = [
+        setup.source,
+        "print(device.type, len(answers) > 0)",
+        "from gan import sample_noise\nprint(sample_noise(1, 1))",
+        "print(sample_noise(1, 1))",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
+    with client.setup_kernel():
+        save("def sample_noise(:\n", 1_000_000_000)  # does not parse
+        client.execute_cell(notebook.cells[0], 0)
+        client.execute_cell(notebook.cells[1], 1)
+        save("def sample_noise(batch_size, dim):\n    return 'fixed'\n", 1_000_000_100)
+        client.execute_cell(notebook.cells[2], 2)
+        save("def sample_noise(batch_size, dim):\n    return 'edited'\n", 1_000_000_200)
+        client.execute_cell(notebook.cells[3], 3)
+    errors = [output for output in notebook.cells[0].outputs if output.output_type == "error"]
+    assert [error.ename for error in errors] == ["SyntaxError"]
+    assert text(notebook.cells[0]).startswith("Training on cpu")  # the cell ran up to its last line
+    assert [text(cell).strip() for cell in notebook.cells[1:]] == ["cpu True", "fixed", "edited"]
+    assert not [output for cell in notebook.cells[1:] for output in cell.outputs if output.output_type == "error"]
