@@ -5,6 +5,7 @@ apart: tests/confine_probes.py). xdist's own grouping (`--dist loadgroup`) silen
 LoadFileScheduling, with conftest's groups) hands out a collection to two workers in one process; in every run of
 ./kit test, conftest's built_once fails a session fixture that a second worker builds."""
 
+import itertools
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -38,7 +39,7 @@ class Worker:
 def schedule(collection, finishing):
     """Run conftest's scheduler over `collection` with two workers; `finishing(workers)` picks the worker that
     finishes its next test (the test it was sent first of those not yet done). {worker name: node ids it ran}."""
-    config = SimpleNamespace(option=SimpleNamespace(loadscopereorder=True), getvalue=lambda name: ["2*popen"])
+    config = SimpleNamespace(option=SimpleNamespace(), getvalue=lambda name: ["2*popen"])  # the hook sets its option
     quiet = SimpleNamespace(loadscopesched=lambda *args: None, loadfilesched=lambda *args: None)  # xdist's log
     scheduler = pytest_xdist_make_scheduler(config, log=quiet)
     workers = [Worker("gw0"), Worker("gw1")]
@@ -72,7 +73,7 @@ def test_the_scheduler_runs_each_group_whole_on_one_worker_and_every_test_once(f
     items = [SimpleNamespace(nodeid=nodeid) for nodeid in COLLECTED]
     pytest_collection_modifyitems(None, items)  # conftest's order, as the workers collect it
     collection = [item.nodeid for item in items]
-    turn = iter(range(10**6))
+    turn = itertools.count()
     pick = {
         "first": lambda busy: busy[0],
         "last": lambda busy: busy[-1],
