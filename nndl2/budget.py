@@ -38,17 +38,21 @@ BUDGETS = {
 
 
 SETTINGS = "GAN_KIT_SETTINGS"  # the grader's settings file (set by the autograder only)
-GRADER_KEYS = ("budget", "device", "whole_budget")  # what that file holds
+# How the grader's training runs compute: under bfloat16 autocast or in float32 (the grader decides which; the
+# training run follows what the file says).
+PRECISIONS = ("bfloat16", "float32")
+GRADER_KEYS = ("budget", "device", "precision", "whole_budget")  # what that file holds
 
 
 def grader_settings(environ=os.environ):
-    """The grader's settings file, read ({"budget", "device", "whole_budget"}), or None outside the autograder."""
+    """The grader's settings file, read (GRADER_KEYS), or None outside the autograder."""
     path = environ.get(SETTINGS)
     if not path:
         return None
     with open(path, encoding="utf-8") as f:
         settings = json.load(f)
-    if not isinstance(settings, dict) or sorted(settings) != sorted(GRADER_KEYS) or settings["budget"] not in BUDGETS:
+    known = isinstance(settings, dict) and sorted(settings) == sorted(GRADER_KEYS)
+    if not known or settings["budget"] not in BUDGETS or settings["precision"] not in PRECISIONS:
         raise ValueError(f"{SETTINGS}={path}: not the grader's settings file ({', '.join(GRADER_KEYS)})")
     return settings
 

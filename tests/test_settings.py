@@ -4,6 +4,7 @@ refused with the reason before anything is graded, and the sandboxed runs get wh
 import json
 import os
 
+import numpy as np
 import pytest
 
 from grading.instructor import autograde
@@ -19,6 +20,7 @@ def test_the_commands_defaults_are_the_settings_defaults(tmp_path):
     assert given == (default.budget, default.whole_budget, default.threads, default.jobs, default.sandbox, False)
     assert (args.submission_timeout, args.memory * GiB) == (default.time.total, default.limits.memory)
     assert Settings(device=args.device).device == default.device in ("cpu", "cuda")  # "auto", resolved
+    assert args.precision == "auto" and default.precision in ("bfloat16", "float32")  # resolved for this machine
     assert default.workers == max(1, (os.cpu_count() or 1) // default.threads)  # jobs 0: as many as the cores allow
 
 
@@ -30,6 +32,7 @@ def test_the_commands_defaults_are_the_settings_defaults(tmp_path):
         ({"threads": 0}, "threads must be a whole number of at least 1"),
         ({"jobs": -1}, "jobs must be a whole number"),
         ({"device": "tpu"}, "device is 'auto', 'cpu' or 'cuda'"),
+        ({"precision": "float16"}, "precision is one of auto, float32"),
     ],
 )
 def test_a_bad_setting_is_refused_with_the_reason(bad, why):
@@ -45,10 +48,12 @@ def test_the_command_refuses_a_bad_setting_before_grading(tmp_path, capsys):
 
 
 def test_the_sandboxed_runs_get_the_settings_as_one_file_and_nothing_else(tmp_path):
-    settings = Settings(budget="smoke", threads=2, device="cpu", whole_budget=True, time=TimeBudget(300))
+    settings = Settings(budget="smoke", threads=2, device="cpu", whole_budget=True, time=TimeBudget(300),
+                        precision="float32")  # fmt: skip
     path = settings.write_inside(tmp_path / "settings")
     assert path == tmp_path / "settings" / "settings.json"
-    assert json.loads(path.read_text()) == {"budget": "smoke", "device": "cpu", "whole_budget": True}
+    written = {"budget": "smoke", "device": "cpu", "precision": "float32", "whole_budget": True}
+    assert json.loads(path.read_text()) == written
     assert settings.inside_env("/grading/settings.json") == {
         "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1", "GAN_KIT_SETTINGS": "/grading/settings.json",
         "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
@@ -59,14 +64,74 @@ def test_the_sandboxed_runs_get_the_settings_as_one_file_and_nothing_else(tmp_pa
     assert budget.budget_name({"GAN_KIT_SETTINGS": str(path), "NBGRADER_EXECUTION": "autograde"}) == "smoke"
     assert budget.grader_settings({}) is None and budget.budget_name({"NBGRADER_EXECUTION": "autograde"}) == "autograde"
     # what a submission's result is keyed on, and its kept trainings: another value grades it (or trains it) again
-    assert settings.key() == "smoke/2/300" and Settings().key() == "autograde/1/900"
-    assert settings.training() == "smoke/whole/cpu" and Settings(device="cpu").training() == "autograde/cpu"
+    assert settings.key() == "smoke/2/300/float32" and Settings(precision="float32").key() == "autograde/1/900/float32"
+    assert settings.training() == "smoke/whole/cpu/float32"
 
 
 @pytest.mark.parametrize(
-    "content", ['{"budget": "smoke"}', '{"budget": "huge", "device": "cpu", "whole_budget": false}', "[]"]
+    "content",
+    [
+        '{"budget": "smoke"}',
+        '{"budget": "huge", "device": "cpu", "precision": "float32", "whole_budget": false}',
+        '{"budget": "smoke", "device": "cpu", "precision": "auto", "whole_budget": false}',  # the grader resolves it
+        '{"budget": "smoke", "device": "cpu", "whole_budget": false}',
+        "[]",
+    ],
 )
 def test_a_settings_file_that_is_not_the_graders_is_refused(tmp_path, content):
     (tmp_path / "settings.json").write_text(content)
     with pytest.raises(ValueError, match="not the grader's settings file"):
         budget.grader_settings({"GAN_KIT_SETTINGS": str(tmp_path / "settings.json")})
+
+
+@pytest.mark.parametrize(("precision", "fast", "resolved"), [
+    ("auto", True, "bfloat16"), ("auto", False, "float32"), ("float32", True, "float32"),
+])  # fmt: skip
+def test_the_training_run_computes_in_the_precision_the_grader_chose(
+    tmp_path, monkeypatch, mnist_synthetic, precision, fast, resolved
+):
+    """The grader resolves the precision ("auto": bfloat16 autocast where the device is fast at it, here as the patched
+    check says; "float32": never), writes it in the settings file, and the training run trains in it and says so."""
+    import sys
+
+    import nndl2.agent.training
+    import nndl2.speed
+    from grading.kit import SOLUTION_GAN
+    from nndl2.agent import export
+
+    monkeypatch.setattr(nndl2.speed, "bfloat16_is_fast", lambda device: fast)
+    chosen = Settings(budget="smoke", device="cpu", precision=precision)
+    settings = chosen.write_inside(tmp_path / "settings")
+    assert chosen.precision == json.loads(settings.read_text())["precision"] == resolved
+    assert chosen.key().endswith(f"/{resolved}") and chosen.training().endswith(f"/{resolved}")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "gan.py").write_text(SOLUTION_GAN.read_text())
+    monkeypatch.chdir(tmp_path / "run")
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the export puts its folder first
+    monkeypatch.delitem(sys.modules, "gan", raising=False)
+    monkeypatch.setenv("GAN_KIT_SETTINGS", str(settings))
+    monkeypatch.setenv("MNIST_ROOT", str(mnist_synthetic))
+    monkeypatch.setattr(nndl2.speed, "bfloat16_is_fast", lambda device: not fast)  # the run follows the file
+    trained_with = []
+    run_a_gan = nndl2.agent.training.run_a_gan
+
+    def spy(*args, **kwargs):
+        trained_with.append(kwargs["bfloat16"])
+        return run_a_gan(*args, **kwargs)
+
+    monkeypatch.setattr(nndl2.agent.training, "run_a_gan", spy)
+    try:
+        assert export.main(training_args("vanilla", tmp_path / "out")) == 0
+    finally:
+        sys.modules.pop("gan", None)
+    with np.load(tmp_path / "out" / "vanilla.npz") as saved:
+        meta = json.loads(str(saved["__meta__"]))
+    assert trained_with == [resolved == "bfloat16"] and meta["iterations"] == 3, meta
+    assert meta["precision"] == resolved
+
+
+def test_auto_is_bfloat16_exactly_where_this_cpu_is_fast_at_it():
+    from nndl2.speed import cpu_has_fast_bfloat16
+
+    assert Settings(device="cpu").precision == ("bfloat16" if cpu_has_fast_bfloat16() else "float32")
+    assert Settings(device="cpu", precision="float32").precision == "float32"

@@ -1,7 +1,7 @@
 """Autograde a whole class: one command, one row per student, scores decided outside the students' code.
 
     python -m grading.instructor.autograde SUBMISSIONS --out RESULTS [--mnist-root DIR] [--budget autograde]
-                                           [--submission-timeout SECONDS]
+                                           [--submission-timeout SECONDS] [--precision auto|float32]
 
 SUBMISSIONS is a folder or a .zip, one folder per student or an LMS export
 (grading/instructor/intake/submissions.py). RESULTS receives:
@@ -53,8 +53,8 @@ grader's command, prints the tracebacks just before the wall limit), or the note
 
 Every submission gets a row, whatever it does: an error while reading, compiling or grading one
 submission becomes that row's reason and the batch goes on. Re-running is idempotent: an unchanged
-submission is not graded again (--regrade forces it; a different --budget, --threads or
---submission-timeout grades it again) and grades.csv is rewritten from the gradebook.
+submission is not graded again (--regrade forces it; a different --budget, --threads,
+--submission-timeout or training precision grades it again) and grades.csv is rewritten from the gradebook.
 
 Training uses the fixed budget of nndl2/budget.py ("autograde"), on the GPU when there is one;
 --budget smoke runs a few iterations only (fast checks of everything but the image quality of Inline
@@ -98,6 +98,7 @@ from grading.instructor.outputs.gradebook import url as gradebook_url
 from grading.instructor.settings import (
     BUDGETS,
     INSIDE_FOLDER,
+    PRECISIONS,
     SETTINGS_VARIABLE,
     Clock,
     Settings,
@@ -1039,6 +1040,11 @@ def options():
         help="where the grader's training runs train (default auto: the GPU where PyTorch sees one; untested on "
         "GPU hardware); everything else runs on the CPU",
     )  # fmt: skip
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="how the training runs compute (default auto: bfloat16 autocast where the hardware is fast at it, "
+        "else float32; float32: everywhere, as the thresholds were calibrated for every corpus style)",
+    )  # fmt: skip
     return parser
 
 
@@ -1047,8 +1053,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:  # the one grading configuration, built here once
         settings = Settings(
-            budget=args.budget, whole_budget=args.whole_budget, device=args.device, threads=args.threads,
-            jobs=args.jobs, sandbox=args.sandbox, time=TimeBudget(args.submission_timeout),
+            budget=args.budget, whole_budget=args.whole_budget, device=args.device, precision=args.precision,
+            threads=args.threads, jobs=args.jobs, sandbox=args.sandbox, time=TimeBudget(args.submission_timeout),
             limits=dataclasses.replace(Settings().limits, memory=int(args.memory * GiB)), regrade=args.regrade,
         )  # fmt: skip
     except ValueError as error:

@@ -3,9 +3,9 @@
 The instructor's command builds it from its options (autograde.main), the Gradescope autograder from the zip's
 settings.json (outputs/gradescope.py); it is passed as a value to autograde() and Grader, which never read the
 environment for it. What a submission's sandboxed runs need of it reaches them as one read-only file
-(`write_inside`: the budget, the device, whole budget or not; nndl2.budget.grader_settings reads it, wherever
-GAN_KIT_SETTINGS says), beside the variables every run gets (`inside_env`: the threads, which native libraries
-read before any Python runs, and quiet output).
+(`write_inside`: the budget, the device, the precision, whole budget or not; nndl2.budget.grader_settings reads
+it, wherever GAN_KIT_SETTINGS says), beside the variables every run gets (`inside_env`: the threads, which native
+libraries read before any Python runs, and quiet output).
 """
 
 import dataclasses
@@ -20,6 +20,7 @@ from nndl2.budget import GRADER_KEYS  # what the settings file holds: the sandbo
 from nndl2.budget import SETTINGS as SETTINGS_VARIABLE  # the variable that names the settings file
 
 INSIDE_FOLDER, INSIDE_FILE = "/grading", "settings.json"  # where the sandbox shows it: /grading/settings.json
+PRECISIONS = ("auto", "float32")  # how the training runs may be told to compute (training_precision)
 BUDGETS = ("autograde", "smoke")  # nndl2/budget.py's budgets the grader trains at (smoke: plumbing tests only)
 
 
@@ -111,6 +112,19 @@ def training_device(device):
     return device
 
 
+def training_precision(precision, device):
+    """How the training runs compute, "bfloat16" (autocast) or "float32": "auto", bfloat16 where `device` is fast at
+    it (nndl2.speed: CPUs with AVX512-BF16 or AMX, GPUs of compute capability 8.0+), else float32; "float32" (or
+    an already resolved "bfloat16") as given."""
+    if precision in ("float32", "bfloat16"):
+        return precision
+    if precision != "auto":
+        raise ValueError(f"precision is one of {', '.join(PRECISIONS)}, not {precision!r}")
+    from nndl2.speed import bfloat16_is_fast  # here: imports PyTorch (see training_device)
+
+    return "bfloat16" if bfloat16_is_fast(device) else "float32"
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Every choice of a batch's grading, with its default.
@@ -121,6 +135,10 @@ class Settings:
         .UntilPassing; the design before it, which grading/ta/grading_time.py compares against).
     device: where the training runs train: "cpu", "cuda" (the GPU's device nodes in their sandboxes; untested on
         GPU hardware) or "auto" (the GPU where PyTorch sees one); `device` is always "cpu" or "cuda".
+    precision: how the training runs compute: "auto" (bfloat16 autocast where the device is fast at it: CPUs with
+        AVX512-BF16 or AMX, GPUs of compute capability 8.0+; else float32) or "float32" (everywhere: as Colab's T4
+        trains, and the precision the thresholds were calibrated in for every corpus style); `precision` is always
+        "bfloat16" or "float32", what the training runs do here. Keep it for a term.
     threads: threads of each run of student code; a DCGAN trained with 1 or 2 threads ends with other weights, so
         keep it for a term. jobs: submissions graded at once (0: the CPU cores divided by `threads`).
     sandbox: "on" (every run of student code confined; grading refuses to start where it cannot be) or "off".
@@ -133,6 +151,7 @@ class Settings:
     budget: str = "autograde"
     whole_budget: bool = False
     device: str = "auto"
+    precision: str = "auto"
     threads: int = 1
     jobs: int = 0
     sandbox: str = "on"
@@ -151,6 +170,7 @@ class Settings:
         if not (isinstance(self.jobs, int) and self.jobs >= 0):
             raise ValueError(f"jobs must be a whole number (0: as many as the cores allow), not {self.jobs!r}")
         object.__setattr__(self, "device", training_device(self.device))
+        object.__setattr__(self, "precision", training_precision(self.precision, self.device))
         if self.mnist_root is not None:
             object.__setattr__(self, "mnist_root", Path(self.mnist_root).resolve())
 
@@ -161,11 +181,11 @@ class Settings:
 
     def key(self):
         """What of these settings a submission's grading depends on (another value grades it again)."""
-        return f"{self.budget}/{self.threads}/{self.time.total:g}"
+        return f"{self.budget}/{self.threads}/{self.time.total:g}/{self.precision}"
 
     def training(self):
         """The trained GANs' part of the key under which they are kept for re-grades (judging/trained.py)."""
-        return f"{self.budget}{'/whole' if self.whole_budget else ''}/{self.device}"
+        return f"{self.budget}{'/whole' if self.whole_budget else ''}/{self.device}/{self.precision}"
 
     def inside(self):
         """What the sandboxed side reads of these settings (nndl2.budget.GRADER_KEYS): the file write_inside writes."""

@@ -5,7 +5,8 @@
 
 The same submissions (`--copies` copies of one example of grading/ta/examples.py, each its own student)
 are graded three times, one grading after the other, as `python -m grading.instructor.autograde` grades
-(sandboxed, the autograde budget, --threads 1, --jobs = copies: on a 2-core machine two at once):
+(sandboxed, the autograde budget, --threads 1, --precision float32 unless --precision auto, --jobs = copies: on a
+2-core machine two at once):
 
 - previous: each GAN trains the whole budget (the design before nndl2.agent.training.UntilPassing);
 - this: each GAN trains until its samples meet the thresholds of Inline Questions 1-3, at most the budget;
@@ -33,15 +34,16 @@ from pathlib import Path
 
 from grading.kit import ROOT
 from grading.ta.examples import write_examples
+from nndl2.budget import PRECISIONS
 
 STAGES = ("functions", "training", "judge", "notebook", "feedback")
 GRADINGS = ("previous", "this", "re-grade")
 
 
-def grade(submissions, out, mnist_root, jobs, whole_budget=False, regrade=False):
+def grade(submissions, out, mnist_root, jobs, whole_budget=False, regrade=False, precision="float32"):
     """Grade `submissions` into `out` with the instructors' command; returns (its results, wall seconds)."""
     command = [sys.executable, "-m", "grading.instructor.autograde", str(submissions), "--out", str(out)]
-    command += ["--jobs", str(jobs), "--threads", "1", "--device", "cpu"]
+    command += ["--jobs", str(jobs), "--threads", "1", "--device", "cpu", "--precision", precision]
     command += (["--mnist-root", str(mnist_root)] if mnist_root else []) + (["--regrade"] if regrade else [])
     command += ["--whole-budget"] if whole_budget else []
     start = time.perf_counter()
@@ -55,7 +57,7 @@ def grade(submissions, out, mnist_root, jobs, whole_budget=False, regrade=False)
     return [json.loads((Path(out) / "results" / f"{name}.json").read_text()) for name in names], seconds
 
 
-def measure(mnist_root, copies=2, example="reference", work=None):
+def measure(mnist_root, copies=2, example="reference", work=None, precision="float32"):
     """{grading: {"stages": {stage: mean s}, "seconds": mean s per submission, "wall": batch s / submissions,
     "scores": [...], "reused": [...]}}."""
     work = Path(work or tempfile.mkdtemp(prefix="grading-time-"))
@@ -64,9 +66,9 @@ def measure(mnist_root, copies=2, example="reference", work=None):
     for copy in range(copies):
         shutil.copytree(made[example], submissions / f"{example}-{copy + 1}")
     runs = {
-        "previous": grade(submissions, work / "previous", mnist_root, copies, whole_budget=True),
-        "this": grade(submissions, work / "this", mnist_root, copies),
-        "re-grade": grade(submissions, work / "this", mnist_root, copies, regrade=True),
+        "previous": grade(submissions, work / "previous", mnist_root, copies, whole_budget=True, precision=precision),
+        "this": grade(submissions, work / "this", mnist_root, copies, precision=precision),
+        "re-grade": grade(submissions, work / "this", mnist_root, copies, regrade=True, precision=precision),
     }
     report = {}
     for name, (results, wall) in runs.items():
@@ -99,9 +101,15 @@ def main(argv=None):
     parser.add_argument("--copies", type=int, default=2, help="submissions graded at once (default 2)")
     parser.add_argument("--example", default="reference", help="reference (default) or buggy-<function>")
     parser.add_argument("--work", type=Path, help="where the gradings go (default: a new temporary folder)")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="float32",
+        help="the training runs' precision (default float32, as the README's numbers; auto: what autograde does here "
+        "by default, bfloat16 autocast where the CPU is fast at it)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
-    report = measure(args.mnist_root, args.copies, args.example, args.work)
+    report = measure(args.mnist_root, args.copies, args.example, args.work, args.precision)
+    print(f"precision: {args.precision}")
     print(table(report))
     if args.json:
         print(json.dumps(report))

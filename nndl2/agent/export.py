@@ -14,7 +14,7 @@ separate grader process, which never runs your code, compares them with the refe
         (or the whole budget, as the grader's settings say): the generator's parameters, the losses and
         the progress grids, or the error that stopped it.
 
-The grader's settings (budget, device, whole budget or not) come from the one file GAN_KIT_SETTINGS names
+The grader's settings (budget, device, precision, whole budget or not) come from the one file GAN_KIT_SETTINGS names
 (nndl2.budget.grader_settings); `train` refuses to run without it.
 
 Your answers to Inline Questions 4-6 are written by the notebook's answer cells (nndl2/answers.py).
@@ -209,11 +209,12 @@ def export_module(gan, inputs, out):
 # ---------------------------------------------------------------------------
 
 
-def export_training(out, budget, gans=None, device=None, until_passing=True):
+def export_training(out, budget, gans=None, device=None, until_passing=True, precision="float32"):
     """Train the notebook's GANs with gan.py as the notebook does and export each one as soon as it is trained.
 
     until_passing: each GAN trains until its samples meet the thresholds (nndl2.agent.training.UntilPassing),
     at most the budget; False: the whole budget.
+    precision: "float32", or "bfloat16" (autocast): the grader's choice for this machine.
     """
     from nndl2.agent.training import GANS, train_gan, training_batches
     from nndl2.budget import BUDGETS, SEED
@@ -227,11 +228,12 @@ def export_training(out, budget, gans=None, device=None, until_passing=True):
         save_npz(out / "module.npz", {"import": error_meta(error)}, {})
         return 1
     loader = training_batches(download=False, device=device)
+    bfloat16 = precision == "bfloat16"
     for name in gans or GANS:
-        meta, arrays = {"budget": budget, "device": str(device)}, {}
+        meta, arrays = {"budget": budget, "device": str(device), "precision": precision}, {}
         try:
             _, G, images, history = train_gan(
-                name, gan, loader, BUDGETS[budget][name], SEED, device, until_passing=until_passing
+                name, gan, loader, BUDGETS[budget][name], SEED, device, until_passing=until_passing, bfloat16=bfloat16
             )
             meta["iterations"] = len(history.get("d_loss", []))
             g_arrays, meta["g_names"] = parameters(G)
@@ -261,7 +263,12 @@ def main(argv=None):
     if settings is None:
         parser.error(f"train: {SETTINGS} names no settings file (the autograder writes it for each run)")
     return export_training(
-        args.out, settings["budget"], args.gans, settings["device"], until_passing=not settings["whole_budget"]
+        args.out,
+        settings["budget"],
+        args.gans,
+        settings["device"],
+        until_passing=not settings["whole_budget"],
+        precision=settings["precision"],
     )
 
 

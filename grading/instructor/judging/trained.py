@@ -1,14 +1,14 @@
 """The grader's trained GANs, kept between gradings so that an unchanged gan.py is not trained again.
 
-Almost all of a submission's grading time is the grader's training run of its three GANs. What that
-run produces is fixed by what goes into it: the bytes of gan.py, the provided package nndl2/ (the
-training loop, the budget, the thresholds it stops at), the MNIST files, the budget, the threads and
-PyTorch's version. `Kept` stores each GAN's export (the `<gan>.npz` the sandboxed run wrote) under a
-key made of exactly those, one per student and GAN (a newer gan.py replaces it), and hands it back
-when the key matches. So a re-grade after a change to the judge, the points, the answers, the
-feedback or the time limits (anything in grading/) trains nothing; a change to nndl2/ or to the
-student's gan.py trains again. A kept export is judged as a fresh one is: it is the output of the
-same sandboxed run, and the judge trusts neither.
+Almost all of a submission's grading time is the grader's training run of its three GANs. What that run
+produces is fixed by what goes into it: the bytes of gan.py, the provided package nndl2/ (the training loop,
+the budget, the thresholds it stops at), the MNIST files, the budget, the device, the precision
+(Settings.training()), the threads and PyTorch's version. `Kept` stores each GAN's export (the `<gan>.npz` the
+sandboxed run wrote) under a key made of exactly those, one per student and GAN (a newer gan.py replaces it),
+and hands it back when the key matches. So a re-grade after a change to the judge, the points, the answers,
+the feedback or the time limits (anything in grading/) trains nothing; a change to nndl2/ or to the student's
+gan.py trains again. A kept export is judged as a fresh one is: it is the output of the same sandboxed run,
+and the judge trusts neither.
 
 Only runs that finished on their own are kept (a run stopped by its time limit or by the sandbox is
 not). Disk: the generators' weights in float32, about 8 MB for each fully connected GAN and 26 MB

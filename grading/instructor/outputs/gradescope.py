@@ -2,7 +2,7 @@
 
     python -m grading.instructor.outputs.gradescope build [--out build/gradescope/autograder.zip]
                                                            [--budget autograde] [--threads 2] [--sandbox on|off]
-                                                           [--visibility visible]
+                                                           [--visibility visible] [--precision float32|auto]
 
 Upload the zip as the assignment's autograder ("Zip file upload", Ubuntu 22.04 base image). Gradescope
 then runs every submission in a container of its own, in parallel, at any class size:
@@ -46,7 +46,7 @@ from datetime import datetime
 from pathlib import Path
 
 from grading.course.items import title
-from grading.instructor.settings import BUDGETS, Settings
+from grading.instructor.settings import BUDGETS, PRECISIONS, Settings
 from grading.kit import ROOT
 
 DEFAULT_OUT = ROOT / "build" / "gradescope" / "autograder.zip"
@@ -97,15 +97,22 @@ def kit_files():
             yield name, ROOT / name
 
 
-def build(out=DEFAULT_OUT, budget=Settings.budget, threads=2, sandbox=Settings.sandbox, visibility="visible"):
-    """Write the autograder zip; returns its path. Deterministic: the same kit gives the same bytes."""
+def build(out=DEFAULT_OUT, budget=Settings.budget, threads=2, sandbox=Settings.sandbox, visibility="visible",
+          precision="float32"):  # fmt: skip
+    """Write the autograder zip; returns its path. Deterministic: the same kit gives the same bytes.
+
+    precision: float32 by default (not autograde's "auto"): Gradescope runs each submission on whatever machine
+    its container lands on, and the class's GANs should train alike whichever CPU that is."""
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility is one of {', '.join(VISIBILITIES)}, not {visibility!r}")
     if sandbox not in ("on", "off"):
         raise ValueError(f"sandbox is 'on' or 'off', not {sandbox!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision is one of {', '.join(PRECISIONS)}, not {precision!r}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"budget": budget, "threads": threads, "sandbox": sandbox, "visibility": visibility}
+    settings = {"budget": budget, "precision": precision, "threads": threads, "sandbox": sandbox,
+                "visibility": visibility}  # fmt: skip
     members = [("setup.sh", SETUP.encode(), 0o755), ("run_autograder", RUN.encode(), 0o755)]
     members.append((SETTINGS, (json.dumps(settings, indent=1) + "\n").encode(), 0o644))
     members += [(name, path.read_bytes(), 0o644) for name, path in kit_files()]
@@ -131,15 +138,19 @@ def mnist_folder(source):
     return Path(os.environ.get("MNIST_ROOT") or Path(source) / "mnist")
 
 
+def grading_settings(source):
+    """The Settings of the zip's settings.json (every submission is graded afresh: a container each)."""
+    chosen = settings(source)
+    return Settings(
+        budget=chosen["budget"], precision=chosen["precision"], threads=chosen["threads"], sandbox=chosen["sandbox"],
+        mnist_root=mnist_folder(source), regrade=True,
+    )  # fmt: skip
+
+
 def grader(root, source, submissions=None, log=print):
     from grading.instructor.autograde import Grader
 
-    chosen = settings(source)  # the zip's settings.json; every submission is graded afresh (a container each)
-    grading = Settings(
-        budget=chosen["budget"], threads=chosen["threads"], sandbox=chosen["sandbox"], mnist_root=mnist_folder(source),
-        regrade=True,
-    )  # fmt: skip
-    return Grader(root / "grading", grading, submissions=submissions, log=log)
+    return Grader(root / "grading", grading_settings(source), submissions=submissions, log=log)
 
 
 def prepare(root=None, source=None):
@@ -281,12 +292,17 @@ def main(argv=None):
     make.add_argument("--budget", choices=BUDGETS, default=Settings.budget)
     make.add_argument("--threads", type=int, default=2, help="threads of each run (Gradescope gives 2 CPUs)")
     make.add_argument("--sandbox", choices=["on", "off"], default=Settings.sandbox)
+    make.add_argument(
+        "--precision", choices=PRECISIONS, default="float32",
+        help="how the training runs compute (default float32, whichever CPU a container gets; auto: bfloat16 "
+        "autocast where that CPU is fast at it, so students' GANs may train differently)",
+    )  # fmt: skip
     make.add_argument("--visibility", choices=VISIBILITIES, default="visible")
     commands.add_parser("prepare", help="(setup.sh) download MNIST and build the course")
     commands.add_parser("run", help="(run_autograder) grade /autograder/submission")
     args = parser.parse_args(argv)
     if args.command == "build":
-        out = build(args.out, args.budget, args.threads, args.sandbox, args.visibility)
+        out = build(args.out, args.budget, args.threads, args.sandbox, args.visibility, precision=args.precision)
         print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB): upload it as the Gradescope autograder")
     elif args.command == "prepare":
         prepare()
