@@ -1,8 +1,8 @@
 """Before you submit: see the grader's verdict on Inline Questions 1-3, and what is still missing.
 
     preview_grading()                 trains your three GANs exactly as the grader does (your gan.py, the
-                                      autograde budget, nndl2.agent.training) and prints the verdict it would
-                                      give each; a few minutes on a CPU
+                                      autograde budget, float32, nndl2.agent.training) and prints the verdict
+                                      it would give each; one or two minutes on a 2-core CPU
     check_submission(globals())       lists what is left: stubs in gan.py, answers not set, justifications
                                       not written, a notebook without outputs, files the grader refuses; it
                                       reads the notebook you are looking at (in Colab the open notebook,
@@ -194,8 +194,8 @@ def preview_grading(device=None, budget="autograde"):
     loader = training_batches(device=device)
     verdicts = {}
     for number, name in enumerate(GANS, 1):
-        _, G, _, history = train_gan(
-            name, gan, loader, BUDGETS[budget][name], SEED, device, show_every=10**9, until_passing=True
+        _, G, _, history = train_gan(  # in float32, as the grader trains (unless told otherwise)
+            name, gan, loader, BUDGETS[budget][name], SEED, device, show_every=10**9, until_passing=True, bfloat16=False
         )
         metrics = evaluate(sample_images(G, n=1000))
         ok, _ = passes(metrics, name)

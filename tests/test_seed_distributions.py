@@ -137,6 +137,8 @@ def test_the_command_trains_each_distinct_training_once_per_seed_then_reports_fr
     monkeypatch.setattr(sd, "train_gan", no_training)
     assert sd.main([*argv, "--report-only"]) == 0
     assert report.read_text() == first
+    with pytest.raises(SystemExit, match="no fingerprint of its vanilla GAN yet"):  # bfloat16: its own trainings
+        sd.main([*argv, "--report-only", "--precision", "bfloat16"])
     (tmp_path / "reference.py").write_text(SOLUTION_GAN.read_text())
     for wrong, said in (
         ([str(tmp_path / "missing.py")], "missing.py: no such file"),
@@ -153,10 +155,33 @@ def test_the_command_trains_each_distinct_training_once_per_seed_then_reports_fr
     assert sd.main(["--render", "--report", str(report)]) == 0 and report.read_text() == first
 
 
-def test_the_kits_report_is_rendered_from_its_measurements():
-    """grading/ta/seed_distributions.md is written from seed_distributions.json and the thresholds in force."""
-    data = json.loads(sd.REPORT_JSON.read_text())
-    assert sd.REPORT_MD.read_text() == sd.report(data)
+def test_a_bfloat16_run_trains_under_autocast_and_keeps_its_own_samples_and_report(tmp_path, batches, monkeypatch):
+    trained_with = []
+    train_gan = sd.train_gan
+
+    def spy(*args, **kwargs):
+        trained_with.append(kwargs["bfloat16"])
+        return train_gan(*args, **kwargs)
+
+    monkeypatch.setattr(sd, "train_gan", spy)
+    cache, report = tmp_path / "cache", tmp_path / "report.md"
+    argv = ["--budget", "smoke", "--seeds", "2", "--gans", "vanilla", "--cache", str(cache), "--report", str(report)]
+    assert sd.main([*argv, "--precision", "bfloat16"]) == 0
+    assert trained_with and set(trained_with) == {True}  # the fingerprints and the two seeds alike
+    assert sorted(p.name.split("-")[:3] for p in cache.glob("*.npy")) == [["vanilla", "smoke", "bfloat16"]] * 2
+    data = json.loads(report.with_suffix(".json").read_text())
+    assert data["precision"] == "bfloat16" and report.read_text() == sd.report(data)
+    assert "`python -m grading.ta.seed_distributions --precision bfloat16` from `report.json`" in report.read_text()
+    assert "under bfloat16 autocast, one thread" in report.read_text()
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_the_kits_report_is_rendered_from_its_measurements(precision):
+    """grading/ta/seed_distributions.md (float32) and seed_distributions_bfloat16.md are written from their .json and
+    the thresholds in force."""
+    path = sd.REPORT_MD if precision == "float32" else sd.REPORT_BF16_MD
+    data = json.loads(path.with_suffix(".json").read_text())
+    assert path.read_text() == sd.report(data) and data.get("precision", "float32") == precision
     assert data["budget"] == "autograde" and data["seeds"] >= 20
     for gan, groups in data["metrics"].items():  # every distinct training, 20 seeds: every seed passes
         assert set(groups) == set(data["groups"][gan])

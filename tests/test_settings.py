@@ -20,7 +20,7 @@ def test_the_commands_defaults_are_the_settings_defaults(tmp_path):
     assert given == (default.budget, default.whole_budget, default.threads, default.jobs, default.sandbox, False)
     assert (args.submission_timeout, args.memory * GiB) == (default.time.total, default.limits.memory)
     assert Settings(device=args.device).device == default.device in ("cpu", "cuda")  # "auto", resolved
-    assert args.precision == "auto" and default.precision in ("bfloat16", "float32")  # resolved for this machine
+    assert args.precision == default.precision == "float32"  # the widest margins (grading/ta/seed_distributions.md)
     assert default.workers == max(1, (os.cpu_count() or 1) // default.threads)  # jobs 0: as many as the cores allow
 
 
@@ -133,5 +133,5 @@ def test_the_training_run_computes_in_the_precision_the_grader_chose(
 def test_auto_is_bfloat16_exactly_where_this_cpu_is_fast_at_it():
     from nndl2.speed import cpu_has_fast_bfloat16
 
-    assert Settings(device="cpu").precision == ("bfloat16" if cpu_has_fast_bfloat16() else "float32")
-    assert Settings(device="cpu", precision="float32").precision == "float32"
+    assert Settings(device="cpu", precision="auto").precision == ("bfloat16" if cpu_has_fast_bfloat16() else "float32")
+    assert Settings(device="cpu").precision == "float32"

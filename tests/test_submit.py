@@ -109,7 +109,17 @@ def test_preview_trains_like_the_grader_and_gives_three_verdicts(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MNIST_ROOT", str(mnist_synthetic))
     monkeypatch.delitem(__import__("sys").modules, "gan", raising=False)
+    import nndl2.agent.training
+
+    train_gan, trained_with = nndl2.agent.training.train_gan, []
+
+    def spy(*args, **kwargs):
+        trained_with.append(kwargs["bfloat16"])
+        return train_gan(*args, **kwargs)
+
+    monkeypatch.setattr(nndl2.agent.training, "train_gan", spy)
     verdicts = submit.preview_grading(device="cpu", budget="smoke")
+    assert trained_with == [False] * 3  # float32, as the grader trains by default, whatever this CPU is fast at
     assert set(verdicts) == {"vanilla", "lsgan", "dcgan"}
     assert all(not ok for ok, _ in verdicts.values())  # three smoke iterations train nothing
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Inline Question")]

@@ -98,11 +98,11 @@ def kit_files():
 
 
 def build(out=DEFAULT_OUT, budget=Settings.budget, threads=2, sandbox=Settings.sandbox, visibility="visible",
-          precision="float32"):  # fmt: skip
+          precision=Settings.precision):  # fmt: skip
     """Write the autograder zip; returns its path. Deterministic: the same kit gives the same bytes.
 
-    precision: float32 by default (not autograde's "auto"): Gradescope runs each submission on whatever machine
-    its container lands on, and the class's GANs should train alike whichever CPU that is."""
+    precision: float32 by default, as autograde's: Gradescope runs each submission on whatever machine its
+    container lands on, and the class's GANs should train alike whichever CPU that is."""
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility is one of {', '.join(VISIBILITIES)}, not {visibility!r}")
     if sandbox not in ("on", "off"):
@@ -293,7 +293,7 @@ def main(argv=None):
     make.add_argument("--threads", type=int, default=2, help="threads of each run (Gradescope gives 2 CPUs)")
     make.add_argument("--sandbox", choices=["on", "off"], default=Settings.sandbox)
     make.add_argument(
-        "--precision", choices=PRECISIONS, default="float32",
+        "--precision", choices=PRECISIONS, default=Settings.precision,
         help="how the training runs compute (default float32, whichever CPU a container gets; auto: bfloat16 "
         "autocast where that CPU is fast at it, so students' GANs may train differently)",
     )  # fmt: skip
