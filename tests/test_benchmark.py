@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from grading.instructor import autograde
 from grading.kit import ROOT
 from grading.ta.benchmark import PacedLoader
 
@@ -90,6 +91,24 @@ def test_the_trajectory_report_is_of_the_thresholds_and_checkpoints_in_force():
     for gan in ("vanilla", "lsgan", "dcgan"):
         at, total = checkpoints(gan)
         assert f"{gan} {total:,} iterations, checkpoints at {', '.join(map(str, at))}" in text
+
+
+@pytest.mark.parametrize("precision", ["float32", "auto"])
+def test_grading_time_grades_in_the_precision_it_is_given(precision, monkeypatch, tmp_path):
+    """--precision reaches every grading's autograde command (the command's own choices), and the table says which."""
+    from grading.ta import grading_time
+
+    commands = []
+
+    def run(command, **kwargs):
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 1, "", "stopped here")
+
+    monkeypatch.setattr(grading_time.subprocess, "run", run)
+    with pytest.raises(SystemExit, match="stopped here"):
+        grading_time.main(["--precision", precision, "--work", str(tmp_path)])
+    assert commands and all(c[c.index("--precision") + 1] == precision for c in commands)
+    assert autograde.options().parse_args(["x", "--precision", precision]).precision == precision
 
 
 def test_grading_time_table_compares_each_grading_with_the_previous_design():

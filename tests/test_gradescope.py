@@ -80,18 +80,20 @@ def test_the_zip_has_gradescopes_two_scripts_and_the_kit_but_no_ta_tools(autogra
     assert gradescope.build(tmp_path / "again.zip", budget="smoke", threads=1).read_bytes() == autograder.read_bytes()
 
 
-@pytest.mark.parametrize("precision", ["float32", "auto"])
-def test_the_grader_in_the_container_takes_the_zips_settings(tmp_path, precision, monkeypatch):
-    """What the zip was built with is what run_autograder grades with ("auto" resolved on the container's CPU)."""
-    from grading.instructor.settings import Settings
+@pytest.mark.parametrize(("precision", "resolved"), [("float32", "float32"), ("auto", "bfloat16")])
+def test_the_grader_in_the_container_takes_the_zips_settings(tmp_path, precision, resolved, monkeypatch):
+    """What the zip was built with is what run_autograder grades with ("auto" resolved on the container's CPU, here
+    one that the patched check calls fast at bfloat16)."""
+    import nndl2.speed
 
+    monkeypatch.setattr(nndl2.speed, "bfloat16_is_fast", lambda device: True)
     autograder = gradescope.build(tmp_path / "autograder.zip", budget="smoke", threads=1, precision=precision)
     with zipfile.ZipFile(autograder) as archive:
         archive.extractall(tmp_path / "source")
     monkeypatch.setenv("MNIST_ROOT", str(tmp_path / "mnist"))
     chosen = gradescope.grading_settings(tmp_path / "source")
     assert (chosen.budget, chosen.threads, chosen.sandbox, chosen.regrade) == ("smoke", 1, "on", True)
-    assert chosen.precision == Settings(device=chosen.device, precision=precision).precision
+    assert chosen.precision == resolved
     assert chosen.mnist_root == (tmp_path / "mnist").resolve()
     with pytest.raises(ValueError, match="precision is one of auto, float32"):
         gradescope.build(tmp_path / "bad.zip", precision="float16")

@@ -15,12 +15,14 @@ import time
 from pathlib import Path
 
 from grading.instructor.confine.limits import Limits
-from grading.kit import SUBMISSION_TIMEOUT  # the default time budget of one submission (TimeBudget)
+from grading.kit import (
+    PRECISIONS,  # how the training runs may be told to compute (training_precision)
+    SUBMISSION_TIMEOUT,  # the default time budget of one submission (TimeBudget)
+)
 from nndl2.budget import GRADER_KEYS  # what the settings file holds: the sandboxed side's reader checks it
 from nndl2.budget import SETTINGS as SETTINGS_VARIABLE  # the variable that names the settings file
 
 INSIDE_FOLDER, INSIDE_FILE = "/grading", "settings.json"  # where the sandbox shows it: /grading/settings.json
-PRECISIONS = ("auto", "float32")  # how the training runs may be told to compute (training_precision)
 BUDGETS = ("autograde", "smoke")  # nndl2/budget.py's budgets the grader trains at (smoke: plumbing tests only)
 
 

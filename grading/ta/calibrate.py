@@ -11,8 +11,8 @@ with quality.sample_images(G) (1,000 samples, noise seed 0) and evaluates them.
 run_a_gan computes in float32, or under bfloat16 autocast on hardware with fast bfloat16 (GPUs of
 compute capability 8.0+, CPUs with AVX512-BF16 or AMX); `--precision` picks which one the runs
 of this call use (default: what run_a_gan picks on this machine). The thresholds must hold for
-both, since the autograder's machine decides: runs of both kinds are kept side by side, a
-bfloat16 run named "SEED-bf16". Samples are
+both (the autograder trains in float32 by default, under bfloat16 with --precision auto): runs
+of both kinds are kept side by side, a bfloat16 run named "SEED-bf16". Samples are
 cached (--cache, outside the repo), so the command is resumable: a (GAN, seed) whose samples
 are cached is evaluated again, not retrained. Runs recorded in grading/ta/calibration.json but
 neither cached nor requested are kept as recorded.
@@ -381,8 +381,8 @@ REASONING = """## Why these metrics and bounds
   bound that rejected them would also fail correct solutions; the LSGAN and DCGAN bounds do reject
   sigma 1.5 px (see the verdicts below the table).
 - **Precision.** run_a_gan trains under bfloat16 autocast where the hardware is fast at it (GPUs of
-  compute capability 8.0+, CPUs with AVX512-BF16 or AMX) and in float32 elsewhere, so the grader's
-  machine decides which one a submission gets. The runs named SEED-bf16 were trained in bfloat16
+  compute capability 8.0+, CPUs with AVX512-BF16 or AMX) and in float32 elsewhere; the grader trains in
+  float32 unless told `--precision auto` (then its machine decides). The runs named SEED-bf16 were trained in bfloat16
   and the others in float32; the bounds are set over both kinds. The mean rows of each GAN compare
   the two: their means agree within the spread over seeds, but the spread itself can differ (the
   bfloat16 LSGAN runs spread wider than the float32 ones), and the bounds follow the wider one.

@@ -32,9 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading.kit import ROOT
+from grading.kit import PRECISIONS, ROOT  # PRECISIONS: what autograde's --precision takes
 from grading.ta.examples import write_examples
-from nndl2.budget import PRECISIONS
 
 STAGES = ("functions", "training", "judge", "notebook", "feedback")
 GRADINGS = ("previous", "this", "re-grade")
@@ -103,8 +102,8 @@ def main(argv=None):
     parser.add_argument("--work", type=Path, help="where the gradings go (default: a new temporary folder)")
     parser.add_argument(
         "--precision", choices=PRECISIONS, default="float32",
-        help="the training runs' precision (default float32, as the README's numbers; auto: what autograde does here "
-        "by default, bfloat16 autocast where the CPU is fast at it)",
+        help="the training runs' precision (default float32, autograde's default; auto: bfloat16 autocast where the "
+        "CPU is fast at it)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)

@@ -3,9 +3,10 @@
     MNIST_ROOT=DIR python -m grading.ta.make_outputs              # trains all three at the full budget
     python -m grading.ta.make_outputs --verify                    # was the committed image made from this solution?
 
-Each GAN is trained exactly as the notebook trains it (grading/ta/reference_gans.py) and 16 samples
-of its generator are drawn in a torchvision grid. The PNG records how it was made (solution
-code checksum, budget, seed, data folder, quality metrics) in its text metadata; --verify compares the
+Each GAN is trained exactly as the notebook trains it (grading/ta/reference_gans.py), in float32 (as on
+Colab's T4, whatever this CPU is fast at), and 16 samples of its generator are drawn in a torchvision grid.
+The PNG records how it was made (solution code checksum, budget, seed, data folder, precision, threads,
+quality metrics) in its text metadata; --verify compares the
 recorded checksum with the current code (the solution and nndl2's training loop; docstrings and
 comments left out).
 """
@@ -67,11 +68,12 @@ def solution_checksum(paths=TRAINING_CODE):
 
 def make_outputs(budget="full", seed=SEED, device="cpu", path=OUTPUTS):
     figure, axes = plt.subplots(1, 3, figsize=(12, 4.4))
-    record = {"solution_sha256": solution_checksum(), "budget": budget, "seed": seed,
-              "mnist_root": str(mnist_root()), "device": str(device), "metrics": {}}  # fmt: skip
+    record = {"solution_sha256": solution_checksum(), "budget": budget, "seed": seed, "mnist_root": str(mnist_root()),
+              "device": str(device), "precision": "float32", "threads": torch.get_num_threads(),
+              "metrics": {}}  # fmt: skip
     for axis, gan in zip(axes, reference_gans.GANS, strict=True):
         start = time.perf_counter()
-        G, _, _ = reference_gans.train(gan, budget=budget, seed=seed, device=device)
+        G, _, _ = reference_gans.train(gan, budget=budget, seed=seed, device=device, bfloat16=False)
         samples = quality.sample_images(G, n=1000, seed=seed)
         metrics = quality.evaluate(samples)
         record["metrics"][gan] = {key: metrics[key] for key in ("recognizable", "coverage", "inception_score", "fid")}

@@ -1,8 +1,8 @@
 """Each graded metric's distribution over training seeds, for the reference and for other correct gan.py files
 (the corpus's styles): how far every threshold of Inline Questions 1-3 lies from what correct solutions written
-in each style reach, in standard deviations over seeds, in float32 (the grader's CPUs without fast bfloat16, its
---precision float32, and Colab's T4) or, with --precision bfloat16, under bfloat16 autocast (what the grader does
-by default where the CPU or GPU is fast at it): REPORT_BF16_MD.
+in each style reach, in standard deviations over seeds, in float32 (the grader's default, and Colab's T4) or, with
+--precision bfloat16, under bfloat16 autocast (what the grader does with --precision auto where the CPU or GPU is
+fast at it): REPORT_BF16_MD.
 
     MNIST_ROOT=/tmp/mnist-mlx python -m grading.ta.seed_distributions tests/corpus/styles/*.py.txt --seeds 20
     MNIST_ROOT=/tmp/mnist-mlx python -m grading.ta.seed_distributions tests/corpus/styles/*.py.txt --precision bfloat16
@@ -149,10 +149,12 @@ def report(data):
     option = "" if precision == "float32" else f" --precision {precision}"
     source = data.get("data_file", REPORT_JSON.name)
     how = "float32" if precision == "float32" else "under bfloat16 autocast"
-    other = (("Where the grader trains in bfloat16 (its default on GPUs",
-              f"  and CPUs with fast bfloat16), {REPORT_BF16_MD.name} applies.") if precision == "float32" else
-             ("Where the grader trains in float32 (CPUs without fast",
-              f"  bfloat16, --precision float32), {REPORT_MD.name} applies."))  # fmt: skip
+    if precision == "float32":
+        other = ("The grader trains in float32 unless told --precision",
+                 f"  auto; then, where it trains in bfloat16, {REPORT_BF16_MD.name} applies.")  # fmt: skip
+    else:
+        other = ("The grader trains so only with --precision auto, on",
+                 f"  GPUs and CPUs with fast bfloat16; in float32 (its default) {REPORT_MD.name} applies.")  # fmt: skip
     out = [
         "# Inline Questions 1-3: each metric's distribution over training seeds, per style",
         "",
@@ -220,7 +222,7 @@ def parse(argv):
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"samples cache (default {DEFAULT_CACHE})")
     parser.add_argument(
         "--precision", choices=["float32", "bfloat16"], default="float32",
-        help="train in float32 (default) or under bfloat16 autocast (the grader's default where the CPU is fast at it)",
+        help="train in float32 (default, as the grader) or under bfloat16 autocast (the grader's --precision auto)",
     )  # fmt: skip
     parser.add_argument("--report", type=Path, help="the report (its data: the same name, .json; default "
                         f"{REPORT_MD.name}, with --precision bfloat16 {REPORT_BF16_MD.name})")  # fmt: skip
