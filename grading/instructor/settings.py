@@ -142,7 +142,8 @@ class Settings:
         seed_distributions.md) or "auto" (bfloat16 autocast where the device is fast at it: CPUs with AVX512-BF16 or
         AMX, GPUs of compute capability 8.0+; about a third faster there, but the LSGAN's estimate is 0.16%,
         seed_distributions_bfloat16.md); `precision` is always "bfloat16" or "float32", what the training runs do
-        here. Keep it for a term.
+        here (on a GPU, float32's matrix products use TF32 where nndl2/speed.py turns it on: untested on GPU
+        hardware). Keep it for a term.
     threads: threads of each run of student code; a DCGAN trained with 1 or 2 threads ends with other weights, so
         keep it for a term. jobs: submissions graded at once (0: the CPU cores divided by `threads`).
     sandbox: "on" (every run of student code confined; grading refuses to start where it cannot be) or "off".
