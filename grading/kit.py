@@ -19,7 +19,8 @@ NBGRADER_CONFIG = COURSE / "nbgrader_config.py"
 # Seconds one submission may take in all, by default (grading/instructor/settings.py's TimeBudget divides it
 # among the stages); the course's nbgrader config lets no notebook cell run longer.
 SUBMISSION_TIMEOUT = 900
-PRECISIONS = ("auto", "float32")  # the grader's --precision choices (grading/instructor/settings.py)
+# The grader's --precision choices; grading/instructor/settings.py resolves them to nndl2.budget.PRECISIONS.
+PRECISION_CHOICES = ("auto", "float32")
 
 # Python run first by the processes the grader starts (nbgrader, the sandboxed exports and kernel): the
 # interpreter's last garbage collections are skipped at exit (gc.freeze, in an atexit handler, runs before them).

@@ -98,7 +98,7 @@ from grading.instructor.outputs.gradebook import url as gradebook_url
 from grading.instructor.settings import (
     BUDGETS,
     INSIDE_FOLDER,
-    PRECISIONS,
+    PRECISION_CHOICES,
     SETTINGS_VARIABLE,
     Clock,
     Settings,
@@ -1041,7 +1041,7 @@ def options():
         "GPU hardware); everything else runs on the CPU",
     )  # fmt: skip
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default="float32",
+        "--precision", choices=PRECISION_CHOICES, default="float32",
         help="how the training runs compute (default float32, whatever the hardware: the thresholds' widest margins, "
         "grading/ta/seed_distributions.md; auto: bfloat16 autocast where the CPU or GPU is fast at it, faster there "
         "and with narrower margins, seed_distributions_bfloat16.md)",

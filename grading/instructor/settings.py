@@ -16,10 +16,13 @@ from pathlib import Path
 
 from grading.instructor.confine.limits import Limits
 from grading.kit import (
-    PRECISIONS,  # how the training runs may be told to compute (training_precision)
+    PRECISION_CHOICES,  # how the training runs may be told to compute (training_precision)
     SUBMISSION_TIMEOUT,  # the default time budget of one submission (TimeBudget)
 )
-from nndl2.budget import GRADER_KEYS  # what the settings file holds: the sandboxed side's reader checks it
+from nndl2.budget import (
+    GRADER_KEYS,  # what the settings file holds: the sandboxed side's reader checks it
+    PRECISIONS,  # what a choice resolves to: bfloat16 (autocast) or float32
+)
 from nndl2.budget import SETTINGS as SETTINGS_VARIABLE  # the variable that names the settings file
 
 INSIDE_FOLDER, INSIDE_FILE = "/grading", "settings.json"  # where the sandbox shows it: /grading/settings.json
@@ -118,10 +121,10 @@ def training_precision(precision, device):
     """How the training runs compute, "bfloat16" (autocast) or "float32": "auto", bfloat16 where `device` is fast at
     it (nndl2.speed: CPUs with AVX512-BF16 or AMX, GPUs of compute capability 8.0+), else float32; "float32" (or
     an already resolved "bfloat16") as given."""
-    if precision in ("float32", "bfloat16"):
+    if precision in PRECISIONS:
         return precision
     if precision != "auto":
-        raise ValueError(f"precision is one of {', '.join(PRECISIONS)}, not {precision!r}")
+        raise ValueError(f"precision is one of {', '.join(PRECISION_CHOICES)}, not {precision!r}")
     from nndl2.speed import bfloat16_is_fast  # here: imports PyTorch (see training_device)
 
     return "bfloat16" if bfloat16_is_fast(device) else "float32"

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading.kit import PRECISIONS, ROOT  # PRECISIONS: what autograde's --precision takes
+from grading.kit import PRECISION_CHOICES, ROOT
 from grading.ta.examples import write_examples
 
 STAGES = ("functions", "training", "judge", "notebook", "feedback")
@@ -101,7 +101,7 @@ def main(argv=None):
     parser.add_argument("--example", default="reference", help="reference (default) or buggy-<function>")
     parser.add_argument("--work", type=Path, help="where the gradings go (default: a new temporary folder)")
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default="float32",
+        "--precision", choices=PRECISION_CHOICES, default="float32",
         help="the training runs' precision (default float32, autograde's default; auto: bfloat16 autocast where the "
         "CPU is fast at it)",
     )  # fmt: skip

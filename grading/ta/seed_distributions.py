@@ -229,7 +229,8 @@ def parse(argv):
     parser.add_argument("--report-only", action="store_true", help="train nothing: report what is cached or recorded")
     parser.add_argument("--render", action="store_true", help="only write the report again from its .json")
     args = parser.parse_args(argv)
-    args.report = args.report or (REPORT_MD if args.precision == "float32" else REPORT_BF16_MD)
+    args.bfloat16 = args.precision == "bfloat16"
+    args.report = args.report or (REPORT_BF16_MD if args.bfloat16 else REPORT_MD)
     args.data = args.report.with_suffix(".json")
     if args.render:
         if args.files or not args.data.is_file():
@@ -260,7 +261,7 @@ def fingerprints(args, modules, batches):
             if tag not in known:
                 if args.report_only:
                     raise SystemExit(f"{name}: no fingerprint of its {gan} GAN yet (run without --report-only)")
-                known[tag] = fingerprint(module, gan, batches(), bfloat16=args.precision == "bfloat16")
+                known[tag] = fingerprint(module, gan, batches(), bfloat16=args.bfloat16)
                 known.update(json.loads(prints.read_text()) if prints.exists() else {})  # another process's
                 write_atomically(prints, lambda partial: partial.write_text(json.dumps(known, indent=1)))
             groups[gan].setdefault(known[tag], []).append(name)
@@ -283,8 +284,7 @@ def main(argv=None):
             for key, names in groups[gan].items():
                 path = sample_path(args.cache, gan, args.budget, key, seed, args.precision)
                 if not path.exists():
-                    bfloat16 = args.precision == "bfloat16"
-                    train_samples(path, names[0], modules[names[0]], gan, args.budget, seed, batches(), bfloat16)
+                    train_samples(path, names[0], modules[names[0]], gan, args.budget, seed, batches(), args.bfloat16)
     # What was recorded before (the same budget and data) stays, unless the cache has it: a machine without
     # the cache can write the report again without losing the measurements.
     recorded = json.loads(args.data.read_text()) if args.data.is_file() else {}

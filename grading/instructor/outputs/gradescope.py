@@ -46,7 +46,7 @@ from datetime import datetime
 from pathlib import Path
 
 from grading.course.items import title
-from grading.instructor.settings import BUDGETS, PRECISIONS, Settings
+from grading.instructor.settings import BUDGETS, PRECISION_CHOICES, Settings
 from grading.kit import ROOT
 
 DEFAULT_OUT = ROOT / "build" / "gradescope" / "autograder.zip"
@@ -107,8 +107,8 @@ def build(out=DEFAULT_OUT, budget=Settings.budget, threads=2, sandbox=Settings.s
         raise ValueError(f"visibility is one of {', '.join(VISIBILITIES)}, not {visibility!r}")
     if sandbox not in ("on", "off"):
         raise ValueError(f"sandbox is 'on' or 'off', not {sandbox!r}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision is one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"precision is one of {', '.join(PRECISION_CHOICES)}, not {precision!r}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = {"budget": budget, "precision": precision, "threads": threads, "sandbox": sandbox,
@@ -293,7 +293,7 @@ def main(argv=None):
     make.add_argument("--threads", type=int, default=2, help="threads of each run (Gradescope gives 2 CPUs)")
     make.add_argument("--sandbox", choices=["on", "off"], default=Settings.sandbox)
     make.add_argument(
-        "--precision", choices=PRECISIONS, default=Settings.precision,
+        "--precision", choices=PRECISION_CHOICES, default=Settings.precision,
         help="how the training runs compute (default float32, whichever CPU a container gets; auto: bfloat16 "
         "autocast where that CPU is fast at it, so students' GANs may train differently)",
     )  # fmt: skip
