@@ -133,6 +133,24 @@ def smoke_notebook(tmp_path_factory, mnist_real):
 
 
 @pytest.fixture
+def bfloat16_asked(monkeypatch):
+    """bfloat16_asked(owner, name): owner.name (a training function) wrapped to record the bfloat16= of each call,
+    then run it; returns the list of what was asked."""
+
+    def watch(owner, name):
+        asked, function = [], getattr(owner, name)
+
+        def recording(*args, **kwargs):
+            asked.append(kwargs["bfloat16"])
+            return function(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, recording)
+        return asked
+
+    return watch
+
+
+@pytest.fixture
 def one_thread():
     """One intra-op thread: two OpenMP threads on a shared, oversubscribed 2-core CPU can make tiny training
     runs 10x slower (threads wait for each other); the results do not depend on it."""

@@ -155,15 +155,8 @@ def test_the_command_trains_each_distinct_training_once_per_seed_then_reports_fr
     assert sd.main(["--render", "--report", str(report)]) == 0 and report.read_text() == first
 
 
-def test_a_bfloat16_run_trains_under_autocast_and_keeps_its_own_samples_and_report(tmp_path, batches, monkeypatch):
-    trained_with = []
-    train_gan = sd.train_gan
-
-    def spy(*args, **kwargs):
-        trained_with.append(kwargs["bfloat16"])
-        return train_gan(*args, **kwargs)
-
-    monkeypatch.setattr(sd, "train_gan", spy)
+def test_a_bfloat16_run_trains_under_autocast_and_keeps_its_own_samples_and_report(tmp_path, batches, bfloat16_asked):
+    trained_with = bfloat16_asked(sd, "train_gan")
     cache, report = tmp_path / "cache", tmp_path / "report.md"
     argv = ["--budget", "smoke", "--seeds", "2", "--gans", "vanilla", "--cache", str(cache), "--report", str(report)]
     assert sd.main([*argv, "--precision", "bfloat16"]) == 0

@@ -88,7 +88,7 @@ def test_a_settings_file_that_is_not_the_graders_is_refused(tmp_path, content):
     ("auto", True, "bfloat16"), ("auto", False, "float32"), ("float32", True, "float32"),
 ])  # fmt: skip
 def test_the_training_run_computes_in_the_precision_the_grader_chose(
-    tmp_path, monkeypatch, mnist_synthetic, precision, fast, resolved
+    tmp_path, monkeypatch, mnist_synthetic, bfloat16_asked, precision, fast, resolved
 ):
     """The grader resolves the precision ("auto": bfloat16 autocast where the device is fast at it, here as the patched
     check says; "float32": never), writes it in the settings file, and the training run trains in it and says so."""
@@ -112,14 +112,7 @@ def test_the_training_run_computes_in_the_precision_the_grader_chose(
     monkeypatch.setenv("GAN_KIT_SETTINGS", str(settings))
     monkeypatch.setenv("MNIST_ROOT", str(mnist_synthetic))
     monkeypatch.setattr(nndl2.speed, "bfloat16_is_fast", lambda device: not fast)  # the run follows the file
-    trained_with = []
-    run_a_gan = nndl2.agent.training.run_a_gan
-
-    def spy(*args, **kwargs):
-        trained_with.append(kwargs["bfloat16"])
-        return run_a_gan(*args, **kwargs)
-
-    monkeypatch.setattr(nndl2.agent.training, "run_a_gan", spy)
+    trained_with = bfloat16_asked(nndl2.agent.training, "run_a_gan")
     try:
         assert export.main(training_args("vanilla", tmp_path / "out")) == 0
     finally:

@@ -104,20 +104,16 @@ def test_files_the_grader_refuses_are_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_preview_trains_like_the_grader_and_gives_three_verdicts(tmp_path, monkeypatch, mnist_synthetic, capsys):
+def test_preview_trains_like_the_grader_and_gives_three_verdicts(
+    tmp_path, monkeypatch, mnist_synthetic, capsys, bfloat16_asked
+):
     (tmp_path / "gan.py").write_text(SOLUTION_GAN.read_text())
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MNIST_ROOT", str(mnist_synthetic))
     monkeypatch.delitem(__import__("sys").modules, "gan", raising=False)
     import nndl2.agent.training
 
-    train_gan, trained_with = nndl2.agent.training.train_gan, []
-
-    def spy(*args, **kwargs):
-        trained_with.append(kwargs["bfloat16"])
-        return train_gan(*args, **kwargs)
-
-    monkeypatch.setattr(nndl2.agent.training, "train_gan", spy)
+    trained_with = bfloat16_asked(nndl2.agent.training, "train_gan")
     verdicts = submit.preview_grading(device="cpu", budget="smoke")
     assert trained_with == [False] * 3  # float32, as the grader trains by default, whatever this CPU is fast at
     assert set(verdicts) == {"vanilla", "lsgan", "dcgan"}
