@@ -611,8 +611,7 @@ def plot_class_histograms(metrics_by_name, real_counts=None):
         quality.plot_class_histogram(
             metrics,
             ax=ax,
-            title=f"{name}: {metrics['n']:,} samples\ncoverage {metrics['coverage']}/10, "
-            f"class distance {metrics['class_distance']:.2f}",
+            title=f"{name}: {metrics['n']:,} samples\n{quality.spread(metrics)}",
             legend=False,  # one legend for all, below: inside, it would hide bars
         )
         if real_counts is not None:

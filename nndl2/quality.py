@@ -389,6 +389,14 @@ def margins(metrics, gan):
     return ", ".join(parts)
 
 
+def spread(metrics):
+    """The coverage and class imbalance of `metrics`, named as margins() names them: a class histogram's title."""
+    return ", ".join(
+        f"{LABELS[key][0]} {LABELS[key][1].format(int(metrics[key]) if key == 'coverage' else metrics[key])}"
+        for key in ("coverage", "class_distance")
+    )
+
+
 def report(metrics, gan=None):
     """Print a short summary of evaluate()'s metrics; with gan ("vanilla", "lsgan", "dcgan") also the verdict.
 
@@ -429,7 +437,7 @@ def plot_class_histogram(metrics, ax=None, title=None, legend=True):
     ax.set_xticks(digits)
     ax.set_xlabel("digit predicted by the evaluation classifier")
     ax.set_ylabel("samples")
-    ax.set_title(title or f"coverage {metrics['coverage']}/10, class distance {metrics['class_distance']:.2f}")
+    ax.set_title(title or spread(metrics))
     if legend:
         # Room above the tallest bar for the legend, in one row: anywhere else it would hide some bars.
         ax.set_ylim(0, 1.4 * max(max(metrics["class_counts"]), metrics["n"] / 10))

@@ -152,16 +152,16 @@ def how_to_submit(folder="."):
 
 
 def download_submission(namespace=None, folder="."):
-    """In Colab: download gan.py and the open notebook (as GANs-PyTorch.ipynb) to your computer; returns their paths.
+    """In Colab: download gan.py and the open notebook (as GANs-PyTorch.ipynb) to your computer.
 
-    Outside Colab, prints where the two files are and returns their paths.
+    Outside Colab, prints where the two files are. Returns nothing: the notebook's cell would show the value.
     """
     folder = Path(folder)
     notebook, where = live_notebook(namespace, folder)
     if not in_colab():
         path = notebook if isinstance(notebook, Path) else folder / NOTEBOOK
         print(f"Submit {(folder / 'gan.py').resolve()} and {Path(path).resolve()} (save the notebook first).")
-        return [folder / "gan.py", Path(path)]
+        return
     from google.colab import files
 
     out = Path(tempfile.mkdtemp()) / NOTEBOOK
@@ -173,7 +173,6 @@ def download_submission(namespace=None, folder="."):
     for path in paths:
         files.download(str(path))
     print("Downloading " + " and ".join(Path(path).name for path in paths) + ": submit both.")
-    return paths
 
 
 def preview_grading(device=None, budget="autograde"):

@@ -375,6 +375,7 @@ def test_plots_draw_every_run(solution, loader):
     assert len(experiments.plot_interpolations(strips).axes) == 5
     histograms = experiments.plot_class_histograms({n: r.metrics for n, r in runs.items()}, real_counts=[1] * 10)
     assert len(histograms.axes) == 3
+    assert all("class imbalance" in ax.get_title() and "digits covered" in ax.get_title() for ax in histograms.axes)
     plt.close("all")
 
 

@@ -192,11 +192,27 @@ def test_colab_upload_without_the_provided_package_says_what_is_missing(tmp_path
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.setenv("MNIST_ROOT", "unset")
     monkeypatch.delenv("MNIST_ROOT")
-    with pytest.raises(RuntimeError, match=r"Not found in .*: nndl2/__init__.py, .*the complete nndl2/ folder"):
+    with pytest.raises(RuntimeError, match=r"the complete nndl2/ folder.*\. \S+ lacks nndl2/__init__.py, "):
         exec(setup_cell(), {})
     import os
 
     assert os.environ["MNIST_ROOT"] == "/content/mnist"  # MNIST on the runtime's disk, not in Drive
+
+
+def test_colab_without_drive_folder_says_how_to_set_it_before_anything_else(tmp_path, monkeypatch):
+    """In Colab with DRIVE_FOLDER left at None and nothing in /content: the fix first, not a list of 22 files."""
+    import sys
+    import types
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setenv("MNIST_ROOT", "unset")
+    with pytest.raises(RuntimeError) as error:
+        exec(setup_cell(), {"DRIVE_FOLDER": None})
+    message = str(error.value)
+    assert message.startswith("This notebook needs the whole assignment folder beside it")
+    assert "set DRIVE_FOLDER in the cell above" in message and message.endswith(f"{tmp_path} has none of them.")
+    assert "nndl2/" in message and "gan.py," not in message  # no list of every missing file
 
 
 def test_local_setup_finds_everything_in_the_release(monkeypatch):

@@ -294,6 +294,10 @@ def test_report_and_histogram(real, capsys):
     assert "recognizable" in out and "FID" in out and "vanilla" in out
     fig = quality.plot_class_histogram(m)
     assert len(fig.axes[0].patches) == 20  # all samples and confident samples, 10 digits each
+    # the histogram names its metrics as report() does (it once said "class distance" beside "class imbalance")
+    title = fig.axes[0].get_title()
+    assert f"class imbalance {m['class_distance']:.2f}" in out and f"class imbalance {m['class_distance']:.2f}" in title
+    assert f"digits covered {m['coverage']}/10" in title
 
 
 def test_histogram_legend_hides_no_bar():
