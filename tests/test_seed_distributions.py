@@ -153,6 +153,15 @@ def test_the_command_trains_each_distinct_training_once_per_seed_then_reports_fr
     assert np.load(next(cache.glob("*.npy"))).shape == (1000, 784)
     report.write_text("stale")
     assert sd.main(["--render", "--report", str(report)]) == 0 and report.read_text() == first
+    # Measured where the vanilla GAN trains otherwise (another CPU kind): refused before anything trains, not dropped
+    data = report.with_suffix(".json")
+    recorded = data.read_text()
+    (key,) = json.loads(recorded)["groups"]["vanilla"]
+    data.write_text(recorded.replace(key, "0" * 16))
+    elsewhere = data.read_text()
+    with pytest.raises(SystemExit, match=f"vanilla: {'0' * 16} \\(here: {key}\\).*Writing it would drop them"):
+        sd.main(argv)
+    assert data.read_text() == elsewhere and report.read_text() == first
 
 
 def test_a_bfloat16_run_trains_under_autocast_and_keeps_its_own_samples_and_report(tmp_path, batches, bfloat16_asked):

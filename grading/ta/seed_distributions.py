@@ -18,7 +18,9 @@ one thread, torch.manual_seed(seed) before building the nets); their final sampl
 kit's training code changes), so the command is resumable and can run as several processes, each on its own
 seeds (--first, --every; the last one to finish reports every seed).
 
-It writes the measurements (REPORT_JSON; measurements recorded there and not cached are kept) and REPORT_MD:
+It writes the measurements (REPORT_JSON; measurements recorded there and not cached are kept; where the recorded
+ones are of trainings this machine's fingerprints do not reproduce, it stops before training: refuse_to_drop) and
+REPORT_MD:
 per GAN and distinct training, how many seeds pass every bound, the smallest margin, the share of seeds a normal
 model puts on the failing side of some bound (estimated_failing), and whether the margin makes 99.9% of seeds
 passing a safe claim (the one-sided normal tolerance factor at 95% confidence: 4.32 sd for
@@ -268,6 +270,24 @@ def fingerprints(args, modules, batches):
     return groups
 
 
+def refuse_to_drop(data, recorded, groups):
+    """Stop before anything trains where writing `data` would drop recorded measurements: those of trainings whose
+    fingerprints this run does not reproduce (a file changed since, or a CPU of another kind, whose kernels sum in
+    another order: an AMD EPYC with AVX512-BF16 reproduces none of the DCGAN fingerprints in REPORT_JSON)."""
+    lost = {}
+    for gan in GANS:
+        runs = recorded.get("metrics", {}).get(gan, {})
+        lost[gan] = sorted(key for key, seeds in runs.items() if seeds and key not in groups[gan])
+    lost = {gan: keys for gan, keys in lost.items() if keys}
+    if lost:
+        said = "; ".join(f"{gan}: {', '.join(keys)} (here: {', '.join(groups[gan])})" for gan, keys in lost.items())
+        raise SystemExit(
+            f"{data} holds measurements of trainings this machine does not reproduce ({said}): a file changed, or "
+            "this CPU trains them otherwise. Writing it would drop them: give another --report (a copy of the "
+            ".json beside it keeps the others), or remove the .json to measure every seed here."
+        )
+
+
 def main(argv=None):
     args = parse(argv)
     if args.render:
@@ -278,6 +298,13 @@ def main(argv=None):
     modules.update({name: import_file(path, f"style_{name}") for name, path in args.names.items()})
     batches = functools.cache(loader)  # loaded once, and only if something trains
     groups = fingerprints(args, modules, batches)
+    # What was recorded before (the same budget and data) stays, unless the cache has it: a machine without
+    # the cache can write the report again without losing the measurements.
+    recorded = json.loads(args.data.read_text()) if args.data.is_file() else {}
+    same = recorded.get("budget") == args.budget and recorded.get("mnist_root") == mnist_root()
+    same = same and recorded.get("precision", "float32") == args.precision
+    if same:
+        refuse_to_drop(args.data, recorded, groups)
     seeds = range(args.first, args.seeds, args.every) if not args.report_only else []
     for seed in seeds:  # this process's seeds first: then the report holds what other processes finished meanwhile
         for gan in args.gans:
@@ -285,11 +312,6 @@ def main(argv=None):
                 path = sample_path(args.cache, gan, args.budget, key, seed, args.precision)
                 if not path.exists():
                     train_samples(path, names[0], modules[names[0]], gan, args.budget, seed, batches(), args.bfloat16)
-    # What was recorded before (the same budget and data) stays, unless the cache has it: a machine without
-    # the cache can write the report again without losing the measurements.
-    recorded = json.loads(args.data.read_text()) if args.data.is_file() else {}
-    same = recorded.get("budget") == args.budget and recorded.get("mnist_root") == mnist_root()
-    same = same and recorded.get("precision", "float32") == args.precision
     metrics = {gan: {key: dict(recorded["metrics"].get(gan, {}).get(key, {})) if same else {} for key in groups[gan]}
                for gan in GANS}  # fmt: skip
     for gan in GANS:
