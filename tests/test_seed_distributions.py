@@ -159,9 +159,19 @@ def test_the_command_trains_each_distinct_training_once_per_seed_then_reports_fr
     (key,) = json.loads(recorded)["groups"]["vanilla"]
     data.write_text(recorded.replace(key, "0" * 16))
     elsewhere = data.read_text()
-    with pytest.raises(SystemExit, match=f"vanilla: {'0' * 16} \\(here: {key}\\).*Writing it would drop them"):
+    with pytest.raises(SystemExit, match=f"vanilla {'0' * 16} of reference, alike \\(they train otherwise here\\)"):
         sd.main(argv)
     assert data.read_text() == elsewhere and report.read_text() == first
+    other = json.loads(recorded)  # a file that trained otherwise, recorded then, not given now
+    other["groups"]["vanilla"]["1" * 16] = ["other"]
+    other["metrics"]["vanilla"]["1" * 16] = other["metrics"]["vanilla"][key]
+    data.write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match=f"vanilla {'1' * 16} of other \\(not given here: other\\)"):
+        sd.main(argv)
+    data.write_text(recorded)
+    with pytest.raises(SystemExit, match="another budget, MNIST folder or precision .smoke, .*this run: full"):
+        sd.main([*argv, "--budget", "full"])  # the smoke budget's seeds would all be dropped
+    assert data.read_text() == recorded and report.read_text() == first
 
 
 def test_a_bfloat16_run_trains_under_autocast_and_keeps_its_own_samples_and_report(tmp_path, batches, bfloat16_asked):

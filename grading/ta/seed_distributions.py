@@ -18,9 +18,9 @@ one thread, torch.manual_seed(seed) before building the nets); their final sampl
 kit's training code changes), so the command is resumable and can run as several processes, each on its own
 seeds (--first, --every; the last one to finish reports every seed).
 
-It writes the measurements (REPORT_JSON; measurements recorded there and not cached are kept; where the recorded
-ones are of trainings this machine's fingerprints do not reproduce, it stops before training: refuse_to_drop) and
-REPORT_MD:
+It writes the measurements (REPORT_JSON; measurements recorded there and not cached are kept; where writing would
+drop recorded ones, of another budget or of trainings this run does not reproduce, it stops before training:
+refuse_to_drop) and REPORT_MD:
 per GAN and distinct training, how many seeds pass every bound, the smallest margin, the share of seeds a normal
 model puts on the failing side of some bound (estimated_failing), and whether the margin makes 99.9% of seeds
 passing a safe claim (the one-sided normal tolerance factor at 95% confidence: 4.32 sd for
@@ -270,21 +270,31 @@ def fingerprints(args, modules, batches):
     return groups
 
 
-def refuse_to_drop(data, recorded, groups):
-    """Stop before anything trains where writing `data` would drop recorded measurements: those of trainings whose
-    fingerprints this run does not reproduce (a file changed since, or a CPU of another kind, whose kernels sum in
-    another order: an AMD EPYC with AVX512-BF16 reproduces none of the DCGAN fingerprints in REPORT_JSON)."""
-    lost = {}
-    for gan in GANS:
-        runs = recorded.get("metrics", {}).get(gan, {})
-        lost[gan] = sorted(key for key, seeds in runs.items() if seeds and key not in groups[gan])
-    lost = {gan: keys for gan, keys in lost.items() if keys}
-    if lost:
-        said = "; ".join(f"{gan}: {', '.join(keys)} (here: {', '.join(groups[gan])})" for gan, keys in lost.items())
+def refuse_to_drop(args, recorded, groups, same):
+    """Stop before anything trains where writing args.data would drop measurements recorded there: all of them when
+    they are of another budget, MNIST folder or precision (`same` False); else those of trainings this run's
+    fingerprints do not reproduce (a file not given this time, a file changed since, or a CPU of another kind, whose
+    kernels sum in another order: the DCGAN's fingerprints differ between some CPUs)."""
+    remedy = (f"Writing it would drop them: write another report (--report OTHER.md; copy {args.data.name} to "
+              "OTHER.json first to keep its measurements), or remove it to measure every seed afresh.")  # fmt: skip
+    if not same and any(seeds for groups_of in recorded.get("metrics", {}).values() for seeds in groups_of.values()):
+        theirs = f"{recorded.get('budget')}, {recorded.get('mnist_root')}, {recorded.get('precision', 'float32')}"
         raise SystemExit(
-            f"{data} holds measurements of trainings this machine does not reproduce ({said}): a file changed, or "
-            "this CPU trains them otherwise. Writing it would drop them: give another --report (a copy of the "
-            ".json beside it keeps the others), or remove the .json to measure every seed here."
+            f"{args.data} holds measurements of another budget, MNIST folder or precision ({theirs}; this run: "
+            f"{args.budget}, {mnist_root()}, {args.precision}). {remedy}"
+        )
+    lost = []
+    for gan in GANS:
+        for key, seeds in recorded.get("metrics", {}).get(gan, {}).items():
+            if seeds and key not in groups[gan]:
+                names = recorded.get("groups", {}).get(gan, {}).get(key, [])
+                absent = [name for name in names if name != "reference" and name not in args.names]
+                why = f"not given here: {', '.join(absent)}" if absent else "they train otherwise here"
+                lost.append(f"{gan} {key} of {', '.join(names) or '?'} ({why})")
+    if lost:
+        raise SystemExit(
+            f"{args.data} holds measurements of trainings this run does not reproduce: {'; '.join(lost)}. A file not "
+            f"given, a file changed since, or a CPU that trains them otherwise. {remedy}"
         )
 
 
@@ -303,8 +313,8 @@ def main(argv=None):
     recorded = json.loads(args.data.read_text()) if args.data.is_file() else {}
     same = recorded.get("budget") == args.budget and recorded.get("mnist_root") == mnist_root()
     same = same and recorded.get("precision", "float32") == args.precision
-    if same:
-        refuse_to_drop(args.data, recorded, groups)
+    if recorded:
+        refuse_to_drop(args, recorded, groups, same)
     seeds = range(args.first, args.seeds, args.every) if not args.report_only else []
     for seed in seeds:  # this process's seeds first: then the report holds what other processes finished meanwhile
         for gan in args.gans:
