@@ -339,9 +339,15 @@ def passes(metrics, gan, room=0.0):
     Returns (ok, reasons): ok is a bool; reasons lists one readable sentence per bound that
     was missed (empty when ok).
     """
+    reasons = list(missed(metrics, gan, room).values())
+    return not reasons, reasons
+
+
+def missed(metrics, gan, room=0.0):
+    """The bounds of THRESHOLDS[gan] that metrics miss, as passes() judges them: {bound: its sentence}."""
     if gan not in THRESHOLDS:
         raise ValueError(f"gan must be one of {', '.join(THRESHOLDS)}; got {gan!r}")
-    reasons = []
+    reasons = {}
     for bound, limit in THRESHOLDS[gan].items():
         kind, key = bound.split("_", 1)
         if key not in metrics:
@@ -352,12 +358,12 @@ def passes(metrics, gan, room=0.0):
             limit = limit * (1 + room) if kind == "min" else limit * (1 - room)
         value = metrics[key]
         if not math.isfinite(value):
-            reasons.append(f"{key} is {value}")
+            reasons[bound] = f"{key} is {value}"
         elif kind == "min" and value < limit:
-            reasons.append(f"{key} = {value:.3g} is below the required {limit:g}")
+            reasons[bound] = f"{key} = {value:.3g} is below the required {limit:g}"
         elif kind == "max" and value > limit:
-            reasons.append(f"{key} = {value:.3g} is above the allowed {limit:g}")
-    return not reasons, reasons
+            reasons[bound] = f"{key} = {value:.3g} is above the allowed {limit:g}"
+    return reasons
 
 
 # ---------------------------------------------------------------------------

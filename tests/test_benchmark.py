@@ -62,35 +62,7 @@ def test_profile_training_json_smoke():
     assert results["gans"]["dcgan"]["shares"]["convolutions"] > 0.1
 
 
-# -- grading/ta/trajectories.py and grading/ta/grading_time.py ------------------------------------------------
-
-
-def test_a_trajectory_stops_at_the_first_checkpoint_met_with_room_else_at_the_end():
-    from grading.ta.trajectories import checkpoints, stop
-    from nndl2.quality import THRESHOLDS
-
-    at, total = checkpoints("dcgan")
-    assert (at, total) == ([150, 180, 210, 240, 270], 300)  # the autograde budget's 300 iterations
-    limits = THRESHOLDS["dcgan"]
-    just = {"recognizable": limits["min_recognizable"], "coverage": 10, "class_distance": 0.0,
-            "inception_score": 9.0, "fid": 0.0}  # fmt: skip
-    good = {**just, "recognizable": limits["min_recognizable"] * 1.2}
-    rows = [{"iteration": i, "seconds": i / 10, **(good if i >= 210 else just)} for i in [*at, total]]
-    assert stop(rows, "dcgan", total) == (210, rows[2])  # 150 and 180 meet the limit exactly: no room
-    never = [{**row, **just} for row in rows]
-    assert stop(never, "dcgan", total) == (300, never[-1])
-
-
-def test_the_trajectory_report_is_of_the_thresholds_and_checkpoints_in_force():
-    """grading/ta/trajectories.md is generated: it must state the thresholds and the checkpoints the code uses."""
-    from grading.ta.trajectories import REPORT, checkpoints
-    from nndl2.quality import THRESHOLDS
-
-    text = REPORT.read_text()
-    assert f"Thresholds: `{json.dumps(THRESHOLDS)}`" in text
-    for gan in ("vanilla", "lsgan", "dcgan"):
-        at, total = checkpoints(gan)
-        assert f"{gan} {total:,} iterations, checkpoints at {', '.join(map(str, at))}" in text
+# -- grading/ta/grading_time.py (grading/ta/trajectories.py: tests/test_trajectories.py) ------------------------
 
 
 @pytest.mark.parametrize("precision", ["float32", "auto"])

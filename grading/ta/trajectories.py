@@ -2,20 +2,37 @@
 
     MNIST_ROOT=/tmp/mnist-mlx python -m grading.ta.trajectories --seeds 0 1 2        # the reference, three seeds
     MNIST_ROOT=/tmp/mnist-mlx python -m grading.ta.trajectories --mutants --seeds 0    # the training-breaking mutants
-    python -m grading.ta.trajectories --report-only                                   # rewrite the report
+    python -m grading.ta.trajectories --report-only                                   # the report again, from DATA
+
+Two processes, each on half the seeds (each adds its own runs to DATA when it ends):
+
+    MNIST_ROOT=/tmp/mnist-mlx python -m grading.ta.trajectories --mutants --seeds $(seq 0 2 18) &
+    MNIST_ROOT=/tmp/mnist-mlx python -m grading.ta.trajectories --mutants --seeds $(seq 1 2 19)
 
 The grader's training run of each GAN stops as soon as the generator's samples meet the thresholds of
 Inline Questions 1-3 with room to spare at one of nndl2.agent.training.UntilPassing's checkpoints. This
 command trains whole runs (the autograde budget, float32, one thread, seed as the grader's SEED + seed)
-and evaluates the generator at every `--every` iterations as the grader does (quality.sample_images,
+and evaluates the generator at each checkpoint and at the end as the grader does (quality.sample_images,
 1,000 samples, quality.evaluate); evaluating changes nothing in a run, so one whole run shows where
-every shorter one would end. It keeps each run as JSON in --cache (resumable: a run kept is not
-trained again) and writes grading/ta/trajectories.md: for the reference, the iteration each GAN
-stops at; for each corpus mutant whose bug ruins a GAN (tests/corpus/index.py, `spoils`), whether that
-GAN ever meets the thresholds, at any checkpoint (it must not: its Inline Question would pass).
+every shorter one would end. Each run is kept as JSON in --cache, named by what it was made from (the
+gan.py text, the MNIST folder, the checkpoints: source_tag), so a run kept is not trained again and a stale
+one is never used. The runs this command asked for then replace those of the same kind, file, GAN and seed
+in DATA (grading/ta/trajectories.json; the others stay, so a machine without the cache loses nothing), and
+REPORT is written from DATA:
+
+- for each corpus mutant whose bug ruins a GAN (tests/corpus/index.py, `spoils`) or degrades it (`watch`), over
+  its seeds: how many seeds meet the thresholds at some evaluation (for a ruined GAN none may: its Inline Question
+  would pass) and the 95% upper confidence bound on that share from the count alone (Clopper-Pearson); how near
+  it comes: the most bounds
+  one evaluation of any seed meets and the bounds that evaluation misses, and for each bound how many seeds
+  meet it at some evaluation. Counts, not a model: the metrics of a ruined GAN pile up at their floors
+  (0% recognizable on most seeds), where no normal model of their spread means anything;
+- for the reference, the iteration each GAN stops at;
+- every run's stop and metrics there.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -25,14 +42,18 @@ from pathlib import Path
 import torch
 
 from grading.kit import GRADING, SOLUTION_GAN, import_file
+from grading.ta.seed_distributions import mnist_root, write_atomically
 from nndl2 import quality
 from nndl2.agent.training import GANS, UntilPassing, build_gan, training_batches
 from nndl2.budget import BUDGETS, SEED, iterations
 from nndl2.training import run_a_gan
 
 REPORT = GRADING / "ta" / "trajectories.md"
+DATA = GRADING / "ta" / "trajectories.json"  # every run's metrics at its evaluations: what REPORT is written from
 DEFAULT_CACHE = Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit")) / "trajectories"
 SHOWN = ("recognizable", "coverage", "class_distance", "inception_score", "fid")
+COLUMNS = ("iteration", *SHOWN)  # a row of DATA: the metrics of one evaluation
+CONFIDENCE = 0.95  # of the upper bound on a mutant's passing share
 
 
 def checkpoints(gan, budget="autograde"):
@@ -82,29 +103,67 @@ def stop(rows, gan, total):
     return total, by_iteration.get(total)
 
 
-def spoiling_mutants():
-    """{name: (gan.py text, the GANs its bug ruins)} of the corpus (tests/corpus/index.py MUTANTS, `spoils`)."""
+def corpus_mutants():
+    """{name: (gan.py text, {gan: claim})} of the corpus mutants recorded here (tests/corpus/index.py MUTANTS): "ruins"
+    for each GAN its bug ruins (`spoils`: no seed may meet the thresholds), "open" for each it degrades without
+    ruining (`watch`: whether it passes is the GAN's luck; recorded to show how often it does)."""
     from tests.corpus import mutant_gan
     from tests.corpus.index import MUTANTS
 
     gans = {f"test_inline_q{number}": gan for number, gan in enumerate(GANS, 1)}
-    return {
-        f"{m['style']}-{m['function']}": (mutant_gan(m["style"], m["function"]), [gans[q] for q in m["spoils"]])
-        for m in MUTANTS
-        if m["spoils"]
-    }
+    found = {}
+    for m in MUTANTS:
+        claims = {gans[q]: "ruins" for q in m["spoils"]} | {gans[q]: "open" for q in m.get("watch", ())}
+        if claims:
+            found[f"{m['style']}-{m['function']}"] = (mutant_gan(m["style"], m["function"]), claims)
+    return found
 
 
-def report(cache):
-    """The markdown report of every run kept in `cache`."""
-    runs = [json.loads(path.read_text()) for path in sorted(Path(cache).glob("*.json"))]
+def run_key(run):
+    return (run["kind"], run["name"], run["gan"], run["seed"])
+
+
+def merged(data, runs):
+    """DATA ({"columns", "runs"}) with `runs` (cached runs, their rows dicts) in place of its runs of the same kind,
+    file, GAN and seed; sorted. DATA's rows are lists in COLUMNS' order, the metrics to 6 significant digits."""
+    by_key = {run_key(run): run for run in data.get("runs", [])}
+    for run in runs:
+        rows = [[row["iteration"], *(float(f"{row[key]:.6g}") for key in SHOWN)] for row in run["rows"]]
+        by_key[run_key(run)] = {key: run[key] for key in ("kind", "name", "gan", "seed", "mnist_root")} | {"rows": rows}
+    return {"columns": list(COLUMNS), "runs": [by_key[key] for key in sorted(by_key)]}
+
+
+def rows_of(run):
+    return [dict(zip(COLUMNS, row, strict=True)) for row in run["rows"]]
+
+
+def mutant_summary(runs, gan):
+    """Over the seeds of one mutant's `gan` (DATA's runs): {"seeds", "passing": seeds meeting every threshold at some
+    evaluation, "upper": the CONFIDENCE upper bound on that share (Clopper-Pearson), "most": the most bounds one
+    evaluation meets, "misses": the bounds the first such evaluation misses, "met": {bound: seeds meeting it at some
+    evaluation}}."""
+    from scipy.stats import beta
+
+    seeds = [rows_of(run) for run in runs]
+    bounds = list(quality.THRESHOLDS[gan])
+    passing = sum(any(quality.passes(row, gan)[0] for row in rows) for rows in seeds)
+    upper = 1.0 if passing == len(seeds) else float(beta.ppf(CONFIDENCE, passing + 1, len(seeds) - passing))
+    misses = min((list(quality.missed(row, gan)) for rows in seeds for row in rows), key=len)  # the first fewest
+    met = {bound: sum(any(bound not in quality.missed(row, gan) for row in rows) for rows in seeds) for bound in bounds}
+    return {"seeds": len(seeds), "passing": passing, "upper": upper, "most": len(bounds) - len(misses),
+            "misses": misses, "met": met}  # fmt: skip
+
+
+def report(data):
+    """The markdown report of DATA's runs."""
+    runs = data["runs"]
     schedule = {gan: checkpoints(gan) for gan in GANS}
     totals = {gan: total for gan, (_, total) in schedule.items()}
     lines = [
         "# Where the grader's training runs stop",
         "",
-        "Generated by `python -m grading.ta.trajectories` (do not edit by hand). Each GAN trains until its",
-        "samples meet the thresholds (nndl2/quality.py THRESHOLDS) with room to spare "
+        "Generated by `python -m grading.ta.trajectories` from `trajectories.json` (do not edit by hand). Each GAN",
+        "trains until its samples meet the thresholds (nndl2/quality.py THRESHOLDS) with room to spare "
         f"(UntilPassing.ROOM = {UntilPassing.ROOM}) at a checkpoint",
         "(nndl2/agent/training.py UntilPassing), at most the autograde budget: "
         + "; ".join(
@@ -118,10 +177,40 @@ def report(cache):
         f"Thresholds: `{json.dumps(quality.THRESHOLDS)}`",
         "",
     ]
-    for kind, title in (("reference", "The reference solution"), ("mutant", "Mutants whose bug ruins the GAN")):
+    mutants = {}
+    for run in (r for r in runs if r["kind"] == "mutant"):
+        mutants.setdefault((run["name"], run["gan"]), []).append(run)
+    if mutants:
+        lines += [
+            "## Mutants over seeds: those whose bug ruins the GAN, and those the corpus watches",
+            "",
+            "Meeting the thresholds at some evaluation: at any checkpoint or at the end, without the room the grader's",
+            "early stop asks for (more than the grader would pass). Upper bound: of the share of seeds meeting them,",
+            f"{100 * CONFIDENCE:g}% confidence, from the count alone (Clopper-Pearson). Nearest: the most bounds one "
+            "evaluation",
+            "of any seed meets, and the bounds that evaluation misses. Seeds meeting each bound: at some evaluation.",
+            "",
+            "| mutant | GAN | the corpus says | seeds | meet the thresholds at some evaluation | upper bound "
+            "| nearest: bounds met (it misses) | seeds meeting each bound at some evaluation |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        claims = {(name, gan): claim for name, (_, made) in corpus_mutants().items() for gan, claim in made.items()}
+        said = {"ruins": "ruins it (`spoils`)", "open": "open (`watch`)"}
+        for (name, gan), group in sorted(mutants.items(), key=lambda item: (GANS.index(item[0][1]), item[0][0])):
+            m = mutant_summary(group, gan)
+            met = ", ".join(f"{bound} {count}" for bound, count in m["met"].items())
+            claim = said.get(claims.get((name, gan)), "not in the corpus")
+            lines.append(
+                f"| {name} | {gan} | {claim} | {m['seeds']} | {m['passing']} | {100 * m['upper']:.3g}% "
+                f"| {m['most']} of {len(m['met'])} ({', '.join(m['misses']) or 'none'}) | {met} |"
+            )
+        lines.append("")
+    for kind, title in (("reference", "The reference solution"), ("mutant", "Every run of the mutants")):
         lines += [f"## {title}", "", "| run | GAN | stops at | metrics there |", "|---|---|---|---|"]
-        for run in (r for r in runs if r["kind"] == kind):
-            gan, rows = run["gan"], run["rows"]
+        for run in sorted(
+            (r for r in runs if r["kind"] == kind), key=lambda r: (GANS.index(r["gan"]), r["name"], r["seed"])
+        ):
+            gan, rows = run["gan"], rows_of(run)
             at, row = stop(rows, gan, totals[gan])
             ever = any(quality.passes(r, gan)[0] for r in rows)
             shown = ", ".join(f"{key} {row[key]:.3g}" for key in SHOWN) if row else "-"
@@ -136,6 +225,13 @@ def report(cache):
     return "\n".join(lines)
 
 
+def source_tag(text):
+    """What a run is made from, hashed: the gan.py text, the MNIST folder and the checkpoints (a cached run of other
+    ones is never used)."""
+    made_of = json.dumps([text, mnist_root(), {gan: checkpoints(gan) for gan in GANS}])
+    return hashlib.sha256(made_of.encode()).hexdigest()[:12]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0])
@@ -144,33 +240,48 @@ def main(argv=None):
         "--mutants", action="store_true", help="the corpus's training-breaking mutants, not the reference"
     )
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--report-only", action="store_true", help=f"write {REPORT.name} again from {DATA.name} alone")
     args = parser.parse_args(argv)
-    args.cache.mkdir(parents=True, exist_ok=True)
-    if not args.report_only:
-        torch.set_num_threads(1)
-        loader = training_batches(download=False)
-        if args.mutants:
-            sources = {name: (text, gans) for name, (text, gans) in spoiling_mutants().items()}
-        else:
-            sources = {"reference": (SOLUTION_GAN.read_text(), list(GANS))}
-        for name, (text, gans) in sources.items():
-            gan_py = args.cache / "sources" / f"{name}.py"
-            gan_py.parent.mkdir(exist_ok=True)
-            gan_py.write_text(text)
-            for gan in (g for g in gans if g in args.gans):
-                for seed in args.seeds:
-                    path = args.cache / f"{name}-{gan}-seed{seed}.json"
-                    if path.exists():
-                        continue
+    if args.report_only:
+        write_atomically(REPORT, lambda partial: partial.write_text(report(json.loads(DATA.read_text())) + "\n"))
+        print(f"wrote {REPORT}")
+        return 0
+    torch.set_num_threads(1)
+    loader = None  # loaded once, and only if something trains
+    if args.mutants:
+        sources = {name: (text, list(claims)) for name, (text, claims) in corpus_mutants().items()}
+    else:
+        sources = {"reference": (SOLUTION_GAN.read_text(), list(GANS))}
+    runs = []
+    for name, (text, gans) in sources.items():
+        tag = source_tag(text)
+        gan_py = args.cache / "sources" / f"{name}-{tag}.py"
+        if not gan_py.exists():  # another process may be importing it: written whole or not at all
+            write_atomically(gan_py, lambda partial, text=text: partial.write_text(text))
+        for gan in (g for g in gans if g in args.gans):
+            for seed in args.seeds:
+                path = args.cache / f"{name}-{tag}-{gan}-seed{seed}.json"
+                if not path.exists():
+                    loader = loader or training_batches(download=False)
                     rows = trajectory(gan_py, gan, seed, loader)
                     run = {"name": name, "kind": "mutant" if args.mutants else "reference", "gan": gan,
-                           "seed": seed, "mnist_root": os.environ.get("MNIST_ROOT"), "rows": rows}  # fmt: skip
-                    path.write_text(json.dumps(run))
+                           "seed": seed, "mnist_root": mnist_root(), "rows": rows}  # fmt: skip
+                    write_atomically(path, lambda partial, run=run: partial.write_text(json.dumps(run)))
                     print(f"{name} {gan} seed {seed}: {rows[-1]['seconds']:.0f} s", file=sys.stderr)
-    REPORT.write_text(report(args.cache) + "\n")
-    print(f"wrote {REPORT}")
+                runs.append(json.loads(path.read_text()))
+    # Read, merged and both texts made just before writing: another process's runs, added meanwhile, stay.
+    data = merged(json.loads(DATA.read_text()) if DATA.is_file() else {}, runs)
+    text, markdown = dump(data), report(data) + "\n"
+    write_atomically(DATA, lambda partial: partial.write_text(text))
+    write_atomically(REPORT, lambda partial: partial.write_text(markdown))
+    print(f"wrote {DATA} and {REPORT}")
     return 0
+
+
+def dump(data):
+    """DATA's text: one run a line (a diff shows which runs changed)."""
+    runs = ",\n".join(f"  {json.dumps(run)}" for run in data["runs"])
+    return f'{{"columns": {json.dumps(data["columns"])},\n"runs": [\n{runs}\n]}}\n'
 
 
 if __name__ == "__main__":

