@@ -23,10 +23,9 @@ REPORT is written from DATA:
 - for each corpus mutant whose bug ruins a GAN (tests/corpus/index.py, `spoils`) or degrades it (`watch`), over
   its seeds: how many seeds meet the thresholds at some evaluation (for a ruined GAN none may: its Inline Question
   would pass) and the 95% upper confidence bound on that share from the count alone (Clopper-Pearson); how near
-  it comes: the most bounds
-  one evaluation of any seed meets and the bounds that evaluation misses, and for each bound how many seeds
-  meet it at some evaluation. Counts, not a model: the metrics of a ruined GAN pile up at their floors
-  (0% recognizable on most seeds), where no normal model of their spread means anything;
+  it comes: the most bounds one evaluation of any seed meets and the bounds that evaluation misses, and for each
+  bound how many seeds meet it at some evaluation. Counts, not a model: the metrics of a ruined GAN pile up at
+  their floors (0% recognizable on most seeds), where no normal model of their spread means anything;
 - for the reference, the iteration each GAN stops at;
 - every run's stop and metrics there.
 """
