@@ -380,27 +380,27 @@ LABELS = {  # how margins() names each metric, and how it prints its value
 }
 
 
+def shown(key, value):
+    """Metric `key`'s value as LABELS prints it (the coverage, a count of digits, as a whole number)."""
+    return LABELS[key][1].format(int(value) if key == "coverage" else value)
+
+
 def margins(metrics, gan):
     """Each metric of THRESHOLDS[gan] beside its limit, e.g. "FID 95 (limit 140)", joined by commas."""
     parts = []
     for bound, limit in THRESHOLDS[gan].items():
         kind, key = bound.split("_", 1)
-        label, form = LABELS[key]
-        value = form.format(int(metrics[key]) if key == "coverage" else metrics[key])
-        shown = form.format(int(limit) if key == "coverage" else limit)
+        label, value, limit = LABELS[key][0], shown(key, metrics[key]), shown(key, limit)
         if key == "fid":
-            parts.append(f"{label} {value} (limit {shown})")
+            parts.append(f"{label} {value} (limit {limit})")
         else:
-            parts.append(f"{label} {value} ({'at least' if kind == 'min' else 'at most'} {shown})")
+            parts.append(f"{label} {value} ({'at least' if kind == 'min' else 'at most'} {limit})")
     return ", ".join(parts)
 
 
 def spread(metrics):
     """The coverage and class imbalance of `metrics`, named as margins() names them: a class histogram's title."""
-    return ", ".join(
-        f"{LABELS[key][0]} {LABELS[key][1].format(int(metrics[key]) if key == 'coverage' else metrics[key])}"
-        for key in ("coverage", "class_distance")
-    )
+    return ", ".join(f"{LABELS[key][0]} {shown(key, metrics[key])}" for key in ("coverage", "class_distance"))
 
 
 def report(metrics, gan=None):
