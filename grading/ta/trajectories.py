@@ -143,13 +143,13 @@ def mutant_summary(runs, gan):
     evaluation}}."""
     from scipy.stats import beta
 
-    seeds = [rows_of(run) for run in runs]
+    missed = [[list(quality.missed(row, gan)) for row in rows_of(run)] for run in runs]  # per seed, per evaluation
     bounds = list(quality.THRESHOLDS[gan])
-    passing = sum(any(quality.passes(row, gan)[0] for row in rows) for rows in seeds)
-    upper = 1.0 if passing == len(seeds) else float(beta.ppf(CONFIDENCE, passing + 1, len(seeds) - passing))
-    misses = min((list(quality.missed(row, gan)) for rows in seeds for row in rows), key=len)  # the first fewest
-    met = {bound: sum(any(bound not in quality.missed(row, gan) for row in rows) for rows in seeds) for bound in bounds}
-    return {"seeds": len(seeds), "passing": passing, "upper": upper, "most": len(bounds) - len(misses),
+    passing = sum(any(not misses for misses in seed) for seed in missed)
+    upper = 1.0 if passing == len(missed) else float(beta.ppf(CONFIDENCE, passing + 1, len(missed) - passing))
+    misses = min((misses for seed in missed for misses in seed), key=len)  # the first of the fewest
+    met = {bound: sum(any(bound not in misses for misses in seed) for seed in missed) for bound in bounds}
+    return {"seeds": len(missed), "passing": passing, "upper": upper, "most": len(bounds) - len(misses),
             "misses": misses, "met": met}  # fmt: skip
 
 
