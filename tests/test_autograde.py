@@ -30,6 +30,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import corpus
 import nbformat
@@ -439,11 +440,109 @@ def test_a_sample_noise_that_breaks_training_fails_that_gan_with_the_reason(tmp_
     settings = Settings(budget="smoke", device="cpu").write_inside(tmp_path / "settings")
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_ROOT": str(mnist_synthetic), "OMP_NUM_THREADS": "1"}
     subprocess.run(
-        [sys.executable, "-m", "nndl2.agent.export", *training_args("vanilla", out / "vanilla")], cwd=tmp_path,
+        [sys.executable, "-m", "nndl2.agent.export", *training_args(["vanilla"], out)], cwd=tmp_path,
         env={**environment, "GAN_KIT_SETTINGS": str(settings)}, check=True, capture_output=True,
     )  # fmt: skip
     verdict = judge.judge_training(out, {})["test_inline_q1"]
     assert not verdict.passed and verdict.message == said
+
+
+def test_the_gans_trained_in_one_run_train_as_each_alone(batch, tmp_path, mnist_real):
+    """The grader trains the three GANs in one process (Grader.train): the batch's reference DCGAN, trained there
+    after the other two, ends with the same weights, losses and grids, bit for bit, as in a process of its own."""
+    kept = batch["out"] / "trained" / "reference"
+    assert sorted(p.name for p in kept.glob("*.npz")) == ["dcgan.npz", "lsgan.npz", "vanilla.npz"]
+    (tmp_path / "gan.py").write_text(SOLUTION_GAN.read_text())
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_ROOT": str(mnist_real), "OMP_NUM_THREADS": "1"}
+    environment["GAN_KIT_SETTINGS"] = str(batch["out"] / "settings" / "settings.json")  # the batch's own
+    subprocess.run(
+        [sys.executable, "-m", "nndl2.agent.export", *training_args(["dcgan"], tmp_path / "alone")], cwd=tmp_path,
+        env=environment, check=True, capture_output=True,
+    )  # fmt: skip
+    together, alone = (judge.load_export(path) for path in (kept / "dcgan.npz", tmp_path / "alone/dcgan/dcgan.npz"))
+    assert together[0] == alone[0] and together[0]["iterations"] == 3
+    assert sorted(together[1]) == sorted(alone[1]) and "g_p0" in together[1] and "history_d_loss" in together[1]
+    for key, value in together[1].items():
+        assert np.array_equal(value, alone[1][key]), key
+
+
+def fake_training(outcomes):
+    """Grader.export standing in for the sandboxed training runs: each call writes the exports and returns the
+    (reason, where) that `outcomes` gives for its GANs; records (GANs, limit) per call."""
+    calls = []
+
+    def export(run, step, args, exports, timeout, **_):
+        command = args("/exports")
+        gans = command[command.index("--gans") + 1 : command.index("--out")]
+        calls.append((gans, timeout))
+        written, reason, where = outcomes[tuple(gans)]
+        for gan in written:
+            (exports / gan).mkdir(parents=True, exist_ok=True)
+            (exports / gan / f"{gan}.npz").write_bytes(b"export of " + gan.encode())
+        return reason, where
+
+    return export, calls
+
+
+TRAINING_FAILURES = {
+    "clean": (
+        {("vanilla", "lsgan", "dcgan"): (["vanilla", "lsgan", "dcgan"], "", None)},
+        [3], [], ["vanilla", "lsgan", "dcgan"],
+    ),
+    "dcgan killed": (
+        {("vanilla", "lsgan", "dcgan"): (["vanilla", "lsgan"], "memory limit (2 GiB) reached", None),
+         ("dcgan",): (["dcgan"], "", None)},
+        [3, 1], [], ["dcgan"],
+    ),
+    "vanilla hangs": (
+        {("vanilla", "lsgan", "dcgan"): ([], "wall time limit reached", 'at line 9 of gan.py, "while True: pass"'),
+         ("lsgan",): (["lsgan"], "", None), ("dcgan",): (["dcgan"], "", None)},
+        [3, 2, 1], ["the grader's training run of the vanilla GAN: it did not finish in {0} s (it was at line 9 of "
+                    'gan.py, "while True: pass")'], ["lsgan", "dcgan"],
+    ),
+    "lsgan dies, then alone too": (
+        {("vanilla", "lsgan", "dcgan"): (["vanilla"], "killed by signal 9 (SIGKILL)", None),
+         ("lsgan",): ([], "killed by signal 9 (SIGKILL)", None), ("dcgan",): (["dcgan"], "", None)},
+        [3, 2, 1], ["the grader's training run of the LSGAN: killed by signal 9 (SIGKILL)"], ["dcgan"],
+    ),
+    "a limit, every GAN exported": (
+        {("vanilla", "lsgan", "dcgan"): (["vanilla", "lsgan", "dcgan"], "file size limit (64 MiB) reached", None)},
+        [3], ["the grader's training run of the vanilla GAN, LSGAN and DCGAN: file size limit (64 MiB) reached"], [],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", TRAINING_FAILURES)
+def test_a_gan_the_shared_training_run_did_not_export_trains_again_alone(tmp_path, case):
+    """Grader.train: the GANs train in one run with its first GAN's share of the time; what stopped that run stands
+    for its first GAN only, each later GAN it did not export trains again alone with its share of what is left, and
+    only runs that finished on their own are kept for re-grades."""
+    outcomes, shares, reasons, kept = TRAINING_FAILURES[case]
+    grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke"), log=lambda *args: None)
+    grader.export, calls = fake_training(outcomes)
+    run = autograde.Run(SimpleNamespace(key="ada"), tmp_path / "work", grader.settings.time.start())
+    (tmp_path / "gan.py").write_text("# gan.py\n")
+    grader.train(run, ["vanilla", "lsgan", "dcgan"], tmp_path / "gan.py", tmp_path / "training")
+    assert [gans for gans, _ in calls] == [list(gans) for gans in outcomes]
+    left = grader.settings.time.total * (1 - grader.settings.time.notebook - grader.settings.time.feedback)
+    for (_, limit), runs_left in zip(calls, shares, strict=True):  # no time passes in these fake runs
+        assert limit == pytest.approx(left / runs_left, abs=0.5)
+    assert run.reasons == [reason.format(f"{calls[0][1]:g}") for reason in reasons]
+    assert "training" in run.phases
+    assert sorted(p.stem for p in (tmp_path / "out" / "trained" / "ada").glob("*.npz")) == sorted(kept)
+
+
+def test_run_per_gan_trains_each_gan_in_a_run_of_its_own_as_before(tmp_path):
+    """--run-per-gan (grading_time.py's previous design): three runs, each with its GAN's share of what is left."""
+    grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke", run_per_gan=True), log=lambda *args: None)
+    grader.export, calls = fake_training({(gan,): ([gan], "", None) for gan in ("vanilla", "lsgan", "dcgan")})
+    run = autograde.Run(SimpleNamespace(key="ada"), tmp_path / "work", grader.settings.time.start())
+    (tmp_path / "gan.py").write_text("# gan.py\n")
+    grader.train(run, ["vanilla", "lsgan", "dcgan"], tmp_path / "gan.py", tmp_path / "training")
+    left = grader.settings.time.total * (1 - grader.settings.time.notebook - grader.settings.time.feedback)
+    assert [gans for gans, _ in calls] == [["vanilla"], ["lsgan"], ["dcgan"]]
+    assert [limit for _, limit in calls] == pytest.approx([left / 3, left / 2, left], abs=0.5)
+    assert run.reasons == [] and len(list((tmp_path / "out" / "trained" / "ada").glob("*.npz"))) == 3
 
 
 def test_the_training_export_refuses_to_run_without_the_graders_settings_file(tmp_path, monkeypatch, capsys):
@@ -451,7 +550,7 @@ def test_the_training_export_refuses_to_run_without_the_graders_settings_file(tm
 
     monkeypatch.delenv("GAN_KIT_SETTINGS", raising=False)
     with pytest.raises(SystemExit) as stopped:
-        export.main(training_args("vanilla", tmp_path / "out"))
+        export.main(training_args(["vanilla"], tmp_path / "out"))
     assert stopped.value.code == 2 and "GAN_KIT_SETTINGS names no settings file" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

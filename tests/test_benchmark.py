@@ -83,6 +83,23 @@ def test_grading_time_grades_in_the_precision_it_is_given(precision, monkeypatch
     assert autograde.options().parse_args(["x", "--precision", precision]).precision == precision
 
 
+def test_grading_times_previous_design_trains_the_whole_budget_one_run_per_gan(monkeypatch, tmp_path):
+    from grading.ta import grading_time
+
+    commands = []
+
+    def run(command, **kwargs):
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 1, "", "stopped here")
+
+    monkeypatch.setattr(grading_time.subprocess, "run", run)
+    with pytest.raises(SystemExit, match="stopped here"):
+        grading_time.main(["--work", str(tmp_path)])
+    (previous,) = commands  # the first grading, stopped
+    args = autograde.options().parse_args(previous[previous.index("grading.instructor.autograde") + 1 :])
+    assert args.whole_budget and args.run_per_gan
+
+
 def test_grading_time_table_compares_each_grading_with_the_previous_design():
     from grading.ta.grading_time import STAGES, table
 

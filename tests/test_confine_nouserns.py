@@ -258,7 +258,7 @@ def test_run_autograder_in_the_uid_mode_grades_the_reference_and_refuses_its_pro
     logs = [p.read_text() for p in (root / "grading" / "work").glob("*/*.log")]
     reports = [json.loads(line.removeprefix("GAN-KIT-PROBE ")) for log in logs for line in log.splitlines()
                if line.startswith("GAN-KIT-PROBE {")]  # fmt: skip
-    assert len(reports) >= 4  # the function export and the three training runs
+    assert len(reports) >= 2  # the function export and the training run (the three GANs in one process)
     assert all(r == {"readable": [], "changed": []} for r in reports), reports
     assert not (root / "results" / "forged.json").exists()
     stranger = launcher.UID_BASE + launcher.UID_SPAN - 3  # any other user: the modes the grader left keep it out

@@ -16,8 +16,9 @@ from nndl2 import budget
 def test_the_commands_defaults_are_the_settings_defaults(tmp_path):
     args = autograde.options().parse_args([str(tmp_path)])
     default = Settings()
-    given = (args.budget, args.whole_budget, args.threads, args.jobs, args.sandbox, args.regrade)
-    assert given == (default.budget, default.whole_budget, default.threads, default.jobs, default.sandbox, False)
+    given = (args.budget, args.whole_budget, args.run_per_gan, args.threads, args.jobs, args.sandbox, args.regrade)
+    assert given == (default.budget, default.whole_budget, False, default.threads, default.jobs, default.sandbox, False)
+    assert default.run_per_gan is False  # the three GANs train in one run
     assert (args.submission_timeout, args.memory * GiB) == (default.time.total, default.limits.memory)
     assert Settings(device=args.device).device == default.device in ("cpu", "cuda")  # "auto", resolved
     assert args.precision == default.precision == "float32"  # the widest margins (grading/ta/seed_distributions.md)
@@ -58,7 +59,8 @@ def test_the_sandboxed_runs_get_the_settings_as_one_file_and_nothing_else(tmp_pa
         "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1", "GAN_KIT_SETTINGS": "/grading/settings.json",
         "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
     }  # fmt: skip
-    assert training_args("dcgan", "/exports") == ["train", "--gans", "dcgan", "--out", "/exports"]
+    assert training_args(["dcgan"], "/exports") == ["train", "--gans", "dcgan", "--out", "/exports"]
+    assert training_args(["vanilla", "lsgan"], "out") == ["train", "--gans", "vanilla", "lsgan", "--out", "out"]
     # the sandboxed side's reader (student package, no grading/ import) takes exactly what the grader wrote
     assert budget.grader_settings({"GAN_KIT_SETTINGS": str(path)}) == settings.inside()
     assert budget.budget_name({"GAN_KIT_SETTINGS": str(path), "NBGRADER_EXECUTION": "autograde"}) == "smoke"
@@ -114,10 +116,10 @@ def test_the_training_run_computes_in_the_precision_the_grader_chose(
     monkeypatch.setattr(nndl2.speed, "bfloat16_is_fast", lambda device: not fast)  # the run follows the file
     trained_with = bfloat16_asked(nndl2.agent.training, "run_a_gan")
     try:
-        assert export.main(training_args("vanilla", tmp_path / "out")) == 0
+        assert export.main(training_args(["vanilla"], tmp_path / "out")) == 0
     finally:
         sys.modules.pop("gan", None)
-    with np.load(tmp_path / "out" / "vanilla.npz") as saved:
+    with np.load(tmp_path / "out" / "vanilla" / "vanilla.npz") as saved:
         meta = json.loads(str(saved["__meta__"]))
     assert trained_with == [resolved == "bfloat16"] and meta["iterations"] == 3, meta
     assert meta["precision"] == resolved

@@ -42,12 +42,16 @@ class TimeBudget:
     for the stages after it (fractions of the total):
 
     - the function export (it imports gan.py first): at most `functions` of the total;
-    - each training run: an equal share of what is left, less the notebook's and the feedback's reserves;
+    - the training run: an equal share per GAN of what is left, less the notebook's and the feedback's reserves:
+      the three GANs train in one run with the first one's share, a GAN it did not get to in a run of its own
+      with its share of what is left then (Grader.train);
     - the notebook (nbgrader, its sandboxed kernel and its cells): what is left, less the feedback's reserve;
     - the feedback: what is left.
 
-    At the default: the function export at most 90 s (22 times what it needs), the three training runs
-    about 715 s together (3.3 times), the notebook at least 135 s (8 times), the feedback at least 45 s.
+    At the default: the function export at most 90 s (22 times what it needs), the training run about 238 s
+    (1.1 times what the three GANs take on that CPU at the whole budget: past it, a GAN it did not get to trains
+    again alone; about 715 s for all the training), the notebook at least 135 s (8 times), the feedback at least
+    45 s.
     A gan.py that hangs at import costs the function export's limit, then the notebook run with a stand-in
     gan.py (about 20 s) and the feedback: the training runs are not started (Grader.run_exports).
 
@@ -138,6 +142,8 @@ class Settings:
         "autograde" (the one the thresholds are calibrated for) or "smoke" (a few iterations: tests of the plumbing).
     whole_budget: every GAN trains the whole budget, not until it meets the thresholds (nndl2.agent.training
         .UntilPassing; the design before it, which grading/ta/grading_time.py compares against).
+    run_per_gan: each GAN trains in a sandboxed run of its own, not the three in one (Grader.train; the design
+        before it, with its three process starts: grading_time.py's previous design). The same trained GANs.
     device: where the training runs train: "cpu", "cuda" (the GPU's device nodes in their sandboxes; untested on
         GPU hardware) or "auto" (the GPU where PyTorch sees one); `device` is always "cpu" or "cuda".
     precision: how the training runs compute: "float32" (everywhere: as Colab's T4 trains; over 20 seeds per corpus
@@ -158,6 +164,7 @@ class Settings:
 
     budget: str = "autograde"
     whole_budget: bool = False
+    run_per_gan: bool = False
     device: str = "auto"
     precision: str = "float32"
     threads: int = 1
@@ -220,7 +227,7 @@ class Settings:
         return env
 
 
-def training_args(gan, out):
-    """`python -m nndl2.agent.export` arguments of the grader's training run of `gan` into `out` (the rest of
-    what it needs is in the settings file)."""
-    return ["train", "--gans", gan, "--out", str(out)]
+def training_args(gans, out):
+    """`python -m nndl2.agent.export` arguments of the grader's training run of the GANs `gans`, in that order, into
+    `out`/<gan>/ (the rest of what it needs is in the settings file)."""
+    return ["train", "--gans", *gans, "--out", str(out)]

@@ -8,7 +8,8 @@ are graded three times, one grading after the other, as `python -m grading.instr
 (sandboxed, the autograde budget, --threads 1, --precision float32 unless --precision auto, --jobs = copies: on a
 2-core machine two at once):
 
-- previous: each GAN trains the whole budget (the design before nndl2.agent.training.UntilPassing);
+- previous: each GAN trains the whole budget (the design before nndl2.agent.training.UntilPassing), in a
+  sandboxed run of its own (the design before the three shared one: autograde's --run-per-gan);
 - this: each GAN trains until its samples meet the thresholds of Inline Questions 1-3, at most the budget;
 - re-grade: this design again on the same output folder, every submission graded again (--regrade, as after
   a change to the grading files): gan.py is unchanged, so its trained GANs are reused
@@ -39,12 +40,12 @@ STAGES = ("functions", "training", "judge", "notebook", "feedback")
 GRADINGS = ("previous", "this", "re-grade")
 
 
-def grade(submissions, out, mnist_root, jobs, whole_budget=False, regrade=False, precision="float32"):
+def grade(submissions, out, mnist_root, jobs, previous=False, regrade=False, precision="float32"):
     """Grade `submissions` into `out` with the instructors' command; returns (its results, wall seconds)."""
     command = [sys.executable, "-m", "grading.instructor.autograde", str(submissions), "--out", str(out)]
     command += ["--jobs", str(jobs), "--threads", "1", "--device", "cpu", "--precision", precision]
     command += (["--mnist-root", str(mnist_root)] if mnist_root else []) + (["--regrade"] if regrade else [])
-    command += ["--whole-budget"] if whole_budget else []
+    command += ["--whole-budget", "--run-per-gan"] if previous else []
     start = time.perf_counter()
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
@@ -65,7 +66,7 @@ def measure(mnist_root, copies=2, example="reference", work=None, precision="flo
     for copy in range(copies):
         shutil.copytree(made[example], submissions / f"{example}-{copy + 1}")
     runs = {
-        "previous": grade(submissions, work / "previous", mnist_root, copies, whole_budget=True, precision=precision),
+        "previous": grade(submissions, work / "previous", mnist_root, copies, previous=True, precision=precision),
         "this": grade(submissions, work / "this", mnist_root, copies, precision=precision),
         "re-grade": grade(submissions, work / "this", mnist_root, copies, regrade=True, precision=precision),
     }

@@ -7,12 +7,13 @@ separate grader process, which never runs your code, compares them with the refe
     python -m nndl2.agent.export functions --inputs IN.npz --out DIR
         each graded function of gan.py called on inputs the grader drew for this submission:
         outputs, input gradients, a model's parameters, or the exception it raised;
-    python -m nndl2.agent.export train --gans vanilla --out DIR
+    python -m nndl2.agent.export train --gans vanilla lsgan dcgan --out DIR
         the notebook's GANs, built with your gan.py (nndl2.agent.training) and trained by
-        nndl2.training.run_a_gan at the grader's budget, on noise drawn by your sample_noise (the grader
-        runs one GAN per process), until its samples meet the thresholds of Inline Questions 1-3
-        (or the whole budget, as the grader's settings say): the generator's parameters, the losses and
-        the progress grids, or the error that stopped it.
+        nndl2.training.run_a_gan at the grader's budget, on noise drawn by your sample_noise, one after
+        the other in one process as the notebook trains them in one kernel, each until its samples meet the
+        thresholds of Inline Questions 1-3 (or the whole budget, as the grader's settings say): into
+        DIR/<gan>/<gan>.npz as soon as that GAN is trained, the generator's parameters, the losses and the
+        progress grids, or the error that stopped it.
 
 The grader's settings (budget, device, precision, whole budget or not) come from the one file GAN_KIT_SETTINGS names
 (nndl2.budget.grader_settings); `train` refuses to run without it.
@@ -34,7 +35,7 @@ import torch.nn as nn
 
 from nndl2.answers import MAX_TEXT  # characters kept of an exception message
 from nndl2.budget import SETTINGS, grader_settings
-from nndl2.items import FUNCTIONS, LOSSES  # the graded functions of gan.py; each loss's arguments
+from nndl2.items import FUNCTIONS, GANS, LOSSES  # the graded functions of gan.py; the GANs; each loss's arguments
 
 # ---------------------------------------------------------------------------
 # Writing plain data
@@ -210,13 +211,15 @@ def export_module(gan, inputs, out):
 
 
 def export_training(out, budget, gans=None, device=None, until_passing=True, precision="float32"):
-    """Train the notebook's GANs with gan.py as the notebook does and export each one as soon as it is trained.
+    """Train the notebook's GANs with gan.py as the notebook does, one after the other, and export each one
+    (`out`/<gan>/<gan>.npz) as soon as it is trained: the grader learns from which exports are there how far a run
+    that was stopped got.
 
     until_passing: each GAN trains until its samples meet the thresholds (nndl2.agent.training.UntilPassing),
     at most the budget; False: the whole budget.
     precision: "float32", or "bfloat16" (autocast): the grader's choice for this machine.
     """
-    from nndl2.agent.training import GANS, train_gan, training_batches
+    from nndl2.agent.training import train_gan, training_batches
     from nndl2.budget import BUDGETS, SEED
 
     out = Path(out)
@@ -243,7 +246,7 @@ def export_training(out, budget, gans=None, device=None, until_passing=True, pre
                 arrays[f"history_{key}"] = np.asarray(history.get(key, []), dtype=np.float64)
         except BaseException as error:  # noqa: BLE001
             meta.update(error_meta(error))
-        save_npz(out / f"{name}.npz", meta, arrays)
+        save_npz(out / name / f"{name}.npz", meta, arrays)
     return 0
 
 
@@ -255,7 +258,7 @@ def main(argv=None):
     functions.add_argument("--out", required=True, type=Path)
     train = commands.add_parser("train", help="train the notebook's GANs with ./gan.py and export them")
     train.add_argument("--out", required=True, type=Path)
-    train.add_argument("--gans", nargs="*")
+    train.add_argument("--gans", nargs="+", choices=tuple(GANS), help="the GANs to train, in this order (default: all)")
     args = parser.parse_args(argv)
     if args.command == "functions":
         return export_functions(args.inputs, args.out)
