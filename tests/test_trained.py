@@ -1,6 +1,7 @@
 """The grader's kept trainings (grading/instructor/judging/trained.py): handed back only for the same gan.py
 and settings. Through the real command: the batch keeps what it trained (tests/test_autograde.py) and a re-grade
-after a change to the grading files trains nothing and judges the same (tests/test_feedback.py)."""
+after a change to the grading files trains nothing and judges the same (tests/test_feedback.py). Last, what a
+training run that dies keeps and costs (Grader.train, in the sandbox)."""
 
 import json
 
@@ -67,3 +68,38 @@ def test_the_key_changes_with_everything_training_depends_on(tmp_path, files, mo
         (data / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").write_bytes(b"other digits")
     assert Kept(tmp_path / "t", budget, threads, data).key(gan_py, "dcgan") != before
     assert json.loads(Kept(tmp_path / "t", budget, threads, data).settings)["torch"]
+
+
+def test_a_gan_that_kills_the_shared_training_run_costs_only_its_own_verdict(tmp_path, mnist_real):
+    """In the sandbox (grading/instructor/autograde.py Grader.train): a gan.py whose LSGAN loss ends the process at
+    training time. The one run trains the vanilla GAN, then dies in the LSGAN; the LSGAN and the DCGAN train again,
+    each alone: the LSGAN dies again and only its Inline Question says so, the vanilla GAN's export outlives the
+    runs after it, the DCGAN is trained and kept, and nothing of the run that died is kept."""
+    from types import SimpleNamespace
+
+    from grading.instructor import autograde
+    from grading.instructor.confine.limits import GiB, Limits
+    from grading.instructor.settings import Settings
+    from grading.kit import SOLUTION_GAN
+
+    dies = (
+        "\n\n_ls_generator_loss = ls_generator_loss\n\n\ndef ls_generator_loss(scores_fake):\n"
+        "    if scores_fake.shape[0] == 128:  # a training batch (the grader's function export draws 20-59)\n"
+        "        import os\n\n        os._exit(3)\n    return _ls_generator_loss(scores_fake)\n"
+    )
+    staged = tmp_path / "gan.py"
+    staged.write_text(SOLUTION_GAN.read_text() + dies)
+    log = []
+    settings = Settings(budget="smoke", mnist_root=mnist_real, threads=1, limits=Limits(memory=2 * GiB, processes=128))
+    grader = autograde.Grader(tmp_path / "out", settings, log=log.append)
+    run = autograde.Run(SimpleNamespace(key="ada"), tmp_path / "work", settings.time.start(), staged={"gan": staged})
+    grader.run_exports(run)
+    steps = sorted(path.name for path in run.work.glob("training*.outcome.json"))
+    assert steps == ["training-dcgan.outcome.json", "training-lsgan.outcome.json", "training.outcome.json"]
+    assert any("stopped before it trained the lsgan, dcgan" in line for line in log), log
+    messages = {item: run.verdicts[item].message for item in ("test_inline_q1", "test_inline_q2", "test_inline_q3")}
+    stopped = "Inline Question 2: no trained LSGAN (the grader's training run stopped before it)."
+    assert messages["test_inline_q2"] == stopped
+    assert messages["test_inline_q1"].startswith("Inline Question 1: 1,000 samples of your trained vanilla GAN (3 ")
+    assert messages["test_inline_q3"].startswith("Inline Question 3: 1,000 samples of your trained DCGAN (3 ")
+    assert sorted(path.name for path in (tmp_path / "out" / "trained" / "ada").glob("*.npz")) == ["dcgan.npz"]
