@@ -447,19 +447,20 @@ def test_a_sample_noise_that_breaks_training_fails_that_gan_with_the_reason(tmp_
     assert not verdict.passed and verdict.message == said
 
 
-def test_the_gans_trained_in_one_run_train_as_each_alone(batch, tmp_path, mnist_real):
-    """The grader trains the three GANs in one process (Grader.train): the batch's reference DCGAN, trained there
-    after the other two, ends with the same weights, losses and grids, bit for bit, as in a process of its own."""
-    kept = batch["out"] / "trained" / "reference"
-    assert sorted(p.name for p in kept.glob("*.npz")) == ["dcgan.npz", "lsgan.npz", "vanilla.npz"]
+def test_the_gans_trained_in_one_run_train_as_each_alone(tmp_path, mnist_synthetic):
+    """The grader trains the two fully connected GANs in one process (Grader.train): the LSGAN, trained there after
+    the vanilla GAN, ends with the same weights, losses and grids, bit for bit, as in a process of its own."""
     (tmp_path / "gan.py").write_text(SOLUTION_GAN.read_text())
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_ROOT": str(mnist_real), "OMP_NUM_THREADS": "1"}
-    environment["GAN_KIT_SETTINGS"] = str(batch["out"] / "settings" / "settings.json")  # the batch's own
-    subprocess.run(
-        [sys.executable, "-m", "nndl2.agent.export", *training_args(["dcgan"], tmp_path / "alone")], cwd=tmp_path,
-        env=environment, check=True, capture_output=True,
-    )  # fmt: skip
-    together, alone = (judge.load_export(path) for path in (kept / "dcgan.npz", tmp_path / "alone/dcgan/dcgan.npz"))
+    settings = Settings(budget="smoke", device="cpu").write_inside(tmp_path / "settings")
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_ROOT": str(mnist_synthetic), "OMP_NUM_THREADS": "1"}
+    for gans, out in ((autograde.TOGETHER, "together"), (["lsgan"], "alone")):
+        subprocess.run(
+            [sys.executable, "-m", "nndl2.agent.export", *training_args(gans, tmp_path / out)], cwd=tmp_path,
+            env={**environment, "GAN_KIT_SETTINGS": str(settings)}, check=True, capture_output=True,
+        )  # fmt: skip
+    assert autograde.TOGETHER == ("vanilla", "lsgan")
+    assert sorted(p.name for p in (tmp_path / "together").iterdir()) == ["lsgan", "vanilla"]
+    together, alone = (judge.load_export(tmp_path / out / "lsgan" / "lsgan.npz") for out in ("together", "alone"))
     assert together[0] == alone[0] and together[0]["iterations"] == 3
     assert sorted(together[1]) == sorted(alone[1]) and "g_p0" in together[1] and "history_d_loss" in together[1]
     for key, value in together[1].items():
@@ -484,39 +485,43 @@ def fake_training(outcomes):
     return export, calls
 
 
-TRAINING_FAILURES = {
-    "clean": (
-        {("vanilla", "lsgan", "dcgan"): (["vanilla", "lsgan", "dcgan"], "", None)},
-        [3], [], ["vanilla", "lsgan", "dcgan"],
-    ),
-    "dcgan killed": (
-        {("vanilla", "lsgan", "dcgan"): (["vanilla", "lsgan"], "memory limit (2 GiB) reached", None),
+BOTH, ALL = ("vanilla", "lsgan"), ["vanilla", "lsgan", "dcgan"]
+TRAINING_FAILURES = {  # {its runs: (exports written, reason, where)}, limits as shares of 1..3, reasons, kept
+    "clean": ({BOTH: (BOTH, "", None), ("dcgan",): (["dcgan"], "", None)}, [3, 1], [], ALL),
+    "lsgan killed": (
+        {BOTH: (["vanilla"], "memory limit (2 GiB) reached", None), ("lsgan",): (["lsgan"], "", None),
          ("dcgan",): (["dcgan"], "", None)},
-        [3, 1], [], ["dcgan"],
+        [3, 2, 1], [], ["lsgan", "dcgan"],
     ),
-    "vanilla hangs": (
-        {("vanilla", "lsgan", "dcgan"): ([], "wall time limit reached", 'at line 9 of gan.py, "while True: pass"'),
-         ("lsgan",): (["lsgan"], "", None), ("dcgan",): (["dcgan"], "", None)},
+    "vanilla hangs, the lsgan's run writes it one": (
+        {BOTH: ([], "wall time limit reached", 'at line 9 of gan.py, "while True: pass"'),
+         ("lsgan",): (["lsgan", "vanilla"], "", None), ("dcgan",): (["dcgan"], "", None)},
         [3, 2, 1], ["the grader's training run of the vanilla GAN: it did not finish in {0} s (it was at line 9 of "
                     'gan.py, "while True: pass")'], ["lsgan", "dcgan"],
     ),
     "lsgan dies, then alone too": (
-        {("vanilla", "lsgan", "dcgan"): (["vanilla"], "killed by signal 9 (SIGKILL)", None),
+        {BOTH: (["vanilla"], "killed by signal 9 (SIGKILL)", None),
          ("lsgan",): ([], "killed by signal 9 (SIGKILL)", None), ("dcgan",): (["dcgan"], "", None)},
         [3, 2, 1], ["the grader's training run of the LSGAN: killed by signal 9 (SIGKILL)"], ["dcgan"],
     ),
-    "a limit, every GAN exported": (
-        {("vanilla", "lsgan", "dcgan"): (["vanilla", "lsgan", "dcgan"], "file size limit (64 MiB) reached", None)},
-        [3], ["the grader's training run of the vanilla GAN, LSGAN and DCGAN: file size limit (64 MiB) reached"], [],
+    "a limit, both exported": (
+        {BOTH: (BOTH, "file size limit (64 MiB) reached", None), ("dcgan",): (["dcgan"], "", None)},
+        [3, 1], ["the grader's training run of the vanilla GAN and LSGAN: file size limit (64 MiB) reached"], ["dcgan"],
+    ),
+    "the dcgan's run writes the others'": (
+        {BOTH: (["vanilla"], "memory limit (2 GiB) reached", None), ("lsgan",): ([], "", None),
+         ("dcgan",): (ALL, "memory limit (2 GiB) reached", None)},
+        [3, 2, 1], ["the grader's training run of the DCGAN: memory limit (2 GiB) reached"], [],
     ),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("case", TRAINING_FAILURES)
 def test_a_gan_the_shared_training_run_did_not_export_trains_again_alone(tmp_path, case):
-    """Grader.train: the GANs train in one run with its first GAN's share of the time; what stopped that run stands
-    for its first GAN only, each later GAN it did not export trains again alone with its share of what is left, and
-    only runs that finished on their own are kept for re-grades."""
+    """Grader.train: the fully connected GANs train in one run with its first GAN's share of the time, the DCGAN
+    alone; what stopped the shared run stands for its first GAN only, the LSGAN if it did not export it trains again
+    alone with its share of what is left, each run's exports count only for its own GANs, and only runs that
+    finished on their own are kept for re-grades."""
     outcomes, shares, reasons, kept = TRAINING_FAILURES[case]
     grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke"), log=lambda *args: None)
     grader.export, calls = fake_training(outcomes)
@@ -530,6 +535,9 @@ def test_a_gan_the_shared_training_run_did_not_export_trains_again_alone(tmp_pat
     assert run.reasons == [reason.format(f"{calls[0][1]:g}") for reason in reasons]
     assert "training" in run.phases
     assert sorted(p.stem for p in (tmp_path / "out" / "trained" / "ada").glob("*.npz")) == sorted(kept)
+    exported = {gan for gans, (written, _, _) in outcomes.items() for gan in written if gan in gans}
+    assert {p.parent.name for p in (tmp_path / "training").glob("*/*.npz")} == exported  # each run's own GANs only
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".run"] == []  # the runs' folders are gone
 
 
 def test_run_per_gan_trains_each_gan_in_a_run_of_its_own_as_before(tmp_path):

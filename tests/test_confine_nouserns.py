@@ -255,11 +255,12 @@ def test_run_autograder_in_the_uid_mode_grades_the_reference_and_refuses_its_pro
     assert results["output"].startswith("Sandbox: confined without user namespaces") and "network" in results["output"]
     assert "- the grader's run of gan.py's functions: file size limit (64 MiB) reached" in results["output"]
     assert confine_probes.sleepers(run_users=True) == []  # the probe's detached processes died with each run
-    logs = [p.read_text() for p in (root / "grading" / "work").glob("*/*.log")]
-    reports = [json.loads(line.removeprefix("GAN-KIT-PROBE ")) for log in logs for line in log.splitlines()
-               if line.startswith("GAN-KIT-PROBE {")]  # fmt: skip
-    assert len(reports) >= 2  # the function export and the training run (the three GANs in one process)
-    assert all(r == {"readable": [], "changed": []} for r in reports), reports
+    logs = {p.name: p.read_text() for p in (root / "grading" / "work").glob("*/*.log")}
+    reports = {name: [json.loads(line.removeprefix("GAN-KIT-PROBE ")) for line in log.splitlines()
+                      if line.startswith("GAN-KIT-PROBE {")] for name, log in logs.items()}  # fmt: skip
+    for name in ("functions.log", "training.log", "training-dcgan.log"):  # the export, then the training runs
+        assert reports.get(name), (name, sorted(logs))
+    assert all(r == {"readable": [], "changed": []} for rs in reports.values() for r in rs), reports
     assert not (root / "results" / "forged.json").exists()
     stranger = launcher.UID_BASE + launcher.UID_SPAN - 3  # any other user: the modes the grader left keep it out
     for command in (["cat", str(secrets[0])], ["cat", str(writable[0])], ["touch", str(writable[1])]):

@@ -42,16 +42,15 @@ class TimeBudget:
     for the stages after it (fractions of the total):
 
     - the function export (it imports gan.py first): at most `functions` of the total;
-    - the training run: an equal share per GAN of what is left, less the notebook's and the feedback's reserves:
-      the three GANs train in one run with the first one's share, a GAN it did not get to in a run of its own
-      with its share of what is left then (Grader.train);
+    - the training runs: an equal share per GAN still to train of what is left, less the notebook's and the
+      feedback's reserves. The two fully connected GANs train in one run with the first one's share, the DCGAN in
+      a run of its own (Grader.train);
     - the notebook (nbgrader, its sandboxed kernel and its cells): what is left, less the feedback's reserve;
     - the feedback: what is left.
 
-    At the default: the function export at most 90 s (22 times what it needs), the training run about 238 s
-    (1.1 times what the three GANs take on that CPU at the whole budget: past it, a GAN it did not get to trains
-    again alone; about 715 s for all the training), the notebook at least 135 s (8 times), the feedback at least
-    45 s.
+    At the default: the function export at most 90 s (22 times what it needs), the training runs about 715 s
+    together (3.3 times; the fully connected GANs' run about 238 s, about twice what the two take there), the
+    notebook at least 135 s (8 times), the feedback at least 45 s.
     A gan.py that hangs at import costs the function export's limit, then the notebook run with a stand-in
     gan.py (about 20 s) and the feedback: the training runs are not started (Grader.run_exports).
 

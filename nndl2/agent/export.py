@@ -7,10 +7,10 @@ separate grader process, which never runs your code, compares them with the refe
     python -m nndl2.agent.export functions --inputs IN.npz --out DIR
         each graded function of gan.py called on inputs the grader drew for this submission:
         outputs, input gradients, a model's parameters, or the exception it raised;
-    python -m nndl2.agent.export train --gans vanilla lsgan dcgan --out DIR
-        the notebook's GANs, built with your gan.py (nndl2.agent.training) and trained by
-        nndl2.training.run_a_gan at the grader's budget, on noise drawn by your sample_noise, one after
-        the other in one process as the notebook trains them in one kernel, each until its samples meet the
+    python -m nndl2.agent.export train --gans vanilla lsgan --out DIR
+        the notebook's GANs named, built with your gan.py (nndl2.agent.training) and trained by
+        nndl2.training.run_a_gan at the grader's budget, on noise drawn by your sample_noise, one after the
+        other in this process as the notebook trains them in one kernel, each until its samples meet the
         thresholds of Inline Questions 1-3 (or the whole budget, as the grader's settings say): into
         DIR/<gan>/<gan>.npz as soon as that GAN is trained, the generator's parameters, the losses and the
         progress grids, or the error that stopped it.

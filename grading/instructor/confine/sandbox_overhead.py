@@ -4,9 +4,9 @@
 
 Each command runs `--repeat` times plainly (a subprocess of this Python, in the graded folder) and
 inside the sandbox (sandbox.py beside this file, default limits); the table prints the median
-seconds of each and their difference. A submission's grading runs student code three times in the
-sandbox (the function export, the training run of its three GANs, the notebook's kernel), so three times
-the difference of `import torch` is what the sandbox costs a submission.
+seconds of each and their difference. A submission's grading runs student code four times in the
+sandbox (the function export, the fully connected GANs' training run, the DCGAN's, the notebook's kernel),
+so four times the difference of `import torch` is what the sandbox costs a submission.
 """
 
 import argparse
