@@ -531,7 +531,7 @@ class Grader:
         return previous
 
     def run_exports(self, run):
-        """The sandboxed function export and training run (Grader.train), judged here (into run.verdicts)."""
+        """The sandboxed function export and training runs (Grader.train), judged here (into run.verdicts)."""
         work = run.work
         assignment, exports = work / "assignment", work / "exports"
         assignment.mkdir(parents=True, exist_ok=True)
@@ -1094,7 +1094,8 @@ def options():
     )  # fmt: skip
     parser.add_argument(
         "--run-per-gan", action="store_true",
-        help="train each GAN in a sandboxed run of its own, not the three in one (the design before; slower)",
+        help="train each GAN in a sandboxed run of its own, not the two fully connected ones in one (the design "
+        "before; slower)",
     )  # fmt: skip
     parser.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto",  # Settings resolves "auto" to cpu or cuda

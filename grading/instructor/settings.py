@@ -141,8 +141,8 @@ class Settings:
         "autograde" (the one the thresholds are calibrated for) or "smoke" (a few iterations: tests of the plumbing).
     whole_budget: every GAN trains the whole budget, not until it meets the thresholds (nndl2.agent.training
         .UntilPassing; the design before it, which grading/ta/grading_time.py compares against).
-    run_per_gan: each GAN trains in a sandboxed run of its own, not the three in one (Grader.train; the design
-        before it, with its three process starts: grading_time.py's previous design). The same trained GANs.
+    run_per_gan: each GAN trains in a sandboxed run of its own, not the two fully connected ones in one (Grader.train;
+        the design before it, one more process start: grading_time.py's previous design). The same trained GANs.
     device: where the training runs train: "cpu", "cuda" (the GPU's device nodes in their sandboxes; untested on
         GPU hardware) or "auto" (the GPU where PyTorch sees one); `device` is always "cpu" or "cuda".
     precision: how the training runs compute: "float32" (everywhere: as Colab's T4 trains; over 20 seeds per corpus
