@@ -540,6 +540,21 @@ def test_a_gan_the_shared_training_run_did_not_export_trains_again_alone(tmp_pat
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".run"] == []  # the runs' folders are gone
 
 
+@pytest.mark.parametrize("pending", [["vanilla", "dcgan"], ["lsgan", "dcgan"], ["dcgan"]])
+def test_with_one_fully_connected_gan_to_train_each_trains_alone(tmp_path, pending):
+    """The other fully connected GAN a stub or kept from an earlier grading: every GAN still to train in a run of
+    its own, each with its share of the time of the GANs still to train."""
+    grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke"), log=lambda *args: None)
+    grader.export, calls = fake_training({(gan,): ([gan], "", None) for gan in pending})
+    run = autograde.Run(SimpleNamespace(key="ada"), tmp_path / "work", grader.settings.time.start())
+    (tmp_path / "gan.py").write_text("# gan.py\n")
+    grader.train(run, pending, tmp_path / "gan.py", tmp_path / "training")
+    left = grader.settings.time.total * (1 - grader.settings.time.notebook - grader.settings.time.feedback)
+    assert [gans for gans, _ in calls] == [[gan] for gan in pending]
+    assert [limit for _, limit in calls] == pytest.approx([left / n for n in range(len(pending), 0, -1)], abs=0.5)
+    assert sorted(p.stem for p in (tmp_path / "out" / "trained" / "ada").glob("*.npz")) == sorted(pending)
+
+
 def test_run_per_gan_trains_each_gan_in_a_run_of_its_own_as_before(tmp_path):
     """--run-per-gan (grading_time.py's previous design): three runs, each with its GAN's share of what is left."""
     grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke", run_per_gan=True), log=lambda *args: None)
