@@ -137,8 +137,9 @@ def notebook_limits(limit):
 
 
 # The GANs the grader trains in one sandboxed run (Grader.train): the two fully connected ones. At the whole budget
-# they take about 45% of the training time, 100-140 s on the slower 2-core CPU, within the 238 s their run gets at
-# the default time budget; with the DCGAN too it took 232-317 s there (README), so the DCGAN trains alone.
+# they are about 45% of the training's arithmetic and time (grading/ta/profile_training.py), so an estimated
+# 100-140 s on the slower 2-core CPU, within the 238 s their run gets at the default time budget; all three took
+# 232-317 s there (README, measured), so the DCGAN trains alone.
 TOGETHER = ("vanilla", "lsgan")
 
 
