@@ -469,20 +469,22 @@ def test_the_gans_trained_in_one_run_train_as_each_alone(tmp_path, mnist_synthet
 
 def fake_training(outcomes):
     """Grader.export standing in for the sandboxed training runs: each call writes the exports and returns the
-    (reason, where) that `outcomes` gives for its GANs; records (GANs, limit) per call."""
+    (reason, where) that `outcomes` gives for its GANs ("lsgan!": an export recording an error); records (GANs,
+    limit) per call."""
     calls = []
 
-    def export(run, step, args, exports, timeout, **_):
+    def fake_export(run, step, args, exports, timeout, **_):
         command = args("/exports")
         gans = command[command.index("--gans") + 1 : command.index("--out")]
         calls.append((gans, timeout))
         written, reason, where = outcomes[tuple(gans)]
-        for gan in written:
-            (exports / gan).mkdir(parents=True, exist_ok=True)
-            (exports / gan / f"{gan}.npz").write_bytes(b"export of " + gan.encode())
+        for name in written:
+            gan = name.rstrip("!")
+            meta = {"error": "RuntimeError", "message": "failed"} if name.endswith("!") else {"iterations": 3}
+            export.save_npz(exports / gan / f"{gan}.npz", {"budget": "smoke", **meta}, {})
         return reason, where
 
-    return export, calls
+    return fake_export, calls
 
 
 BOTH, ALL = ("vanilla", "lsgan"), ["vanilla", "lsgan", "dcgan"]
@@ -508,6 +510,15 @@ TRAINING_FAILURES = {  # {its runs: (exports written, reason, where)}, limits as
         {BOTH: (BOTH, "file size limit (64 MiB) reached", None), ("dcgan",): (["dcgan"], "", None)},
         [3, 1], ["the grader's training run of the vanilla GAN and LSGAN: file size limit (64 MiB) reached"], ["dcgan"],
     ),
+    "lsgan raises in the shared run": (
+        {BOTH: (["vanilla", "lsgan!"], "", None), ("lsgan",): (["lsgan"], "", None), ("dcgan",): (["dcgan"], "", None)},
+        [3, 2, 1], [], ALL,
+    ),
+    "lsgan raises alone too": (
+        {BOTH: (["vanilla", "lsgan!"], "", None), ("lsgan",): (["lsgan!"], "", None),
+         ("dcgan",): (["dcgan"], "", None)},
+        [3, 2, 1], [], ALL,
+    ),
     "the dcgan's run writes the others'": (
         {BOTH: (["vanilla"], "memory limit (2 GiB) reached", None), ("lsgan",): ([], "", None),
          ("dcgan",): (ALL, "memory limit (2 GiB) reached", None)},
@@ -519,9 +530,9 @@ TRAINING_FAILURES = {  # {its runs: (exports written, reason, where)}, limits as
 @pytest.mark.parametrize("case", TRAINING_FAILURES)
 def test_a_gan_the_shared_training_run_did_not_export_trains_again_alone(tmp_path, case):
     """Grader.train: the fully connected GANs train in one run with its first GAN's share of the time, the DCGAN
-    alone; what stopped the shared run stands for its first GAN only, the LSGAN if it did not export it trains again
-    alone with its share of what is left, each run's exports count only for its own GANs, and only runs that
-    finished on their own are kept for re-grades."""
+    alone; what stopped the shared run stands for its first GAN only, the LSGAN if it did not train there (no
+    export, or one recording an error) trains again alone with its share of what is left and that run's export
+    stands, each run's exports count only for its own GANs, and only runs that finished on their own are kept."""
     outcomes, shares, reasons, kept = TRAINING_FAILURES[case]
     grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke"), log=lambda *args: None)
     grader.export, calls = fake_training(outcomes)
@@ -535,7 +546,12 @@ def test_a_gan_the_shared_training_run_did_not_export_trains_again_alone(tmp_pat
     assert run.reasons == [reason.format(f"{calls[0][1]:g}") for reason in reasons]
     assert "training" in run.phases
     assert sorted(p.stem for p in (tmp_path / "out" / "trained" / "ada").glob("*.npz")) == sorted(kept)
-    exported = {gan for gans, (written, _, _) in outcomes.items() for gan in written if gan in gans}
+    exported = {
+        gan.rstrip("!") for gans, (written, _, _) in outcomes.items() for gan in written if gan.rstrip("!") in gans
+    }
+    errors = {gan for gan in exported if "error" in autograde.exported(tmp_path / "training" / gan / f"{gan}.npz")}
+    last = {gan: written for gans, (written, _, _) in outcomes.items() for gan in gans}  # each GAN's last run
+    assert errors == {gan for gan, written in last.items() if f"{gan}!" in written}  # the retry's export stands
     assert {p.parent.name for p in (tmp_path / "training").glob("*/*.npz")} == exported  # each run's own GANs only
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".run"] == []  # the runs' folders are gone
 

@@ -584,15 +584,16 @@ class Grader:
         """The grader's training runs of `gans` (in notebook order) with the staged gan.py, into `training`/<gan>/.
 
         The fully connected GANs (TOGETHER) train in one sandboxed run, one after the other as the notebook trains
-        them in one kernel: one process start, one import of PyTorch, gan.py and torchmetrics, MNIST read once.
-        That run's wall limit is its first GAN's share of the time left (Clock.training), what that GAN alone
-        would get (238 s at the default time budget). Its first GAN ran as it would have alone (nothing trained
-        before it), so what happened to it stands; the second, if the run did not export it (the run was stopped
-        by its time or a limit, or died, first), trains again in a run of its own. The DCGAN trains in a run of its
-        own with its share of what is left, as before. Each run writes into a folder of its own, and only its own
-        GANs' exports are taken from it: no run can stand in for a GAN it was not for. So one GAN's failure costs
-        the others time, never their verdict. Runs that finished on their own are kept for re-grades (trained.py).
-        `runs_left` counts the GANs still to train (as before when every GAN trains).
+        them in one kernel: one process start, one import of PyTorch, gan.py and torchmetrics, MNIST read once. That
+        run's wall limit is its first GAN's share of the time left (Clock.training), what that GAN alone would get
+        (238 s at the default time budget). Its first GAN ran as it would have alone (nothing trained before it), so
+        what happened to it stands; the second, if the run did not train it (the run was stopped by its time or a
+        limit, or died, first, or its export records an error, which sharing the process with the first might have
+        caused), trains again in a run of its own. The DCGAN trains in a run of its own with its share of what is
+        left, as before. Each run writes into a folder of its own, and only its own GANs' exports are taken from it:
+        no run can stand in for a GAN it was not for. So one GAN's failure costs the others time, never their
+        verdict. Runs that finished on their own are kept for re-grades (trained.py). `runs_left` counts the GANs
+        still to train (as before when every GAN trains).
         """
         cuda = self.settings.device == "cuda"
 
@@ -626,15 +627,16 @@ class Grader:
         alone = [gan for gan in gans if gan not in together]
         if len(together) > 1:
             reason = train(together, "training", len(gans))
-            missing = [gan for gan in together if not (training / gan / f"{gan}.npz").is_file()]
-            again = missing[1:] if missing[:1] == together[:1] else missing  # the first GAN's outcome stands
+            metas = {gan: exported(training / gan / f"{gan}.npz") for gan in together}
+            # The first GAN's outcome stands; a later one that did not train there, as it may have alone, again.
+            again = [gan for gan in together[1:] if metas[gan] is None or "error" in metas[gan]]
             if again:
-                self.log(f"{quote(run.student)}: the grader's training run stopped before it trained the "
-                         f"{', '.join(again)}{f' ({reason})' if reason else ''}: training it again alone")  # fmt: skip
-            if missing[:1] == together[:1]:  # what stopped the run stopped its first GAN
+                self.log(f"{quote(run.student)}: the {', '.join(again)} did not train in the grader's shared training "
+                         f"run{f' ({reason})' if reason else ''}: training it again alone")  # fmt: skip
+            if metas[together[0]] is None:  # what stopped the run stopped its first GAN
                 finished(together[:1], reason)
-            elif not missing:
-                finished(together, reason)
+            elif all(meta is not None for meta in metas.values()):
+                finished(together if reason else [gan for gan in together if gan not in again], reason)
             alone = again + alone
         else:
             alone = gans
@@ -823,6 +825,15 @@ class Grader:
             shutil.copy(page, copy)
         else:
             copy.unlink(missing_ok=True)  # an earlier submission's
+
+
+def exported(path):
+    """The description of the training export at `path`, or None when there is none (missing or unreadable)."""
+    try:
+        meta, _ = judge.load_export(path)
+    except verdict.ExportError:
+        return None
+    return meta
 
 
 def import_succeeded(functions):
