@@ -65,9 +65,8 @@ def test_profile_training_json_smoke():
 # -- grading/ta/grading_time.py (grading/ta/trajectories.py: tests/test_trajectories.py) ------------------------
 
 
-@pytest.mark.parametrize("precision", ["float32", "auto"])
-def test_grading_time_grades_in_the_precision_it_is_given(precision, monkeypatch, tmp_path):
-    """--precision reaches every grading's autograde command (the command's own choices), and the table says which."""
+def autograde_commands(monkeypatch, *argv):
+    """The autograde commands `python -m grading.ta.grading_time ARGV` starts, up to the first, which fails here."""
     from grading.ta import grading_time
 
     commands = []
@@ -78,24 +77,20 @@ def test_grading_time_grades_in_the_precision_it_is_given(precision, monkeypatch
 
     monkeypatch.setattr(grading_time.subprocess, "run", run)
     with pytest.raises(SystemExit, match="stopped here"):
-        grading_time.main(["--precision", precision, "--work", str(tmp_path)])
+        grading_time.main(list(argv))
+    return commands
+
+
+@pytest.mark.parametrize("precision", ["float32", "auto"])
+def test_grading_time_grades_in_the_precision_it_is_given(precision, monkeypatch, tmp_path):
+    """--precision reaches every grading's autograde command (the command's own choices), and the table says which."""
+    commands = autograde_commands(monkeypatch, "--precision", precision, "--work", str(tmp_path))
     assert commands and all(c[c.index("--precision") + 1] == precision for c in commands)
     assert autograde.options().parse_args(["x", "--precision", precision]).precision == precision
 
 
 def test_grading_times_previous_design_trains_the_whole_budget_one_run_per_gan(monkeypatch, tmp_path):
-    from grading.ta import grading_time
-
-    commands = []
-
-    def run(command, **kwargs):
-        commands.append(command)
-        return subprocess.CompletedProcess(command, 1, "", "stopped here")
-
-    monkeypatch.setattr(grading_time.subprocess, "run", run)
-    with pytest.raises(SystemExit, match="stopped here"):
-        grading_time.main(["--work", str(tmp_path)])
-    (previous,) = commands  # the first grading, stopped
+    (previous,) = autograde_commands(monkeypatch, "--work", str(tmp_path))  # the first grading, stopped
     args = autograde.options().parse_args(previous[previous.index("grading.instructor.autograde") + 1 :])
     assert args.whole_budget and args.run_per_gan
 
