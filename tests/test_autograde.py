@@ -467,10 +467,10 @@ def test_the_gans_trained_in_one_run_train_as_each_alone(tmp_path, mnist_synthet
         assert np.array_equal(value, alone[1][key]), key
 
 
-def fake_training(outcomes):
-    """Grader.export standing in for the sandboxed training runs: each call writes the exports and returns the
-    (reason, where) that `outcomes` gives for its GANs ("lsgan!": an export recording an error); records (GANs,
-    limit) per call."""
+def trained_with_fake_runs(tmp_path, outcomes, pending, **settings):
+    """Grader.train of `pending` for student ada, Grader.export standing in for the sandboxed training runs: each
+    call writes the exports and returns the (reason, where) that `outcomes` gives for its GANs ("lsgan!": an export
+    recording an error). Returns (the Run, (GANs, limit) per call, the seconds all the training may take)."""
     calls = []
 
     def fake_export(run, step, args, exports, timeout, **_):
@@ -484,7 +484,13 @@ def fake_training(outcomes):
             export.save_npz(exports / gan / f"{gan}.npz", {"budget": "smoke", **meta}, {})
         return reason, where
 
-    return fake_export, calls
+    grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke", **settings), log=lambda *args: None)
+    grader.export = fake_export
+    run = autograde.Run(SimpleNamespace(key="ada"), tmp_path / "work", grader.settings.time.start())
+    (tmp_path / "gan.py").write_text("# gan.py\n")
+    grader.train(run, pending, tmp_path / "gan.py", tmp_path / "training")
+    time = grader.settings.time
+    return run, calls, time.total * (1 - time.notebook - time.feedback)
 
 
 BOTH, ALL = ("vanilla", "lsgan"), ["vanilla", "lsgan", "dcgan"]
@@ -534,13 +540,8 @@ def test_a_gan_the_shared_training_run_did_not_export_trains_again_alone(tmp_pat
     export, or one recording an error) trains again alone with its share of what is left and that run's export
     stands, each run's exports count only for its own GANs, and only runs that finished on their own are kept."""
     outcomes, shares, reasons, kept = TRAINING_FAILURES[case]
-    grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke"), log=lambda *args: None)
-    grader.export, calls = fake_training(outcomes)
-    run = autograde.Run(SimpleNamespace(key="ada"), tmp_path / "work", grader.settings.time.start())
-    (tmp_path / "gan.py").write_text("# gan.py\n")
-    grader.train(run, ["vanilla", "lsgan", "dcgan"], tmp_path / "gan.py", tmp_path / "training")
+    run, calls, left = trained_with_fake_runs(tmp_path, outcomes, ALL)
     assert [gans for gans, _ in calls] == [list(gans) for gans in outcomes]
-    left = grader.settings.time.total * (1 - grader.settings.time.notebook - grader.settings.time.feedback)
     for (_, limit), runs_left in zip(calls, shares, strict=True):  # no time passes in these fake runs
         assert limit == pytest.approx(left / runs_left, abs=0.5)
     assert run.reasons == [reason.format(f"{calls[0][1]:g}") for reason in reasons]
@@ -560,12 +561,7 @@ def test_a_gan_the_shared_training_run_did_not_export_trains_again_alone(tmp_pat
 def test_with_one_fully_connected_gan_to_train_each_trains_alone(tmp_path, pending):
     """The other fully connected GAN a stub or kept from an earlier grading: every GAN still to train in a run of
     its own, each with its share of the time of the GANs still to train."""
-    grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke"), log=lambda *args: None)
-    grader.export, calls = fake_training({(gan,): ([gan], "", None) for gan in pending})
-    run = autograde.Run(SimpleNamespace(key="ada"), tmp_path / "work", grader.settings.time.start())
-    (tmp_path / "gan.py").write_text("# gan.py\n")
-    grader.train(run, pending, tmp_path / "gan.py", tmp_path / "training")
-    left = grader.settings.time.total * (1 - grader.settings.time.notebook - grader.settings.time.feedback)
+    _, calls, left = trained_with_fake_runs(tmp_path, {(gan,): ([gan], "", None) for gan in pending}, pending)
     assert [gans for gans, _ in calls] == [[gan] for gan in pending]
     assert [limit for _, limit in calls] == pytest.approx([left / n for n in range(len(pending), 0, -1)], abs=0.5)
     assert sorted(p.stem for p in (tmp_path / "out" / "trained" / "ada").glob("*.npz")) == sorted(pending)
@@ -573,12 +569,8 @@ def test_with_one_fully_connected_gan_to_train_each_trains_alone(tmp_path, pendi
 
 def test_run_per_gan_trains_each_gan_in_a_run_of_its_own_as_before(tmp_path):
     """--run-per-gan (grading_time.py's previous design): three runs, each with its GAN's share of what is left."""
-    grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke", run_per_gan=True), log=lambda *args: None)
-    grader.export, calls = fake_training({(gan,): ([gan], "", None) for gan in ("vanilla", "lsgan", "dcgan")})
-    run = autograde.Run(SimpleNamespace(key="ada"), tmp_path / "work", grader.settings.time.start())
-    (tmp_path / "gan.py").write_text("# gan.py\n")
-    grader.train(run, ["vanilla", "lsgan", "dcgan"], tmp_path / "gan.py", tmp_path / "training")
-    left = grader.settings.time.total * (1 - grader.settings.time.notebook - grader.settings.time.feedback)
+    outcomes = {(gan,): ([gan], "", None) for gan in ALL}
+    run, calls, left = trained_with_fake_runs(tmp_path, outcomes, ALL, run_per_gan=True)
     assert [gans for gans, _ in calls] == [["vanilla"], ["lsgan"], ["dcgan"]]
     assert [limit for _, limit in calls] == pytest.approx([left / 3, left / 2, left], abs=0.5)
     assert run.reasons == [] and len(list((tmp_path / "out" / "trained" / "ada").glob("*.npz"))) == 3
