@@ -624,8 +624,9 @@ class Grader:
                 self.kept.keep(run.student, gan, gan_py, training / gan)
 
         together = [] if self.settings.run_per_gan else [gan for gan in gans if gan in TOGETHER]
+        together = together if len(together) > 1 else []  # one GAN alone shares its run with nothing
         alone = [gan for gan in gans if gan not in together]
-        if len(together) > 1:
+        if together:
             reason = train(together, "training", len(gans))
             metas = {gan: exported(training / gan / f"{gan}.npz") for gan in together}
             # The first GAN's outcome stands; a later one that did not train there, as it may have alone, again.
@@ -638,8 +639,6 @@ class Grader:
             elif all(meta is not None for meta in metas.values()):
                 finished(together if reason else [gan for gan in together if gan not in again], reason)
             alone = again + alone
-        else:
-            alone = gans
         for index, gan in enumerate(alone):
             finished([gan], train([gan], f"training-{gan}", len(alone) - index))
 
@@ -828,7 +827,7 @@ class Grader:
 
 
 def exported(path):
-    """The description of the training export at `path`, or None when there is none (missing or unreadable)."""
+    """The description (meta) of the export at `path`, or None when there is none (missing or unreadable)."""
     try:
         meta, _ = judge.load_export(path)
     except verdict.ExportError:
@@ -838,11 +837,8 @@ def exported(path):
 
 def import_succeeded(functions):
     """False when the function export in `functions` says importing gan.py raised (True when it says nothing)."""
-    try:
-        meta, _ = judge.load_export(Path(functions) / "module.npz")
-    except verdict.ExportError:
-        return True  # no word of the import: the judge's verdicts say what is missing
-    return meta.get("import") == "ok"
+    meta = exported(Path(functions) / "module.npz")
+    return meta is None or meta.get("import") == "ok"  # no word of the import: the judge's verdicts say what is missing
 
 
 def stand_in_gan(cause):
