@@ -125,6 +125,48 @@ def what(outcome):
     return ", ".join(parts)
 
 
+# A run with three milestones (the grader's training run writes a/, b/, c/ as it trains each GAN): c's file
+# comes first (out of order: not yet a milestone), a's after a moment, then the run hangs in stuck_in_b. With a
+# horizon of MILESTONE_HORIZON s, a's share is a third of it; b's is half of what is left after a was seen.
+MILESTONE_HORIZON = 6.0
+MILESTONE_RUN = """
+import faulthandler, os, signal, time
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # as the grader's watchdog does
+exports = os.environ["GAN_KIT_EXPORTS"]
+def write(name):
+    os.makedirs(f"{exports}/{name}", exist_ok=True)
+    with open(f"{exports}/{name}/{name}.npz", "w") as f:
+        f.write(name)
+def stuck_in_b():
+    while True:
+        time.sleep(0.05)
+write("c")
+time.sleep(0.5)
+write("a")
+stuck_in_b()
+"""
+
+
+def milestone_run(place):
+    """MILESTONE_RUN in `place`'s sandbox: its Outcome."""
+    sb = place.box(wall_time=MILESTONE_HORIZON)
+    return sandbox.run([sb.layout.python, "-c", MILESTONE_RUN], sb, milestones=["a/a.npz", "b/b.npz", "c/c.npz"])
+
+
+def check_milestone_run(outcome, exports):
+    """The run was stopped at b's deadline, after b's share, with where it was printed by its SIGUSR1 handler;
+    `exports` (the run's host exports folder) has what it wrote."""
+    (seen,) = outcome.data["milestones"]  # a only: c came before b, and b never did
+    assert 0.4 < seen < 3, outcome.data
+    assert outcome.limits_hit == ["wall_time"] and outcome.data["killed_by_launcher"] == "wall_time"
+    deadline = launcher.milestone_deadline([seen], 3, MILESTONE_HORIZON)
+    assert abs(outcome.data["wall_limit"] - (deadline - seen)) < 0.06, (outcome.data, deadline)
+    assert deadline - 0.05 < outcome.wall_s < min(deadline + 1.5, MILESTONE_HORIZON), (outcome.wall_s, deadline)
+    assert outcome.reason == f"wall time limit ({outcome.data['wall_limit']:g} s) reached"
+    assert "in stuck_in_b" in outcome.stderr, outcome.stderr[-2000:]  # the dump SIGUSR1 asked for
+    assert sorted(os.listdir(exports)) == ["a", "c"]
+
+
 # -- the cases: each returns (refused or bounded?, what happened) -------------------------------------
 def case_read_canaries(place):
     outcome = place.run(probe("read_canaries", paths=[str(p) for p in place.secrets]))

@@ -448,41 +448,42 @@ def test_a_sample_noise_that_breaks_training_fails_that_gan_with_the_reason(tmp_
 
 
 def test_the_gans_trained_in_one_run_train_as_each_alone(tmp_path, mnist_synthetic):
-    """The grader trains the two fully connected GANs in one process (Grader.train): the LSGAN, trained there after
-    the vanilla GAN, ends with the same weights, losses and grids, bit for bit, as in a process of its own."""
+    """The grader trains the three GANs in one process (Grader.train): the LSGAN and the DCGAN, trained there after the
+    GANs before them, end with the same weights, losses and grids, bit for bit, as in a process of their own."""
     (tmp_path / "gan.py").write_text(SOLUTION_GAN.read_text())
     settings = Settings(budget="smoke", device="cpu").write_inside(tmp_path / "settings")
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_ROOT": str(mnist_synthetic), "OMP_NUM_THREADS": "1"}
-    for gans, out in ((autograde.TOGETHER, "together"), (["lsgan"], "alone")):
+    for gans, out in ((ALL, "together"), (["lsgan"], "alone"), (["dcgan"], "alone")):
         subprocess.run(
             [sys.executable, "-m", "nndl2.agent.export", *training_args(gans, tmp_path / out)], cwd=tmp_path,
             env={**environment, "GAN_KIT_SETTINGS": str(settings)}, check=True, capture_output=True,
         )  # fmt: skip
-    assert autograde.TOGETHER == ("vanilla", "lsgan")
-    assert sorted(p.name for p in (tmp_path / "together").iterdir()) == ["lsgan", "vanilla"]
-    together, alone = (judge.load_export(tmp_path / out / "lsgan" / "lsgan.npz") for out in ("together", "alone"))
-    assert together[0] == alone[0] and together[0]["iterations"] == 3
-    assert sorted(together[1]) == sorted(alone[1]) and "g_p0" in together[1] and "history_d_loss" in together[1]
-    for key, value in together[1].items():
-        assert np.array_equal(value, alone[1][key]), key
+    assert sorted(p.name for p in (tmp_path / "together").iterdir()) == ["dcgan", "lsgan", "vanilla"]
+    for gan in ("lsgan", "dcgan"):
+        together, alone = (judge.load_export(tmp_path / out / gan / f"{gan}.npz") for out in ("together", "alone"))
+        assert together[0] == alone[0] and together[0]["iterations"] == 3
+        assert sorted(together[1]) == sorted(alone[1]) and "g_p0" in together[1] and "history_d_loss" in together[1]
+        for key, value in together[1].items():
+            assert np.array_equal(value, alone[1][key]), (gan, key)
 
 
 def trained_with_fake_runs(tmp_path, outcomes, pending, **settings):
     """Grader.train of `pending` for student ada, Grader.export standing in for the sandboxed training runs: each
-    call writes the exports and returns the (reason, where) that `outcomes` gives for its GANs ("lsgan!": an export
-    recording an error). Returns (the Run, (GANs, limit) per call, the seconds all the training may take)."""
+    call writes the exports and returns the Ended that `outcomes` gives for its GANs: (exports written, reason, where,
+    the limit it was stopped at); "lsgan!" is an export recording an error. Returns (the Run, (GANs, limit,
+    milestones) per call, the seconds all the training may take)."""
     calls = []
 
-    def fake_export(run, step, args, exports, timeout, **_):
+    def fake_export(run, step, args, exports, timeout, milestones=(), **_):
         command = args("/exports")
         gans = command[command.index("--gans") + 1 : command.index("--out")]
-        calls.append((gans, timeout))
-        written, reason, where = outcomes[tuple(gans)]
+        calls.append((gans, timeout, list(milestones)))
+        written, reason, where, limit = outcomes[tuple(gans)]
         for name in written:
             gan = name.rstrip("!")
             meta = {"error": "RuntimeError", "message": "failed"} if name.endswith("!") else {"iterations": 3}
             export.save_npz(exports / gan / f"{gan}.npz", {"budget": "smoke", **meta}, {})
-        return reason, where
+        return autograde.Ended(reason, where, limit, [])
 
     grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke", **settings), log=lambda *args: None)
     grader.export = fake_export
@@ -493,86 +494,94 @@ def trained_with_fake_runs(tmp_path, outcomes, pending, **settings):
     return run, calls, time.total * (1 - time.notebook - time.feedback)
 
 
-BOTH, ALL = ("vanilla", "lsgan"), ["vanilla", "lsgan", "dcgan"]
-TRAINING_FAILURES = {  # {its runs: (exports written, reason, where)}, limits as shares of 1..3, reasons, kept
-    "clean": ({BOTH: (BOTH, "", None), ("dcgan",): (["dcgan"], "", None)}, [3, 1], [], ALL),
+ALL = ["vanilla", "lsgan", "dcgan"]
+THREE, LATER = tuple(ALL), ("lsgan", "dcgan")
+KILLED, HANG = "killed by signal 9 (SIGKILL)", 'at line 9 of gan.py, "while True: pass"'
+TRAINING_FAILURES = {  # {its runs: (exports written, reason, where, stopped at)}, reasons, kept, exports taken
+    "clean": ({THREE: (ALL, "", None, None)}, [], ALL, ALL),
     "lsgan killed": (
-        {BOTH: (["vanilla"], "memory limit (2 GiB) reached", None), ("lsgan",): (["lsgan"], "", None),
-         ("dcgan",): (["dcgan"], "", None)},
-        [3, 2, 1], [], ["lsgan", "dcgan"],
+        {THREE: (["vanilla"], "memory limit (2 GiB) reached", None, None), LATER: (LATER, "", None, None)},
+        [], ["lsgan", "dcgan"], ALL,
     ),
-    "vanilla hangs, the lsgan's run writes it one": (
-        {BOTH: ([], "wall time limit reached", 'at line 9 of gan.py, "while True: pass"'),
-         ("lsgan",): (["lsgan", "vanilla"], "", None), ("dcgan",): (["dcgan"], "", None)},
-        [3, 2, 1], ["the grader's training run of the vanilla GAN: it did not finish in {0} s (it was at line 9 of "
-                    'gan.py, "while True: pass")'], ["lsgan", "dcgan"],
+    "vanilla hangs, the later run writes it one": (
+        {THREE: ([], "wall time limit (79.3 s) reached", HANG, 79.3), LATER: (ALL, "", None, None)},
+        [f"the grader's training run of the vanilla GAN: it did not finish in 79.3 s (it was {HANG})"],
+        ["lsgan", "dcgan"], ["lsgan", "dcgan"],
     ),
-    "lsgan dies, then alone too": (
-        {BOTH: (["vanilla"], "killed by signal 9 (SIGKILL)", None),
-         ("lsgan",): ([], "killed by signal 9 (SIGKILL)", None), ("dcgan",): (["dcgan"], "", None)},
-        [3, 2, 1], ["the grader's training run of the LSGAN: killed by signal 9 (SIGKILL)"], ["dcgan"],
+    "the lsgan stopped at its deadline": (
+        {THREE: (["vanilla"], "wall time limit (101.5 s) reached", HANG, 101.5),
+         ("dcgan",): (["dcgan"], "", None, None)},
+        [f"the grader's training run of the LSGAN: it did not finish in 101.5 s (it was {HANG})"],
+        ["vanilla", "dcgan"], ["vanilla", "dcgan"],
     ),
-    "a limit, both exported": (
-        {BOTH: (BOTH, "file size limit (64 MiB) reached", None), ("dcgan",): (["dcgan"], "", None)},
-        [3, 1], ["the grader's training run of the vanilla GAN and LSGAN: file size limit (64 MiB) reached"], ["dcgan"],
+    "the dcgan stopped at its deadline": (
+        {THREE: (["vanilla", "lsgan"], "wall time limit (150 s) reached", "", 150)},
+        ["the grader's training run of the DCGAN: it did not finish in 150 s"],
+        ["vanilla", "lsgan"], ["vanilla", "lsgan"],
+    ),
+    "lsgan dies, then first in its run too": (
+        {THREE: (["vanilla", "dcgan"], KILLED, None, None), LATER: ([], KILLED, None, None),
+         ("dcgan",): (["dcgan"], "", None, None)},
+        [f"the grader's training run of the LSGAN: {KILLED}"], ["dcgan"], ["vanilla", "dcgan"],
+    ),
+    "a limit, all exported": (
+        {THREE: (ALL, "file size limit (64 MiB) reached", None, None)},
+        ["the grader's training run of the vanilla GAN, LSGAN and DCGAN: file size limit (64 MiB) reached"], [], ALL,
     ),
     "lsgan raises in the shared run": (
-        {BOTH: (["vanilla", "lsgan!"], "", None), ("lsgan",): (["lsgan"], "", None), ("dcgan",): (["dcgan"], "", None)},
-        [3, 2, 1], [], ALL,
+        {THREE: (["vanilla", "lsgan!", "dcgan"], "", None, None), ("lsgan",): (["lsgan"], "", None, None)},
+        [], ALL, ALL,
     ),
+    "lsgan exits": ({THREE: (["vanilla"], "", None, None), LATER: (LATER, "", None, None)}, [], LATER, ALL),
     "lsgan raises alone too": (
-        {BOTH: (["vanilla", "lsgan!"], "", None), ("lsgan",): (["lsgan!"], "", None),
-         ("dcgan",): (["dcgan"], "", None)},
-        [3, 2, 1], [], ALL,
-    ),
-    "the dcgan's run writes the others'": (
-        {BOTH: (["vanilla"], "memory limit (2 GiB) reached", None), ("lsgan",): ([], "", None),
-         ("dcgan",): (ALL, "memory limit (2 GiB) reached", None)},
-        [3, 2, 1], ["the grader's training run of the DCGAN: memory limit (2 GiB) reached"], [],
+        {THREE: (["vanilla", "lsgan!", "dcgan"], "", None, None), ("lsgan",): (["lsgan!"], "", None, None)},
+        [], ALL, ALL,
     ),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("case", TRAINING_FAILURES)
-def test_a_gan_the_shared_training_run_did_not_export_trains_again_alone(tmp_path, case):
-    """Grader.train: the fully connected GANs train in one run with its first GAN's share of the time, the DCGAN
-    alone; what stopped the shared run stands for its first GAN only, the LSGAN if it did not train there (no
-    export, or one recording an error) trains again alone with its share of what is left and that run's export
-    stands, each run's exports count only for its own GANs, and only runs that finished on their own are kept."""
-    outcomes, shares, reasons, kept = TRAINING_FAILURES[case]
+def test_the_training_run_holds_each_gan_to_its_share_and_trains_again_what_sharing_may_have_spoiled(tmp_path, case):
+    """Grader.train: the GANs train in one run, each GAN's export its milestone over the time left; what stopped the
+    run stands for its first GAN, and for a later GAN stopped at its own deadline; a later GAN the run did not train
+    otherwise (no export, or one recording an error) trains again, first in a run of the GANs still to train, as do
+    the GANs after the one the run ended in, and that run's export stands. Exports leave a run only for the GANs
+    whose outcome stands (never one written out of turn), and only GANs that finished before anything went wrong in
+    their run (or before a later GAN's deadline) are kept."""
+    outcomes, reasons, kept, taken = TRAINING_FAILURES[case]
     run, calls, left = trained_with_fake_runs(tmp_path, outcomes, ALL)
-    assert [gans for gans, _ in calls] == [list(gans) for gans in outcomes]
-    for (_, limit), runs_left in zip(calls, shares, strict=True):  # no time passes in these fake runs
-        assert limit == pytest.approx(left / runs_left, abs=0.5)
-    assert run.reasons == [reason.format(f"{calls[0][1]:g}") for reason in reasons]
+    assert [gans for gans, _, _ in calls] == [list(gans) for gans in outcomes]
+    for gans, limit, milestones in calls:  # no time passes in these fake runs: every run may take what is left
+        assert limit == pytest.approx(left, abs=0.5)
+        assert milestones == ([f"{gan}/{gan}.npz" for gan in gans] if len(gans) > 1 else [])
+    assert run.reasons == reasons
     assert "training" in run.phases
     assert sorted(p.stem for p in (tmp_path / "out" / "trained" / "ada").glob("*.npz")) == sorted(kept)
-    exported = {
-        gan.rstrip("!") for gans, (written, _, _) in outcomes.items() for gan in written if gan.rstrip("!") in gans
-    }
-    errors = {gan for gan in exported if "error" in autograde.exported(tmp_path / "training" / gan / f"{gan}.npz")}
-    last = {gan: written for gans, (written, _, _) in outcomes.items() for gan in gans}  # each GAN's last run
+    assert sorted(p.parent.name for p in (tmp_path / "training").glob("*/*.npz")) == sorted(taken)
+    errors = {gan for gan in taken if "error" in autograde.exported(tmp_path / "training" / gan / f"{gan}.npz")}
+    last = {gan: written for gans, (written, *_) in outcomes.items() for gan in gans}  # each GAN's last run
     assert errors == {gan for gan, written in last.items() if f"{gan}!" in written}  # the retry's export stands
-    assert {p.parent.name for p in (tmp_path / "training").glob("*/*.npz")} == exported  # each run's own GANs only
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".run"] == []  # the runs' folders are gone
 
 
 @pytest.mark.parametrize("pending", [["vanilla", "dcgan"], ["lsgan", "dcgan"], ["dcgan"]])
-def test_with_one_fully_connected_gan_to_train_each_trains_alone(tmp_path, pending):
-    """The other fully connected GAN a stub or kept from an earlier grading: every GAN still to train in a run of
-    its own, each with its share of the time of the GANs still to train."""
-    _, calls, left = trained_with_fake_runs(tmp_path, {(gan,): ([gan], "", None) for gan in pending}, pending)
-    assert [gans for gans, _ in calls] == [[gan] for gan in pending]
-    assert [limit for _, limit in calls] == pytest.approx([left / n for n in range(len(pending), 0, -1)], abs=0.5)
+def test_the_gans_left_to_train_share_one_run(tmp_path, pending):
+    """Another GAN a stub or kept from an earlier grading: the GANs still to train share one run (one alone: no
+    milestones, the time left)."""
+    outcomes = {tuple(pending): (pending, "", None, None)}
+    _, calls, left = trained_with_fake_runs(tmp_path, outcomes, pending)
+    milestones = [f"{gan}/{gan}.npz" for gan in pending] if len(pending) > 1 else []
+    assert calls == [(pending, pytest.approx(left, abs=0.5), milestones)]
     assert sorted(p.stem for p in (tmp_path / "out" / "trained" / "ada").glob("*.npz")) == sorted(pending)
 
 
 def test_run_per_gan_trains_each_gan_in_a_run_of_its_own_as_before(tmp_path):
     """--run-per-gan (grading_time.py's previous design): three runs, each with its GAN's share of what is left."""
-    outcomes = {(gan,): ([gan], "", None) for gan in ALL}
+    outcomes = {(gan,): ([gan], "", None, None) for gan in ALL}
     run, calls, left = trained_with_fake_runs(tmp_path, outcomes, ALL, run_per_gan=True)
-    assert [gans for gans, _ in calls] == [["vanilla"], ["lsgan"], ["dcgan"]]
-    assert [limit for _, limit in calls] == pytest.approx([left / 3, left / 2, left], abs=0.5)
+    assert [gans for gans, _, _ in calls] == [["vanilla"], ["lsgan"], ["dcgan"]]
+    assert [limit for _, limit, _ in calls] == pytest.approx([left / 3, left / 2, left], abs=0.5)
+    assert all(milestones == [] for _, _, milestones in calls)
     assert run.reasons == [] and len(list((tmp_path / "out" / "trained" / "ada").glob("*.npz"))) == 3
 
 

@@ -18,7 +18,7 @@ def test_the_commands_defaults_are_the_settings_defaults(tmp_path):
     default = Settings()
     given = (args.budget, args.whole_budget, args.run_per_gan, args.threads, args.jobs, args.sandbox, args.regrade)
     assert given == (default.budget, default.whole_budget, False, default.threads, default.jobs, default.sandbox, False)
-    assert default.run_per_gan is False  # the fully connected GANs train in one run
+    assert default.run_per_gan is False  # the GANs train in one run
     assert (args.submission_timeout, args.memory * GiB) == (default.time.total, default.limits.memory)
     assert Settings(device=args.device).device == default.device in ("cpu", "cuda")  # "auto", resolved
     assert args.precision == default.precision == "float32"  # the widest margins (grading/ta/seed_distributions.md)

@@ -8,6 +8,8 @@ says at which line of gan.py it hung, and keeps its Inline Question 4-6 answers.
 """
 
 import csv
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ import pytest
 
 from grading.instructor import autograde
 from grading.instructor.autograde import Run, compile_problem, hang_location, row_reason
+from grading.instructor.confine import launcher
 from grading.instructor.confine.limits import GiB, Limits
 from grading.instructor.judging import judge
 from grading.instructor.settings import SUBMISSION_TIMEOUT, Clock, Settings, TimeBudget
@@ -90,6 +93,53 @@ def test_a_hang_is_located_at_its_line_of_gan_py_from_pythons_own_dump(tmp_path,
     where = hang_location(stderr, tmp_path / "gan.py")
     assert where == f'at line {line} of gan.py, "{text}", importing it'
     assert hang_location("no dump here", tmp_path / "gan.py") == ""
+
+
+def test_a_hang_the_launcher_asks_about_is_located_from_the_dump_sigusr1_prints(tmp_path):
+    """A training run's GAN at its deadline (launcher.milestone_deadline): the launcher sends SIGUSR1, and the
+    watchdog's faulthandler.register prints every thread; the location is the main thread's (the one that got the
+    signal), not another thread's, and a later dump counts, not the watchdog timer's earlier one."""
+    assert "faulthandler.register(signal.SIGUSR1, all_threads=True)" in autograde.WATCHDOG
+    gan = "import time\n\ntime.sleep(1)\n\n\ndef build_dc_generator():\n    while True: time.sleep(0.01)\n"
+    (tmp_path / "gan.py").write_text(gan)  # importing it when the timer fires, in build_dc_generator at SIGUSR1
+    code = (
+        "import faulthandler, signal, sys, threading, time; faulthandler.dump_traceback_later(0.3); "
+        "faulthandler.register(signal.SIGUSR1, all_threads=True); sys.path.insert(0, '.')\n"
+        "threading.Thread(target=lambda: time.sleep(60), daemon=True).start()  # as tqdm's monitor thread\n"
+        "import gan; gan.build_dc_generator()\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    process.kill()
+    _, stderr = process.communicate()
+    assert stderr.startswith("Timeout (") and stderr.count("Current thread 0x") == 1, stderr
+    where = hang_location(stderr, tmp_path / "gan.py")
+    assert where == 'at line 7 of gan.py, "while True: time.sleep(0.01)", in build_dc_generator'
+
+
+def test_unsandboxed_the_training_run_is_held_to_its_milestones_as_the_launcher_holds_it(tmp_path):
+    """--sandbox off: the grader's own loop shares the training run's time among its GANs' exports as the sandbox's
+    launcher does (tests/confine_probes.py's run: c written out of order, a after a moment, then a hang in b)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import confine_probes
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    env = {**os.environ, "GAN_KIT_EXPORTS": str(exports)}
+    command = [sys.executable, "-c", confine_probes.MILESTONE_RUN]
+    start = time.monotonic()
+    code, output, reached, limit = autograde.run_with_milestones(
+        command, tmp_path, env, confine_probes.MILESTONE_HORIZON, ["a/a.npz", "b/b.npz", "c/c.npz"], exports
+    )
+    wall = time.monotonic() - start
+    (seen,) = reached  # a only
+    deadline = launcher.milestone_deadline([seen], 3, confine_probes.MILESTONE_HORIZON)
+    assert code is None and limit == pytest.approx(deadline - seen, abs=0.06)
+    assert deadline - 0.05 < wall < deadline + 1.5 and "in stuck_in_b" in output
+    finished = autograde.run_with_milestones([sys.executable, "-c", "pass"], tmp_path, env, 5.0, ["x/x.npz"], exports)
+    assert finished == (0, "", [], None)
 
 
 def test_a_hang_inside_a_function_names_the_function():

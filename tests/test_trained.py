@@ -72,9 +72,10 @@ def test_the_key_changes_with_everything_training_depends_on(tmp_path, files, mo
 
 def test_a_gan_that_kills_the_shared_training_run_costs_only_its_own_verdict(tmp_path, mnist_real):
     """In the sandbox (grading/instructor/autograde.py Grader.train): a gan.py whose LSGAN loss ends the process at
-    training time. The fully connected GANs' run trains the vanilla GAN, then dies in the LSGAN; the LSGAN trains
-    again alone and dies again, and only its Inline Question says so; the vanilla GAN's export outlives the runs
-    after it, the DCGAN (alone, as always) is trained and kept, and nothing of the run that died is kept."""
+    training time. The training run trains the vanilla GAN, then dies in the LSGAN; the LSGAN and the DCGAN train
+    again in a run of their own, where the LSGAN, now first, dies again, and only its Inline Question says so; the
+    DCGAN then trains in a run of its own and is kept; the vanilla GAN's export outlives the runs after it, and
+    nothing of the runs that died is kept."""
     from types import SimpleNamespace
 
     from grading.instructor import autograde
@@ -96,7 +97,10 @@ def test_a_gan_that_kills_the_shared_training_run_costs_only_its_own_verdict(tmp
     grader.run_exports(run)
     steps = sorted(path.name for path in run.work.glob("training*.outcome.json"))
     assert steps == ["training-dcgan.outcome.json", "training-lsgan.outcome.json", "training.outcome.json"]
-    assert any("the lsgan did not train in the grader's shared training run" in line for line in log), log
+    assert [line.split(": ", 1)[1] for line in log if "training again" in line] == [
+        "the lsgan, dcgan did not train in the grader's training run: training again",
+        "the dcgan did not train in the grader's training run: training again",
+    ], log
     messages = {item: run.verdicts[item].message for item in ("test_inline_q1", "test_inline_q2", "test_inline_q3")}
     stopped = "Inline Question 2: no trained LSGAN (the grader's training run stopped before it)."
     assert messages["test_inline_q2"] == stopped

@@ -80,13 +80,14 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 import torch
 
 from grading.course import NBGRADER, build_course, generate_assignment, going_further, nbgrader_env, part2
 from grading.course.preprocessors.feedback_summary import NOTES
-from grading.instructor.confine import sandbox
+from grading.instructor.confine import launcher, sandbox
 from grading.instructor.confine.limits import GiB, describe
 from grading.instructor.intake.normalize import rebuild
 from grading.instructor.intake.plainfiles import Refused, UnsafeArchive, quote
@@ -136,22 +137,27 @@ def notebook_limits(limit):
     return round(limit - margin, 1), round(limit - margin / 2, 1), limit
 
 
-# The GANs the grader trains in one sandboxed run (Grader.train): the two fully connected ones. At the whole budget
-# they are about 45% of the training's arithmetic and time (grading/ta/profile_training.py), so an estimated
-# 100-140 s on the slower 2-core CPU, within the 238 s their run gets at the default time budget; all three took
-# 232-317 s there (README, measured), so the DCGAN trains alone.
-TOGETHER = ("vanilla", "lsgan")
-
-
 # The command the grader's runs of gan.py start (plain and sandboxed): `python -m nndl2.agent.export ARGS`, with
-# Python's faulthandler set to print every thread's traceback to stderr shortly before the wall limit,
-# so that a run the launcher stops says where it was (hang_location reads it; the launcher decides).
-# Part 2's runs of faces.py start nndl2.agent.export_faces the same way (WATCHDOG_FACES).
+# Python's faulthandler set to print every thread's traceback to stderr shortly before the wall limit, and
+# whenever the run gets SIGUSR1 (the launcher sends it shortly before a training run's GAN reaches its deadline:
+# launcher.milestone_deadline), so that a run the launcher stops says where it was (hang_location reads it; the
+# launcher decides). Part 2's runs of faces.py start nndl2.agent.export_faces the same way (WATCHDOG_FACES).
 WATCHDOG = (
-    f"{SKIP_EXIT_GC}; import faulthandler, runpy, sys; faulthandler.dump_traceback_later(float(sys.argv.pop(1))); "
+    f"{SKIP_EXIT_GC}; import faulthandler, runpy, signal, sys; "
+    "faulthandler.dump_traceback_later(float(sys.argv.pop(1))); "
+    "faulthandler.register(signal.SIGUSR1, all_threads=True); "
     "runpy.run_module('nndl2.agent.export', run_name='__main__', alter_sys=True)"
 )
 WATCHDOG_FACES = WATCHDOG.replace("'nndl2.agent.export'", "'nndl2.agent.export_faces'")
+
+
+class Ended(NamedTuple):
+    """How one of the grader's runs of gan.py ended (Grader.export)."""
+
+    reason: str  # why it ended badly, or ""
+    where: str | None  # where it was when its time ran out (hang_location), or None when it did not run out
+    limit: float | None  # the wall limit it was stopped at (with milestones: the share in force), or None
+    reached: list  # with milestones: the seconds from its start at which each was reached
 
 
 def dump_after(limit):
@@ -165,7 +171,8 @@ TRACEBACK_FRAME = re.compile(
 
 
 def hang_location(stderr, gan_py):
-    """Where a run stopped at its wall limit was, from the watchdog's last dump in `stderr`: a phrase or ''.
+    """Where a run stopped at its wall limit was, from the watchdog's last dump in `stderr` (its timer's, or the one
+    SIGUSR1 asked for: then the thread that got the signal, the main one): a phrase or ''.
 
     The innermost frame in gan.py when there is one ("at line 3 of gan.py, `while True: pass`, importing
     it"), else the innermost frame. The line's text is read from the grader's copy of gan.py (`gan_py`;
@@ -173,7 +180,7 @@ def hang_location(stderr, gan_py):
     The text comes from the student's process: it locates a hang the launcher observed, and decides nothing.
     """
     module = Path(gan_py).name
-    start = stderr.rfind("Timeout (")
+    start = max(stderr.rfind("Timeout ("), stderr.rfind("Current thread 0x"))  # the watchdog's, or SIGUSR1's
     if start < 0:
         return ""
     frames = [m.groupdict() for m in TRACEBACK_FRAME.finditer(stderr, start)]
@@ -395,13 +402,17 @@ class Grader:
         env["JUPYTER_PATH"] = str(self.course / "kernels" / student)  # the student's sandbox kernelspec
         return env
 
-    def export(self, run, step, args, exports, timeout, folder="assignment", module="gan.py", gpu=False):
+    def export(self, run, step, args, exports, timeout, folder="assignment", module="gan.py", gpu=False,
+               milestones=()):  # fmt: skip
         """`python -m nndl2.agent.export <args>` on the staged gan.py, into `exports`, stopped after `timeout` s.
 
         `args` is a function of the exports folder's path as the command sees it (/exports in the sandbox).
         `folder` (under the run's work folder) is where it runs; `module` "faces.py" runs nndl2.agent.export_faces;
-        `gpu`: the sandbox gets the GPU's device nodes.
-        Returns (reason or '', where it was when its time ran out or None when it did not run out).
+        `gpu`: the sandbox gets the GPU's device nodes. `milestones`: files under the exports folder the command
+        writes one after the other (each GAN's export): `timeout` is then shared among them
+        (launcher.milestone_deadline), and the run is stopped at the deadline of the first it does not reach.
+        Returns an Ended: the reason or '', where it was when its time ran out or None when it did not run out,
+        the limit it was stopped at (None when it was not) and when each milestone was reached.
         """
         assignment = run.work / folder
         log = run.work / f"{step}.log"
@@ -409,23 +420,31 @@ class Grader:
         if not self.sandboxed:
             env = self.env(run.student)  # with the sandboxed runs' variables (Settings.inside_env)
             command = [sys.executable, *watchdog, *args(exports)]
-            code, output = run_process(command, assignment, env, timeout)
+            if milestones:
+                code, output, reached, limit = run_with_milestones(
+                    command, assignment, env, timeout, milestones, exports
+                )
+            else:
+                (code, output), reached, limit = run_process(command, assignment, env, timeout), [], timeout
             log.write_text(output)
             if code is not None:
-                return "", None
-            return f"time limit ({timeout:g} s) reached", hang_location(output, assignment / module)
+                return Ended("", None, None, reached)
+            where = hang_location(output, assignment / module)
+            return Ended(f"time limit ({limit:g} s) reached", where, limit, reached)
         box = sandbox.Sandbox(
             assignment, exports=exports, data=self.mnist_root, binds=self.inside_binds(), env=self.inside_env(),
             limits=dataclasses.replace(self.settings.limits, wall_time=timeout), gpu=gpu,
         )  # fmt: skip
         command = [box.layout.python, *watchdog, *args(sandbox.EXPORTS)]
-        outcome = sandbox.run(command, box, run.work / f"{step}.outcome.json")
+        outcome = sandbox.run(command, box, run.work / f"{step}.outcome.json", milestones=milestones)
         log.write_text(outcome.stdout + outcome.stderr)
         if outcome.error:
             raise RuntimeError(f"the sandbox could not start: {outcome.error}")
+        reached = outcome.data.get("milestones") or []
         if "wall_time" not in outcome.limits_hit:
-            return outcome.reason, None
-        return outcome.reason, hang_location(outcome.stderr, assignment / module)
+            return Ended(outcome.reason, None, None, reached)
+        limit = outcome.data.get("wall_limit") or timeout
+        return Ended(outcome.reason, hang_location(outcome.stderr, assignment / module), limit, reached)
 
     def inside_binds(self):
         """The sandbox's read-only folder of the settings file (INSIDE_FOLDER)."""
@@ -543,7 +562,7 @@ class Grader:
         judge.save_inputs(exports / "functions" / "inputs.npz", inputs)
         limit = run.clock.functions()
         with run.timed("functions"):
-            reason, where = self.export(
+            reason, where, _, _ = self.export(
                 run, "functions", lambda out: ["functions", "--inputs", f"{out}/inputs.npz", "--out", str(out)],
                 exports / "functions", limit,
             )  # fmt: skip
@@ -583,64 +602,73 @@ class Grader:
     def train(self, run, gans, gan_py, training):
         """The grader's training runs of `gans` (in notebook order) with the staged gan.py, into `training`/<gan>/.
 
-        The fully connected GANs (TOGETHER) train in one sandboxed run, one after the other as the notebook trains
-        them in one kernel: one process start, one import of PyTorch, gan.py and torchmetrics, MNIST read once. That
-        run's wall limit is its first GAN's share of the time left (Clock.training), what that GAN alone would get
-        (238 s at the default time budget). Its first GAN ran as it would have alone (nothing trained before it), so
-        what happened to it stands; the second, if the run did not train it (the run was stopped by its time or a
-        limit, or died, first, or its export records an error, which sharing the process with the first might have
-        caused), trains again in a run of its own. The DCGAN trains in a run of its own with its share of what is
-        left, as before. Each run writes into a folder of its own, and only its own GANs' exports are taken from it:
-        no run can stand in for a GAN it was not for. So one GAN's failure costs the others time, never their
-        verdict. Runs that finished on their own are kept for re-grades (trained.py). `runs_left` counts the GANs
-        still to train (as before when every GAN trains).
+        The GANs train in one sandboxed run, one after the other as the notebook trains them in one kernel: one
+        process start, one import of PyTorch, gan.py and torchmetrics, MNIST read once. The run's time is held GAN by
+        GAN, each GAN's export its milestone (launcher.milestone_deadline): each may take its share of the time left
+        when the one before it finished, what a run of its own would get at that moment (Clock.training; 238 s for
+        the first at the default time budget). So:
+
+        - the first GAN ran as it would have alone (nothing trained before it): whatever happened to it stands;
+        - a later GAN stopped at its deadline had the time a run of its own would have had: that stands too;
+        - a later GAN the run did not train for another reason (the run died or hit a limit first, or its export
+          records an error, which sharing the process might have caused) trains again, first in a run of the GANs
+          still to train, with the time left shared the same way; so do the GANs after the one the run ended in.
+
+        Each run writes into a folder of its own, and only its own GANs' exports are taken from it. So one GAN's
+        failure costs the others time, never their verdict. A GAN is kept for re-grades (trained.py) when its run
+        finished on its own, or when it finished before its run was stopped at a later GAN's deadline.
+        `--run-per-gan` (Settings.run_per_gan) trains each GAN in a run of its own with its share (the design before).
         """
         cuda = self.settings.device == "cuda"
-
-        def train(names, step, runs_left):
-            limit = run.clock.training(runs_left)
+        pending, step = list(gans), "training"
+        while pending:
+            names = pending[:1] if self.settings.run_per_gan else pending
             out = training.parent / f"{step}.run"  # this run's own folder: only its GANs' exports leave it
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
+            milestones = [f"{gan}/{gan}.npz" for gan in names] if len(names) > 1 else []
+            limit = run.clock.training(1 if milestones else len(pending))  # with milestones, the GANs share it
             with run.timed("training"):
-                reason, where = self.export(run, step, functools.partial(training_args, names), out, limit, gpu=cuda)
-            for gan in names:
-                export = out / gan / f"{gan}.npz"
-                if export.is_file() and not export.is_symlink():
-                    (training / gan).mkdir(parents=True, exist_ok=True)
-                    os.replace(export, training / gan / f"{gan}.npz")
+                ended = self.export(
+                    run, step, functools.partial(training_args, names), out, limit, gpu=cuda, milestones=milestones
+                )
+            files = {gan: out / gan / f"{gan}.npz" for gan in names}
+            metas = {gan: exported(f) if f.is_file() and not f.is_symlink() else None for gan, f in files.items()}
+            reason = ended.reason
+            if ended.where is not None:
+                reason = f"it did not finish in {ended.limit:g} s" + (f" (it was {ended.where})" if ended.where else "")
+            stopped = next((gan for gan in names if metas[gan] is None), None)  # the GAN the run ended in
+            at_deadline = ended.where is not None and stopped is not None  # stopped at that GAN's deadline
+            before = names[: names.index(stopped)] if stopped else names
+            again = [gan for gan in before[1:] if "error" in metas[gan]]  # sharing the run may have caused it
+            trained = [gan for gan in before if gan not in again]
+            stands = stopped is not None and (stopped == names[0] or at_deadline)  # as it would have alone
+            for gan in trained:  # only the exports whose outcome stands leave the run's folder
+                (training / gan).mkdir(parents=True, exist_ok=True)
+                os.replace(files[gan], training / gan / f"{gan}.npz")
             shutil.rmtree(out, ignore_errors=True)
-            if where is not None:
-                reason = f"it did not finish in {limit:g} s" + (f" (it was {where})" if where else "")
-            return reason
+            if stands:
+                self.finished(run, [stopped], reason, gan_py, training)
+            if stopped is None and reason:  # every GAN exported, then the run hit a limit: noted, none kept
+                self.finished(run, trained, reason, gan_py, training)
+            elif trained and (stopped is None and not reason or at_deadline):  # the run ended well, or at a deadline
+                self.finished(run, trained, "", gan_py, training)
+            retried = again + [gan for gan in names if gan not in before and not (stands and gan == stopped)]
+            pending = sorted(retried + pending[len(names) :], key=gans.index)
+            if retried:
+                self.log(f"{quote(run.student)}: the {', '.join(retried)} did not train in the grader's training run"
+                         f"{f' ({reason})' if reason else ''}: training again")  # fmt: skip
+            step = f"training-{pending[0]}" if pending else step
 
-        def finished(names, reason):
-            if reason:
-                titles = [GANS[gan].title for gan in names]
-                listed = " and ".join([", ".join(titles[:-1]), titles[-1]] if len(titles) > 1 else titles)
-                run.reasons.append(f"the grader's training run of the {listed}: {reason}")
-                return
-            for gan in names:
-                self.kept.keep(run.student, gan, gan_py, training / gan)
-
-        together = [] if self.settings.run_per_gan else [gan for gan in gans if gan in TOGETHER]
-        together = together if len(together) > 1 else []  # one GAN alone shares its run with nothing
-        alone = [gan for gan in gans if gan not in together]
-        if together:
-            reason = train(together, "training", len(gans))
-            metas = {gan: exported(training / gan / f"{gan}.npz") for gan in together}
-            # The first GAN's outcome stands; a later one that did not train there, as it may have alone, again.
-            again = [gan for gan in together[1:] if metas[gan] is None or "error" in metas[gan]]
-            if again:
-                self.log(f"{quote(run.student)}: the {', '.join(again)} did not train in the grader's shared training "
-                         f"run{f' ({reason})' if reason else ''}: training it again alone")  # fmt: skip
-            if metas[together[0]] is None:  # what stopped the run stopped its first GAN
-                finished(together[:1], reason)
-            elif all(meta is not None for meta in metas.values()):
-                finished(together if reason else [gan for gan in together if gan not in again], reason)
-            alone = again + alone
-        for index, gan in enumerate(alone):
-            finished([gan], train([gan], f"training-{gan}", len(alone) - index))
+    def finished(self, run, names, reason, gan_py, training):
+        """The outcome of the training of `names`: their reason noted, or (none) they are kept for re-grades."""
+        if reason:
+            titles = [GANS[gan].title for gan in names]
+            listed = " and ".join([", ".join(titles[:-1]), titles[-1]] if len(titles) > 1 else titles)
+            run.reasons.append(f"the grader's training run of the {listed}: {reason}")
+            return
+        for gan in names:
+            self.kept.keep(run.student, gan, gan_py, training / gan)
 
     def grade_faces(self, run):
         """Part 2: the sandboxed export of faces.py's functions, judged here (into run.verdicts)."""
@@ -656,7 +684,7 @@ class Grader:
         judge.save_inputs(exports / "inputs.npz", inputs)  # the sandbox's copy: the judge uses its own (inputs)
         limit = run.clock.faces()
         with run.timed("faces"):
-            reason, where = self.export(
+            reason, where, _, _ = self.export(
                 run, "faces", lambda out: ["--inputs", f"{out}/inputs.npz", "--out", str(out)], exports, limit,
                 folder="faces", module="faces.py",
             )  # fmt: skip
@@ -888,12 +916,17 @@ def truncations(observations):
     return [f"the output of cell{'s' if len(cells) > 1 else ''} {shown} was cut at {limit}"]
 
 
-def run_process(command, cwd, env, timeout):
-    """Run a command in its own process group; returns (returncode, or None after `timeout`, and its output)."""
-    process = subprocess.Popen(
+def start_process(command, cwd, env):
+    """The command started in its own process group, its stdout and stderr together in one pipe."""
+    return subprocess.Popen(
         command, cwd=cwd, env=env, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, errors="replace",
     )  # fmt: skip
+
+
+def run_process(command, cwd, env, timeout):
+    """Run a command in its own process group; returns (returncode, or None after `timeout`, and its output)."""
+    process = start_process(command, cwd, env)
     try:
         output, _ = process.communicate(timeout=timeout)
         return process.returncode, output
@@ -901,6 +934,32 @@ def run_process(command, cwd, env, timeout):
         os.killpg(process.pid, signal.SIGKILL)  # the command and anything it started
         output, _ = process.communicate()
         return None, output
+
+
+def run_with_milestones(command, cwd, env, timeout, milestones, folder):
+    """run_process for a command that writes `milestones` (files under `folder`) one after the other: the grader's
+    training run of several GANs, unsandboxed (--sandbox off). `timeout` is shared among them as the sandbox's
+    launcher shares it (launcher.milestone_deadline; SIGUSR1 before each deadline). Returns (returncode or None
+    when stopped, its output, the seconds at which each milestone was reached, the limit it was stopped at or None)."""
+    process = start_process(command, cwd, env)
+    start, reached, asked = time.monotonic(), [], None
+    while True:
+        elapsed = time.monotonic() - start
+        while len(reached) < len(milestones) and (Path(folder) / milestones[len(reached)]).is_file():
+            reached.append(round(elapsed, 3))
+        deadline = launcher.milestone_deadline(reached, len(milestones), timeout)
+        if elapsed > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            return None, output, reached, round(deadline - (reached[-1] if reached else 0.0), 1)
+        if elapsed > deadline - launcher.DUMP_LEAD and asked != len(reached):
+            asked = len(reached)
+            os.killpg(process.pid, signal.SIGUSR1)
+        try:  # output read so far is kept between tries (subprocess's documentation)
+            output, _ = process.communicate(timeout=0.2)
+            return process.returncode, output, reached, None
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def last_error(output):
@@ -1102,8 +1161,7 @@ def options():
     )  # fmt: skip
     parser.add_argument(
         "--run-per-gan", action="store_true",
-        help="train each GAN in a sandboxed run of its own, not the two fully connected ones in one (the design "
-        "before; slower)",
+        help="train each GAN in a sandboxed run of its own, not the three in one (the design before; slower)",
     )  # fmt: skip
     parser.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto",  # Settings resolves "auto" to cpu or cuda

@@ -43,8 +43,8 @@ class TimeBudget:
 
     - the function export (it imports gan.py first): at most `functions` of the total;
     - the training runs: an equal share per GAN still to train of what is left, less the notebook's and the
-      feedback's reserves. The two fully connected GANs train in one run with the first one's share, the DCGAN in
-      a run of its own (Grader.train);
+      feedback's reserves. The GANs train in one run, each held to its share of what is left when the one before
+      it finished (Grader.train, launcher.milestone_deadline);
     - the notebook (nbgrader, its sandboxed kernel and its cells): what is left, less the feedback's reserve;
     - the feedback: what is left.
 
@@ -141,8 +141,8 @@ class Settings:
         "autograde" (the one the thresholds are calibrated for) or "smoke" (a few iterations: tests of the plumbing).
     whole_budget: every GAN trains the whole budget, not until it meets the thresholds (nndl2.agent.training
         .UntilPassing; the design before it, which grading/ta/grading_time.py compares against).
-    run_per_gan: each GAN trains in a sandboxed run of its own, not the two fully connected ones in one (Grader.train;
-        the design before it, one more process start: grading_time.py's previous design). The same trained GANs.
+    run_per_gan: each GAN trains in a sandboxed run of its own, not the three in one (Grader.train; the design
+        before it, two more process starts: grading_time.py's previous design). The same trained GANs.
     device: where the training runs train: "cpu", "cuda" (the GPU's device nodes in their sandboxes; untested on
         GPU hardware) or "auto" (the GPU where PyTorch sees one); `device` is always "cpu" or "cuda".
     precision: how the training runs compute: "float32" (everywhere: as Colab's T4 trains; over 20 seeds per corpus

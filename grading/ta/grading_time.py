@@ -9,7 +9,7 @@ are graded three times, one grading after the other, as `python -m grading.instr
 2-core machine two at once):
 
 - previous: each GAN trains the whole budget (the design before nndl2.agent.training.UntilPassing), in a
-  sandboxed run of its own (the design before the fully connected GANs shared one: autograde's --run-per-gan);
+  sandboxed run of its own (the design before the GANs shared one: autograde's --run-per-gan);
 - this: each GAN trains until its samples meet the thresholds of Inline Questions 1-3, at most the budget;
 - re-grade: this design again on the same output folder, every submission graded again (--regrade, as after
   a change to the grading files): gan.py is unchanged, so its trained GANs are reused

@@ -7,7 +7,7 @@ separate grader process, which never runs your code, compares them with the refe
     python -m nndl2.agent.export functions --inputs IN.npz --out DIR
         each graded function of gan.py called on inputs the grader drew for this submission:
         outputs, input gradients, a model's parameters, or the exception it raised;
-    python -m nndl2.agent.export train --gans vanilla lsgan --out DIR
+    python -m nndl2.agent.export train --gans vanilla lsgan dcgan --out DIR
         the notebook's GANs named, built with your gan.py (nndl2.agent.training) and trained by
         nndl2.training.run_a_gan at the grader's budget, on noise drawn by your sample_noise, one after the
         other in this process as the notebook trains them in one kernel, each until its samples meet the

@@ -14,7 +14,11 @@ launcher runs outside the sandbox with the grader's rights and the standard libr
    from outside (/proc/PID/root) and seeds /exports with the host exports folder's files,
 4. waits, keeping the first and last `Limits.output` / 2 bytes of the sandbox's stdout and of its
    stderr (untrusted text, for the instructor's eyes only), and kills
-   the sandbox at the wall-time limit or when the launcher itself is told to stop,
+   the sandbox at the wall-time limit or when the launcher itself is told to stop; where the spec names
+   milestones (files the run writes into /exports one after the other, as the grader's training run writes
+   each GAN's export), the wall time is shared among them instead (milestone_deadline), and the run's
+   processes get SIGUSR1 a moment before each milestone's deadline (Python's faulthandler, where the run
+   registered it, then prints where the run was),
 5. copies /exports back to the host folder (regular files and folders only), makes sure no process
    of the sandbox is left, and writes the outcome JSON: exit status, which limits were hit and
    why, peak memory, bytes used. Every reason in it comes from what the launcher observed from
@@ -50,6 +54,7 @@ PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 TMPFS = {"exports": "exports", "tmp": "tmp", "shm": "dev/shm"}  # Limits field: path under the sandbox root
 MAX_ENTRIES, MAX_DEPTH = 10_000, 16  # what the launcher walks in a tmpfs (copy, checks)
 SETUP_TIMEOUT = 60  # seconds bwrap may take to build the sandbox
+DUMP_LEAD = 1.0  # seconds between the SIGUSR1 that asks a milestone run where it is and its deadline's kill
 PR_SET_PDEATHSIG = 1
 # The kernel's command after its Python: `python -m ipykernel_launcher`, as runpy runs it for -m, that skips the
 # interpreter's last garbage collections at exit (grading/kit.py's SKIP_EXIT_GC).
@@ -58,6 +63,36 @@ KERNEL = [
     f"{SKIP_EXIT_GC}; import runpy; runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)",
 ]
 FAILED = 125
+
+
+def milestone_deadline(reached, count, horizon):
+    """When a run with `count` milestones is stopped, in seconds from its start, its first milestones reached at the
+    times `reached` (seconds from the start): the time left of `horizon` after the last one reached, shared equally
+    by the milestones still to come; after the last milestone, the horizon itself.
+
+    So each milestone gets its share of what is left when the one before it is reached, as the grader's Clock
+    gives each GAN's run of its own its share of what is left when it starts (Clock.training): one GAN that
+    hangs costs the others time, never the share they would have had in runs of their own."""
+    if len(reached) >= count:
+        return horizon
+    since = reached[-1] if reached else 0.0
+    return since + (horizon - since) / (count - len(reached))
+
+
+def regular_file_at(dir_fd, relative):
+    """Whether `relative` (a/b/c) under the folder `dir_fd` is a regular file, following no link on the way."""
+    *folders, name = relative.split("/")
+    fds = []
+    try:
+        for folder in folders:
+            fds.append(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fds[-1] if fds else dir_fd))
+        st = os.stat(name, dir_fd=fds[-1] if fds else dir_fd, follow_symlinks=False)
+        return stat.S_ISREG(st.st_mode)
+    except OSError:
+        return False
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 class LaunchError(Exception):
@@ -111,6 +146,8 @@ class Launch:
         self.sockets = []  # (host link, socket name in /run/jupyter) of a kernel
         self.linked = {}  # host link -> O_PATH fd on the kernel's socket
         self.pid = None  # the sandbox's first process, as the launcher sees it
+        self.milestones = list(spec.get("milestones") or [])  # files under /exports, in the order they come
+        self.asked = None  # the number of milestones reached when the run was last sent SIGUSR1
         self.outcome = {
             "started": False,
             "error": None,
@@ -118,6 +155,8 @@ class Launch:
             "exit_code": None,
             "signal": None,
             "killed_by_launcher": None,
+            "milestones": [],  # seconds from the start at which each milestone was seen, in order
+            "wall_limit": None,  # with milestones: the share of the wall time in force when the run was stopped
             "limits_hit": [],
             "reason": "",
             "peak_memory": None,
@@ -349,17 +388,49 @@ class Launch:
                     selector.unregister(key.fd)
             self.check(process)
             if process.poll() is None:
+                elapsed = time.monotonic() - start
+                limit = self.deadline(elapsed) if self.milestones else wall
                 if self.stop and self.outcome["killed_by_launcher"] is None:
                     self.outcome["killed_by_launcher"] = self.stop
                     self.kill(process)
-                elif wall and time.monotonic() - start > wall and self.outcome["killed_by_launcher"] is None:
+                elif limit and elapsed > limit and self.outcome["killed_by_launcher"] is None:
                     self.outcome["killed_by_launcher"] = "wall_time"
+                    if self.milestones:
+                        reached = self.outcome["milestones"]
+                        self.outcome["wall_limit"] = round(limit - (reached[-1] if reached else 0.0), 1)
                     self.kill(process)
+                elif limit and self.milestones and elapsed > limit - DUMP_LEAD:
+                    self.ask_where()
             else:
                 exited_at = exited_at or time.monotonic()
                 if time.monotonic() - exited_at > 2:  # everything in the sandbox is gone with bwrap
                     break
         selector.close()
+
+    def deadline(self, elapsed):
+        """The wall limit in force (seconds from the start) of a run with milestones, those reached now recorded."""
+        reached = self.outcome["milestones"]
+        while len(reached) < len(self.milestones) and regular_file_at(
+            self.fds["exports"], self.milestones[len(reached)]
+        ):
+            reached.append(round(elapsed, 3))
+        return milestone_deadline(reached, len(self.milestones), self.limits.wall_time)
+
+    def ask_where(self):
+        """SIGUSR1 to every process of the run, once per milestone: where the run registered faulthandler for it,
+        Python prints its threads' tracebacks to stderr (the grader reads where a hang was from them)."""
+        if self.asked == len(self.outcome["milestones"]):
+            return
+        self.asked = len(self.outcome["milestones"])
+        for pid in self.processes():
+            try:
+                os.kill(pid, signal.SIGUSR1)
+            except OSError:
+                pass
+
+    def processes(self):
+        """Pids of the run's live processes."""
+        return self.in_namespace()
 
     def check(self, process):
         """Called on every turn of the wait loop (uid mode polls the disk used)."""
@@ -810,6 +881,9 @@ class UidLaunch(Launch):
                 found.append((f"{folder}/{name}", size))
         return found
 
+    def processes(self):
+        return set(uid_pids(self.uid))
+
     def kill(self, process):
         try:
             process.kill()
@@ -869,7 +943,9 @@ def reason(outcome):
     texts = {
         "memory": f"memory limit ({size(limits['memory'])}) reached",
         "processes": f"process limit ({limits['processes']}) reached",
-        "wall_time": f"wall time limit ({limits['wall_time']:g} s) reached" if limits["wall_time"] else "",
+        "wall_time": f"wall time limit ({outcome.get('wall_limit') or limits['wall_time']:g} s) reached"
+        if limits["wall_time"]
+        else "",
         "exports": f"/exports full ({size(limits['exports'])})",
         "tmp": f"/tmp full ({size(limits['tmp'])})",
         "shm": f"/dev/shm full ({size(limits['shm'])})",

@@ -468,11 +468,13 @@ class Outcome:
         return cls(**{name: data.get(name) for name in names}, data=data)
 
 
-def run(argv, sandbox, outcome=None, timeout=None):
+def run(argv, sandbox, outcome=None, timeout=None, milestones=()):
     """Run `argv` in `sandbox` (working directory /assignment) and return its Outcome.
 
     `outcome`: where the outcome JSON goes (default: a temporary file, removed). `timeout`: seconds
-    (default: sandbox.limits.wall_time); the launcher kills the sandbox when it passes.
+    (default: sandbox.limits.wall_time); the launcher kills the sandbox when it passes. `milestones`: files
+    (paths under /exports) the command writes one after the other: the wall time is then shared among them
+    (launcher.milestone_deadline), and the outcome says when each was seen and the share it was stopped at.
     """
     if not argv:
         raise ValueError("run: empty command")
@@ -484,7 +486,9 @@ def run(argv, sandbox, outcome=None, timeout=None):
         result = Path(outcome) if outcome else Path(tmp) / "outcome.json"
         result.unlink(missing_ok=True)  # never read an earlier run's outcome
         spec = Path(tmp) / "spec.json"
-        spec.write_text(json.dumps(sandbox.spec(result, command=[str(a) for a in argv])))
+        spec.write_text(
+            json.dumps({**sandbox.spec(result, command=[str(a) for a in argv]), "milestones": list(milestones)})
+        )
         grace = (limits.wall_time or 0) + 120 if limits.wall_time else None
         process = subprocess.run(
             [sys.executable, "-I", str(LAUNCHER), str(spec)],

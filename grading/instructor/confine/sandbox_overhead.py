@@ -4,9 +4,9 @@
 
 Each command runs `--repeat` times plainly (a subprocess of this Python, in the graded folder) and
 inside the sandbox (sandbox.py beside this file, default limits); the table prints the median
-seconds of each and their difference. A submission's grading runs student code four times in the
-sandbox (the function export, the fully connected GANs' training run, the DCGAN's, the notebook's kernel),
-so four times the difference of `import torch` is what the sandbox costs a submission.
+seconds of each and their difference. A submission's grading runs student code RUNS times in the
+sandbox (the function export, the training run of the three GANs, the notebook's kernel), so RUNS times the
+difference of `import torch` is what the sandbox costs a submission.
 """
 
 import argparse
@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 from grading.instructor.confine import sandbox
+
+RUNS = 3  # sandboxed runs of student code per submission whose GANs all train once (Grader.run_exports)
 
 COMMANDS = {
     "python -c pass": "pass",
@@ -66,7 +68,7 @@ def main(argv=None):
     for name, (plain, boxed) in results.items():
         print(f"{name:40s} {plain:7.2f}s {boxed:7.2f}s {boxed - plain:+7.2f}s")
     added = results["import torch"][1] - results["import torch"][0]
-    print(f"per submission (five sandboxed runs of student code): about {5 * added:+.1f} s")
+    print(f"per submission ({RUNS} sandboxed runs of student code): about {RUNS * added:+.1f} s")
 
 
 if __name__ == "__main__":
