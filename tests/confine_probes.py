@@ -147,10 +147,32 @@ stuck_in_b()
 """
 
 
-def milestone_run(place):
-    """MILESTONE_RUN in `place`'s sandbox: its Outcome."""
-    sb = place.box(wall_time=MILESTONE_HORIZON)
-    return sandbox.run([sb.layout.python, "-c", MILESTONE_RUN], sb, milestones=["a/a.npz", "b/b.npz", "c/c.npz"])
+# Every milestone reached at once, then a hang with no handler for SIGUSR1: stopped at the horizon, never by the
+# signal (the launcher asks only processes that listen).
+UNASKED_HORIZON = 3.0
+UNASKED_RUN = """
+import os, time
+exports = os.environ["GAN_KIT_EXPORTS"]
+for name in "abc":
+    os.makedirs(f"{exports}/{name}", exist_ok=True)
+    open(f"{exports}/{name}/{name}.npz", "w").close()
+while True:
+    time.sleep(0.05)
+"""
+
+
+def milestone_run(place, code=MILESTONE_RUN, horizon=MILESTONE_HORIZON):
+    """`code` in `place`'s sandbox with milestones a, b and c: its Outcome."""
+    sb = place.box(wall_time=horizon)
+    return sandbox.run([sb.layout.python, "-c", code], sb, milestones=["a/a.npz", "b/b.npz", "c/c.npz"])
+
+
+def check_unasked_run(outcome):
+    """UNASKED_RUN's outcome: stopped at the horizon by its wall time, which the reason names, not by SIGUSR1."""
+    assert len(outcome.data["milestones"]) == 3 and outcome.data["signal"] != 10, outcome.data
+    assert outcome.limits_hit == ["wall_time"] and outcome.data["wall_limit"] == UNASKED_HORIZON
+    assert outcome.reason == f"wall time limit ({UNASKED_HORIZON:g} s) reached"
+    assert UNASKED_HORIZON - 0.05 < outcome.wall_s < UNASKED_HORIZON + 1.5
 
 
 def check_milestone_run(outcome, exports):

@@ -467,23 +467,48 @@ def test_the_gans_trained_in_one_run_train_as_each_alone(tmp_path, mnist_synthet
             assert np.array_equal(value, alone[1][key]), (gan, key)
 
 
+def test_a_later_gan_that_raises_ends_the_training_run_there(tmp_path, mnist_synthetic):
+    """The training run continues after its first GAN raises (that outcome stands) but ends at a later GAN that
+    raises: the grader trains that one again, and the GANs after it, with the time a run of their own gets."""
+    raises = (
+        "\n\n_ls_discriminator_loss = ls_discriminator_loss\n\n\ndef ls_discriminator_loss(scores_real, scores_fake):\n"
+        "    if scores_real.shape[0] == 128:  # a training batch\n        raise MemoryError('sharing the run')\n"
+        "    return _ls_discriminator_loss(scores_real, scores_fake)\n"
+    )
+    (tmp_path / "gan.py").write_text(SOLUTION_GAN.read_text() + raises)
+    settings = Settings(budget="smoke", device="cpu").write_inside(tmp_path / "settings")
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_ROOT": str(mnist_synthetic), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "nndl2.agent.export", *training_args(ALL, tmp_path / "out")], cwd=tmp_path,
+        env={**environment, "GAN_KIT_SETTINGS": str(settings)}, capture_output=True,
+    )  # fmt: skip
+    assert done.returncode == export.STOPPED_AFTER_ERROR, done.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lsgan", "vanilla"]
+    assert "error" not in autograde.exported(tmp_path / "out" / "vanilla" / "vanilla.npz")
+    assert autograde.exported(tmp_path / "out" / "lsgan" / "lsgan.npz")["error"] == "MemoryError"
+
+
 def trained_with_fake_runs(tmp_path, outcomes, pending, **settings):
     """Grader.train of `pending` for student ada, Grader.export standing in for the sandboxed training runs: each
     call writes the exports and returns the Ended that `outcomes` gives for its GANs: (exports written, reason, where,
-    the limit it was stopped at); "lsgan!" is an export recording an error. Returns (the Run, (GANs, limit,
-    milestones) per call, the seconds all the training may take)."""
+    the limit it was stopped at[, the milestones the launcher saw: by default its GANs written, in order, from the
+    first]); "lsgan!" is an export recording an error. Returns (the Run, (GANs, limit, milestones) per call, the
+    seconds all the training may take)."""
     calls = []
 
     def fake_export(run, step, args, exports, timeout, milestones=(), **_):
         command = args("/exports")
         gans = command[command.index("--gans") + 1 : command.index("--out")]
         calls.append((gans, timeout, list(milestones)))
-        written, reason, where, limit = outcomes[tuple(gans)]
+        written, reason, where, limit, *seen = outcomes[tuple(gans)]
         for name in written:
             gan = name.rstrip("!")
             meta = {"error": "RuntimeError", "message": "failed"} if name.endswith("!") else {"iterations": 3}
             export.save_npz(exports / gan / f"{gan}.npz", {"budget": "smoke", **meta}, {})
-        return autograde.Ended(reason, where, limit, [])
+        done = {name.rstrip("!") for name in written}
+        count = next((i for i, gan in enumerate(gans) if gan not in done), len(gans))
+        reached = seen[0] if seen else [float(i + 1) for i in range(count)] if milestones else []
+        return autograde.Ended(reason, where, limit, reached)
 
     grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke", **settings), log=lambda *args: None)
     grader.export = fake_export
@@ -533,9 +558,14 @@ TRAINING_FAILURES = {  # {its runs: (exports written, reason, where, stopped at)
         [], ALL, ALL,
     ),
     "lsgan exits": ({THREE: (["vanilla"], "", None, None), LATER: (LATER, "", None, None)}, [], LATER, ALL),
-    "lsgan raises alone too": (
-        {THREE: (["vanilla", "lsgan!", "dcgan"], "", None, None), ("lsgan",): (["lsgan!"], "", None, None)},
-        [], ALL, ALL,
+    "lsgan raises, its error ends the run, and it raises first in its run too": (
+        {THREE: (["vanilla", "lsgan!"], "", None, None), LATER: (["lsgan!", "dcgan"], "", None, None)},
+        [], LATER, ALL,
+    ),
+    "the launcher stopped the lsgan, whose export came in the last moment": (  # so the dcgan never started
+        {THREE: (["vanilla", "lsgan"], "wall time limit (80 s) reached", HANG, 80.0, [1.0]),
+         ("dcgan",): (["dcgan"], "", None, None)},
+        [], ["dcgan"], ALL,
     ),
 }  # fmt: skip
 

@@ -269,13 +269,17 @@ def test_run_autograder_in_the_uid_mode_grades_the_reference_and_refuses_its_pro
 
 
 def test_milestones_share_the_wall_time_and_ask_where_a_hang_is_in_the_uid_mode():
-    """As tests/test_sandbox.py checks with bubblewrap: the run's processes are found by their user id."""
+    """As tests/test_sandbox.py checks with bubblewrap: the run's processes are found by their user id. The second
+    run's exports are seeded with the first's, folders in folders, given to the run's user (the uid mode once failed
+    to start there: it changed their owners after closing the folders it had walked)."""
     code = (
         f"sys.path.insert(0, {str(HERE)!r})\n"
         "import confine_probes\n"
         "place = confine_probes.Place('uid', 'off')\n"
         "try:\n"
         "    confine_probes.check_milestone_run(confine_probes.milestone_run(place), place.exports)\n"
+        "    run, horizon = confine_probes.UNASKED_RUN, confine_probes.UNASKED_HORIZON\n"
+        "    confine_probes.check_unasked_run(confine_probes.milestone_run(place, run, horizon))\n"
         "finally:\n"
         "    place.remove()\n"
         "print('checked')\n"

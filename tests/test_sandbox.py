@@ -394,6 +394,10 @@ def test_milestones_share_the_wall_time_and_ask_where_a_hang_is_before_the_kill(
     place = confine_probes.Place("bwrap")
     try:
         confine_probes.check_milestone_run(confine_probes.milestone_run(place), place.exports)
+        # Every milestone (seeded from the first run's exports, folders in folders), then a hang that does not
+        # listen for SIGUSR1.
+        unasked = confine_probes.milestone_run(place, confine_probes.UNASKED_RUN, confine_probes.UNASKED_HORIZON)
+        confine_probes.check_unasked_run(unasked)
     finally:
         place.remove()
 

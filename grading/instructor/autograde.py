@@ -611,8 +611,10 @@ class Grader:
         - the first GAN ran as it would have alone (nothing trained before it): whatever happened to it stands;
         - a later GAN stopped at its deadline had the time a run of its own would have had: that stands too;
         - a later GAN the run did not train for another reason (the run died or hit a limit first, or its export
-          records an error, which sharing the process might have caused) trains again, first in a run of the GANs
-          still to train, with the time left shared the same way; so do the GANs after the one the run ended in.
+          records an error, which sharing the process might have caused: the run then ends there,
+          nndl2.agent.export.STOPPED_AFTER_ERROR) trains again, first in a run of the GANs still to train, with the
+          time left shared the same way; so do the GANs after the one the run ended in. Which GAN a deadline stopped
+          is the launcher's count of the milestones it saw, not the exports found afterwards.
 
         Each run writes into a folder of its own, and only its own GANs' exports are taken from it. So one GAN's
         failure costs the others time, never their verdict. A GAN is kept for re-grades (trained.py) when its run
@@ -638,7 +640,13 @@ class Grader:
             if ended.where is not None:
                 reason = f"it did not finish in {ended.limit:g} s" + (f" (it was {ended.where})" if ended.where else "")
             stopped = next((gan for gan in names if metas[gan] is None), None)  # the GAN the run ended in
-            at_deadline = ended.where is not None and stopped is not None  # stopped at that GAN's deadline
+            # Stopped at that GAN's own deadline: the launcher's count of the milestones reached says which it was
+            # (one alone: its only one); any other mismatch is a run that died there.
+            at_deadline = (
+                ended.where is not None
+                and stopped is not None
+                and (len(names) == 1 or names.index(stopped) == len(ended.reached))
+            )
             before = names[: names.index(stopped)] if stopped else names
             again = [gan for gan in before[1:] if "error" in metas[gan]]  # sharing the run may have caused it
             trained = [gan for gan in before if gan not in again]
@@ -943,23 +951,28 @@ def run_with_milestones(command, cwd, env, timeout, milestones, folder):
     when stopped, its output, the seconds at which each milestone was reached, the limit it was stopped at or None)."""
     process = start_process(command, cwd, env)
     start, reached, asked = time.monotonic(), [], None
-    while True:
-        elapsed = time.monotonic() - start
-        while len(reached) < len(milestones) and (Path(folder) / milestones[len(reached)]).is_file():
-            reached.append(round(elapsed, 3))
-        deadline = launcher.milestone_deadline(reached, len(milestones), timeout)
-        if elapsed > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            return None, output, reached, round(deadline - (reached[-1] if reached else 0.0), 1)
-        if elapsed > deadline - launcher.DUMP_LEAD and asked != len(reached):
-            asked = len(reached)
-            os.killpg(process.pid, signal.SIGUSR1)
-        try:  # output read so far is kept between tries (subprocess's documentation)
-            output, _ = process.communicate(timeout=0.2)
-            return process.returncode, output, reached, None
-        except subprocess.TimeoutExpired:
-            continue
+    folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while True:
+            elapsed = time.monotonic() - start
+            while len(reached) < len(milestones) and launcher.regular_file_at(folder_fd, milestones[len(reached)]):
+                reached.append(round(elapsed, 3))
+            deadline = launcher.milestone_deadline(reached, len(milestones), timeout)
+            if elapsed > deadline:
+                os.killpg(process.pid, signal.SIGKILL)
+                output, _ = process.communicate()
+                return None, output, reached, round(launcher.milestone_share(reached, len(milestones), timeout), 1)
+            if elapsed > deadline - launcher.DUMP_LEAD and asked != len(reached):
+                asked = len(reached)
+                if launcher.catches(process.pid, signal.SIGUSR1):  # the command itself, if it listens
+                    os.kill(process.pid, signal.SIGUSR1)
+            try:  # output read so far is kept between tries (subprocess's documentation)
+                output, _ = process.communicate(timeout=0.2)
+                return process.returncode, output, reached, None
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        os.close(folder_fd)
 
 
 def last_error(output):

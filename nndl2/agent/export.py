@@ -209,11 +209,15 @@ def export_module(gan, inputs, out):
 # The grader's training run of the notebook's three GANs
 # ---------------------------------------------------------------------------
 
+STOPPED_AFTER_ERROR = 4  # the exit status of a training run that a GAN after the first ended by raising
+
 
 def export_training(out, budget, gans=None, device=None, until_passing=True, precision="float32"):
     """Train the notebook's GANs with gan.py as the notebook does, one after the other, and export each one
     (`out`/<gan>/<gan>.npz) as soon as it is trained: the grader learns from which exports are there how far a run
-    that was stopped got.
+    that was stopped got. A GAN after the first whose training raises ends the run there (exit status 4, its
+    export recording the error): sharing the process may have caused it, so the grader trains it again, and the
+    GANs after it, in a run of their own with the time they would have had.
 
     until_passing: each GAN trains until its samples meet the thresholds (nndl2.agent.training.UntilPassing),
     at most the budget; False: the whole budget.
@@ -232,7 +236,7 @@ def export_training(out, budget, gans=None, device=None, until_passing=True, pre
         return 1
     loader = training_batches(download=False, device=device)
     bfloat16 = precision == "bfloat16"
-    for name in gans or GANS:
+    for index, name in enumerate(gans or GANS):
         meta, arrays = {"budget": budget, "device": str(device), "precision": precision}, {}
         try:
             _, G, images, history = train_gan(
@@ -247,6 +251,8 @@ def export_training(out, budget, gans=None, device=None, until_passing=True, pre
         except BaseException as error:  # noqa: BLE001
             meta.update(error_meta(error))
         save_npz(out / name / f"{name}.npz", meta, arrays)
+        if index > 0 and "error" in meta:
+            return STOPPED_AFTER_ERROR
     return 0
 
 

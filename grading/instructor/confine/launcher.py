@@ -79,6 +79,27 @@ def milestone_deadline(reached, count, horizon):
     return since + (horizon - since) / (count - len(reached))
 
 
+def milestone_share(reached, count, horizon):
+    """The wall limit in force while a run with milestones waits for its next one (seconds; the whole horizon once
+    every milestone is reached): what the outcome's wall_limit and the reason say when it is stopped there."""
+    if len(reached) >= count:
+        return horizon
+    return milestone_deadline(reached, count, horizon) - (reached[-1] if reached else 0.0)
+
+
+def catches(pid, sig):
+    """Whether process `pid` has a handler for signal `sig` (its SigCgt mask in /proc): only those are asked where
+    they are, since a signal without a handler would end the process (SIGUSR1's default action)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (int(sig) - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
 def regular_file_at(dir_fd, relative):
     """Whether `relative` (a/b/c) under the folder `dir_fd` is a regular file, following no link on the way."""
     *folders, name = relative.split("/")
@@ -396,8 +417,8 @@ class Launch:
                 elif limit and elapsed > limit and self.outcome["killed_by_launcher"] is None:
                     self.outcome["killed_by_launcher"] = "wall_time"
                     if self.milestones:
-                        reached = self.outcome["milestones"]
-                        self.outcome["wall_limit"] = round(limit - (reached[-1] if reached else 0.0), 1)
+                        share = milestone_share(self.outcome["milestones"], len(self.milestones), wall)
+                        self.outcome["wall_limit"] = round(share, 1)
                     self.kill(process)
                 elif limit and self.milestones and elapsed > limit - DUMP_LEAD:
                     self.ask_where()
@@ -409,24 +430,28 @@ class Launch:
 
     def deadline(self, elapsed):
         """The wall limit in force (seconds from the start) of a run with milestones, those reached now recorded."""
-        reached = self.outcome["milestones"]
-        while len(reached) < len(self.milestones) and regular_file_at(
-            self.fds["exports"], self.milestones[len(reached)]
+        reached, exports = self.outcome["milestones"], self.fds.get("exports")
+        while (
+            exports is not None
+            and len(reached) < len(self.milestones)
+            and regular_file_at(exports, self.milestones[len(reached)])
         ):
             reached.append(round(elapsed, 3))
         return milestone_deadline(reached, len(self.milestones), self.limits.wall_time)
 
     def ask_where(self):
-        """SIGUSR1 to every process of the run, once per milestone: where the run registered faulthandler for it,
-        Python prints its threads' tracebacks to stderr (the grader reads where a hang was from them)."""
+        """SIGUSR1, once per milestone, to every process of the run that has a handler for it: where the run
+        registered faulthandler for it, Python prints its threads' tracebacks to stderr (the grader reads where a
+        hang was from them). A process without one is left alone (the signal would end it)."""
         if self.asked == len(self.outcome["milestones"]):
             return
         self.asked = len(self.outcome["milestones"])
         for pid in self.processes():
-            try:
-                os.kill(pid, signal.SIGUSR1)
-            except OSError:
-                pass
+            if catches(pid, signal.SIGUSR1):
+                try:
+                    os.kill(pid, signal.SIGUSR1)
+                except OSError:
+                    pass
 
     def processes(self):
         """Pids of the run's live processes."""
@@ -773,7 +798,7 @@ class UidLaunch(Launch):
                 copy_tree_in(Path(exports), self.fds["exports"])
             except OSError as error:
                 raise LaunchError(f"cannot copy {exports} into the run's exports folder: {error}") from error
-            for dir_fd, name, _, _ in list(_entries(self.fds["exports"])):
+            for dir_fd, name, _, _ in _entries(self.fds["exports"]):  # each folder's fd is open only while walked
                 os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
         command = self.uid_command(mapping)
         env = {name: translate(value, mapping) for name, value in self.environment().items()}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grading.instructor.confine import sandbox
 
-RUNS = 3  # sandboxed runs of student code per submission whose GANs all train once (Grader.run_exports)
+RUNS = 3  # sandboxed runs of student code per submission whose GANs all train once (Part 2's faces.py: one more)
 
 COMMANDS = {
     "python -c pass": "pass",
