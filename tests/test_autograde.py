@@ -48,7 +48,7 @@ from grading.instructor.judging.answers import judge_answers
 from grading.instructor.settings import Settings, training_args, training_device
 from grading.kit import ROOT, SOLUTION_GAN
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
-from nndl2.agent import export
+from nndl2.agent import STOPPED_AFTER_ERROR, export
 from nndl2.answers import EXPORTS, save_answers
 
 QUALITY = set(judge.QUALITY_ITEMS)
@@ -482,7 +482,7 @@ def test_a_later_gan_that_raises_ends_the_training_run_there(tmp_path, mnist_syn
         [sys.executable, "-m", "nndl2.agent.export", *training_args(ALL, tmp_path / "out")], cwd=tmp_path,
         env={**environment, "GAN_KIT_SETTINGS": str(settings)}, capture_output=True,
     )  # fmt: skip
-    assert done.returncode == export.STOPPED_AFTER_ERROR, done.stderr[-2000:]
+    assert done.returncode == STOPPED_AFTER_ERROR, done.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lsgan", "vanilla"]
     assert "error" not in autograde.exported(tmp_path / "out" / "vanilla" / "vanilla.npz")
     assert autograde.exported(tmp_path / "out" / "lsgan" / "lsgan.npz")["error"] == "MemoryError"
@@ -508,7 +508,9 @@ def trained_with_fake_runs(tmp_path, outcomes, pending, **settings):
         done = {name.rstrip("!") for name in written}
         count = next((i for i, gan in enumerate(gans) if gan not in done), len(gans))
         reached = seen[0] if seen else [float(i + 1) for i in range(count)] if milestones else []
-        return autograde.Ended(reason, where, limit, reached)
+        ends_at_error = len(written) > 1 and written[-1].endswith("!")  # export.py ends the run there
+        code = None if reason else STOPPED_AFTER_ERROR if ends_at_error else 0
+        return autograde.Ended(reason, where, limit, reached, code)
 
     grader = autograde.Grader(tmp_path / "out", Settings(budget="smoke", **settings), log=lambda *args: None)
     grader.export = fake_export
@@ -560,7 +562,7 @@ TRAINING_FAILURES = {  # {its runs: (exports written, reason, where, stopped at)
     "lsgan exits": ({THREE: (["vanilla"], "", None, None), LATER: (LATER, "", None, None)}, [], LATER, ALL),
     "lsgan raises, its error ends the run, and it raises first in its run too": (
         {THREE: (["vanilla", "lsgan!"], "", None, None), LATER: (["lsgan!", "dcgan"], "", None, None)},
-        [], LATER, ALL,
+        [], ALL, ALL,
     ),
     "the launcher stopped the lsgan, whose export came in the last moment": (  # so the dcgan never started
         {THREE: (["vanilla", "lsgan"], "wall time limit (80 s) reached", HANG, 80.0, [1.0]),

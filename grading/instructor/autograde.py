@@ -119,6 +119,7 @@ from grading.kit import (
     SOURCE_NOTEBOOK,
     digest,
 )
+from nndl2.agent import STOPPED_AFTER_ERROR
 from nndl2.agent.replay import REPLAY
 from nndl2.answers import EXPORTS
 from nndl2.items import BY_ID, GANS, quality_item
@@ -158,6 +159,7 @@ class Ended(NamedTuple):
     where: str | None  # where it was when its time ran out (hang_location), or None when it did not run out
     limit: float | None  # the wall limit it was stopped at (with milestones: the share in force), or None
     reached: list  # with milestones: the seconds from its start at which each was reached
+    code: int | None = None  # its exit status, where it exited (STOPPED_AFTER_ERROR: a GAN after the first raised)
 
 
 def dump_after(limit):
@@ -428,7 +430,7 @@ class Grader:
                 (code, output), reached, limit = run_process(command, assignment, env, timeout), [], timeout
             log.write_text(output)
             if code is not None:
-                return Ended("", None, None, reached)
+                return Ended("", None, None, reached, code)
             where = hang_location(output, assignment / module)
             return Ended(f"time limit ({limit:g} s) reached", where, limit, reached)
         box = sandbox.Sandbox(
@@ -442,7 +444,7 @@ class Grader:
             raise RuntimeError(f"the sandbox could not start: {outcome.error}")
         reached = outcome.data.get("milestones") or []
         if "wall_time" not in outcome.limits_hit:
-            return Ended(outcome.reason, None, None, reached)
+            return Ended(outcome.reason, None, None, reached, outcome.exit_code)
         limit = outcome.data.get("wall_limit") or timeout
         return Ended(outcome.reason, hang_location(outcome.stderr, assignment / module), limit, reached)
 
@@ -562,7 +564,7 @@ class Grader:
         judge.save_inputs(exports / "functions" / "inputs.npz", inputs)
         limit = run.clock.functions()
         with run.timed("functions"):
-            reason, where, _, _ = self.export(
+            reason, where, *_ = self.export(
                 run, "functions", lambda out: ["functions", "--inputs", f"{out}/inputs.npz", "--out", str(out)],
                 exports / "functions", limit,
             )  # fmt: skip
@@ -618,7 +620,8 @@ class Grader:
 
         Each run writes into a folder of its own, and only its own GANs' exports are taken from it. So one GAN's
         failure costs the others time, never their verdict. A GAN is kept for re-grades (trained.py) when its run
-        finished on its own, or when it finished before its run was stopped at a later GAN's deadline.
+        ended well (or at a later GAN's error), or when it finished before its run was stopped at a later GAN's
+        deadline.
         `--run-per-gan` (Settings.run_per_gan) trains each GAN in a run of its own with its share (the design before).
         """
         cuda = self.settings.device == "cuda"
@@ -659,7 +662,9 @@ class Grader:
                 self.finished(run, [stopped], reason, gan_py, training)
             if stopped is None and reason:  # every GAN exported, then the run hit a limit: noted, none kept
                 self.finished(run, trained, reason, gan_py, training)
-            elif trained and (stopped is None and not reason or at_deadline):  # the run ended well, or at a deadline
+            # The run ended well: at its end, or where a later GAN's error ended it (nndl2.agent.export).
+            ended_well = not reason and (stopped is None or ended.code == STOPPED_AFTER_ERROR)
+            if trained and (ended_well or at_deadline):
                 self.finished(run, trained, "", gan_py, training)
             retried = again + [gan for gan in names if gan not in before and not (stands and gan == stopped)]
             pending = sorted(retried + pending[len(names) :], key=gans.index)
@@ -692,7 +697,7 @@ class Grader:
         judge.save_inputs(exports / "inputs.npz", inputs)  # the sandbox's copy: the judge uses its own (inputs)
         limit = run.clock.faces()
         with run.timed("faces"):
-            reason, where, _, _ = self.export(
+            reason, where, *_ = self.export(
                 run, "faces", lambda out: ["--inputs", f"{out}/inputs.npz", "--out", str(out)], exports, limit,
                 folder="faces", module="faces.py",
             )  # fmt: skip

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from nndl2.agent import STOPPED_AFTER_ERROR  # the exit status of a run a GAN after the first ended by raising
 from nndl2.answers import MAX_TEXT  # characters kept of an exception message
 from nndl2.budget import SETTINGS, grader_settings
 from nndl2.items import FUNCTIONS, GANS, LOSSES  # the graded functions of gan.py; the GANs; each loss's arguments
@@ -208,8 +209,6 @@ def export_module(gan, inputs, out):
 # ---------------------------------------------------------------------------
 # The grader's training run of the notebook's three GANs
 # ---------------------------------------------------------------------------
-
-STOPPED_AFTER_ERROR = 4  # the exit status of a training run that a GAN after the first ended by raising
 
 
 def export_training(out, budget, gans=None, device=None, until_passing=True, precision="float32"):
