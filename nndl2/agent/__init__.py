@@ -3,5 +3,5 @@ grader's training runs) and the autograde-time replay in the notebook. Students 
 """
 
 # The exit status of the grader's training run (export.py train) when a GAN after the first raised: the run ends there,
-# and the grader trains that GAN and the ones after it again (grading/instructor/autograde.py Grader.train).
+# and the grader trains that GAN and the ones after it again, with the time they would have had.
 STOPPED_AFTER_ERROR = 4
