@@ -614,7 +614,7 @@ class Grader:
         - a later GAN stopped at its deadline had the time a run of its own would have had: that stands too;
         - a later GAN the run did not train for another reason (the run died or hit a limit first, or its export
           records an error, which sharing the process might have caused: the run then ends there,
-          nndl2.agent.export.STOPPED_AFTER_ERROR) trains again, first in a run of the GANs still to train, with the
+          nndl2.agent.STOPPED_AFTER_ERROR) trains again, first in a run of the GANs still to train, with the
           time left shared the same way; so do the GANs after the one the run ended in. Which GAN a deadline stopped
           is the launcher's count of the milestones it saw, not the exports found afterwards.
 
