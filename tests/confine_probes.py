@@ -140,6 +140,11 @@ def write(name):
 def stuck_in_b():
     while True:
         time.sleep(0.05)
+def stuck_in_a_child():  # a process the run started: it inherits the handler, but is not asked
+    while True:
+        time.sleep(0.05)
+if os.fork() == 0:
+    stuck_in_a_child()
 write("c")
 time.sleep(0.5)
 write("a")
@@ -186,6 +191,7 @@ def check_milestone_run(outcome, exports):
     assert deadline - 0.05 < outcome.wall_s < min(deadline + 1.5, MILESTONE_HORIZON), (outcome.wall_s, deadline)
     assert outcome.reason == f"wall time limit ({outcome.data['wall_limit']:g} s) reached"
     assert "in stuck_in_b" in outcome.stderr, outcome.stderr[-2000:]  # the dump SIGUSR1 asked for
+    assert "stuck_in_a_child" not in outcome.stderr and outcome.stderr.count("Current thread 0x") == 1
     assert sorted(os.listdir(exports)) == ["a", "c"]
 
 

@@ -100,6 +100,16 @@ def catches(pid, sig):
     return False
 
 
+def started(pid):
+    """When process `pid` started (clock ticks since boot; /proc/PID/stat's 22nd field), then its pid: the order of
+    the run's processes (a pid alone can wrap)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rpartition(b")")[2].split()[19]), pid
+    except (OSError, ValueError, IndexError):
+        return float("inf"), pid
+
+
 def regular_file_at(dir_fd, relative):
     """Whether `relative` (a/b/c) under the folder `dir_fd` is a regular file, following no link on the way."""
     *folders, name = relative.split("/")
@@ -440,18 +450,19 @@ class Launch:
         return milestone_deadline(reached, len(self.milestones), self.limits.wall_time)
 
     def ask_where(self):
-        """SIGUSR1, once per milestone, to every process of the run that has a handler for it: where the run
-        registered faulthandler for it, Python prints its threads' tracebacks to stderr (the grader reads where a
-        hang was from them). A process without one is left alone (the signal would end it)."""
+        """SIGUSR1, once per milestone, to the run's first process that has a handler for it (the command: where it
+        registered faulthandler for it, Python prints its threads' tracebacks to stderr, and the grader reads where a
+        hang was from them). Processes it started are left alone: they inherit the handler, and their dumps would
+        say where they were instead; a process without one would end (SIGUSR1's default action)."""
         if self.asked == len(self.outcome["milestones"]):
             return
         self.asked = len(self.outcome["milestones"])
-        for pid in self.processes():
-            if catches(pid, signal.SIGUSR1):
-                try:
-                    os.kill(pid, signal.SIGUSR1)
-                except OSError:
-                    pass
+        listening = [pid for pid in self.processes() if catches(pid, signal.SIGUSR1)]
+        if listening:
+            try:
+                os.kill(min(listening, key=started), signal.SIGUSR1)
+            except OSError:
+                pass
 
     def processes(self):
         """Pids of the run's live processes."""
