@@ -146,7 +146,7 @@ def stuck_in_a_child():  # a process the run started: it inherits the handler, b
 if os.fork() == 0:
     stuck_in_a_child()
 write("c")
-time.sleep(0.5)
+time.sleep(0.3)
 write("a")
 stuck_in_b()
 """
@@ -184,7 +184,7 @@ def check_milestone_run(outcome, exports):
     """The run was stopped at b's deadline, after b's share, with where it was printed by its SIGUSR1 handler;
     `exports` (the run's host exports folder) has what it wrote."""
     (seen,) = outcome.data["milestones"]  # a only: c came before b, and b never did
-    assert 0.4 < seen < 3, outcome.data
+    assert 0.25 < seen < MILESTONE_HORIZON / 3, outcome.data  # after c, before a's own deadline
     assert outcome.limits_hit == ["wall_time"] and outcome.data["killed_by_launcher"] == "wall_time"
     deadline = launcher.milestone_deadline([seen], 3, MILESTONE_HORIZON)
     assert abs(outcome.data["wall_limit"] - (deadline - seen)) < 0.06, (outcome.data, deadline)

@@ -214,9 +214,9 @@ def export_module(gan, inputs, out):
 def export_training(out, budget, gans=None, device=None, until_passing=True, precision="float32"):
     """Train the notebook's GANs with gan.py as the notebook does, one after the other, and export each one
     (`out`/<gan>/<gan>.npz) as soon as it is trained: the grader learns from which exports are there how far a run
-    that was stopped got. A GAN after the first whose training raises ends the run there (exit status 4, its
-    export recording the error): sharing the process may have caused it, so the grader trains it again, and the
-    GANs after it, in a run of their own with the time they would have had.
+    that was stopped got. A GAN after the first whose training raises ends the run there (exit status
+    STOPPED_AFTER_ERROR, its export recording the error): sharing the process may have caused it, so the grader
+    trains it again, and the GANs after it, in a run of their own with the time they would have had.
 
     until_passing: each GAN trains until its samples meet the thresholds (nndl2.agent.training.UntilPassing),
     at most the budget; False: the whole budget.
