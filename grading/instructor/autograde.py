@@ -955,25 +955,21 @@ def run_with_milestones(command, cwd, env, timeout, milestones, folder):
     launcher shares it (launcher.milestone_deadline; SIGUSR1 before each deadline). Returns (returncode or None
     when stopped, its output, the seconds at which each milestone was reached, the limit it was stopped at or None)."""
     process = start_process(command, cwd, env)
-    start, reached, asked = time.monotonic(), [], None
+    start, held = time.monotonic(), launcher.Milestones(milestones, timeout)
     folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         while True:
             elapsed = time.monotonic() - start
-            while len(reached) < len(milestones) and launcher.regular_file_at(folder_fd, milestones[len(reached)]):
-                reached.append(round(elapsed, 3))
-            deadline = launcher.milestone_deadline(reached, len(milestones), timeout)
+            deadline = held.deadline(elapsed, folder_fd)
             if elapsed > deadline:
                 os.killpg(process.pid, signal.SIGKILL)
                 output, _ = process.communicate()
-                return None, output, reached, round(launcher.milestone_share(reached, len(milestones), timeout), 1)
-            if elapsed > deadline - launcher.DUMP_LEAD and asked != len(reached):
-                asked = len(reached)
-                if launcher.catches(process.pid, signal.SIGUSR1):  # the command itself, if it listens
-                    os.kill(process.pid, signal.SIGUSR1)
+                return None, output, held.reached, held.share()
+            if held.ask(elapsed, deadline) and launcher.catches(process.pid, signal.SIGUSR1):  # the command itself
+                os.kill(process.pid, signal.SIGUSR1)
             try:  # output read so far is kept between tries (subprocess's documentation)
                 output, _ = process.communicate(timeout=0.2)
-                return process.returncode, output, reached, None
+                return process.returncode, output, held.reached, None
             except subprocess.TimeoutExpired:
                 continue
     finally:

@@ -49,7 +49,7 @@ class TimeBudget:
     - the feedback: what is left.
 
     At the default: the function export at most 90 s (22 times what it needs), the training runs about 715 s
-    together (3.3 times; the fully connected GANs' run about 238 s, about twice what the two take there), the
+    together (3.3 times; one run of the three, each GAN held to its share: the first about 238 s), the
     notebook at least 135 s (8 times), the feedback at least 45 s.
     A gan.py that hangs at import costs the function export's limit, then the notebook run with a stand-in
     gan.py (about 20 s) and the feedback: the training runs are not started (Grader.run_exports).

@@ -79,12 +79,41 @@ def milestone_deadline(reached, count, horizon):
     return since + (horizon - since) / (count - len(reached))
 
 
-def milestone_share(reached, count, horizon):
-    """The wall limit in force while a run with milestones waits for its next one (seconds; the whole horizon once
-    every milestone is reached): what the outcome's wall_limit and the reason say when it is stopped there."""
-    if len(reached) >= count:
-        return horizon
-    return milestone_deadline(reached, count, horizon) - (reached[-1] if reached else 0.0)
+class Milestones:
+    """The wall time of a run with milestones (`files` under a folder, written one after the other), held as it goes:
+    by the launcher for a sandboxed run, by the grader's own loop for an unsandboxed one (autograde.py
+    run_with_milestones)."""
+
+    def __init__(self, files, horizon):
+        self.files, self.horizon = list(files), horizon
+        self.reached = []  # seconds from the start at which each milestone was seen, in order
+        self.asked = None  # how many were reached when the run was last asked where it is
+
+    def deadline(self, elapsed, dir_fd):
+        """The milestones reached by now (regular files under the folder `dir_fd`, in order; none while there is no
+        folder) recorded; the deadline in force, in seconds from the start (milestone_deadline)."""
+        while (
+            dir_fd is not None
+            and len(self.reached) < len(self.files)
+            and regular_file_at(dir_fd, self.files[len(self.reached)])
+        ):
+            self.reached.append(round(elapsed, 3))
+        return milestone_deadline(self.reached, len(self.files), self.horizon)
+
+    def ask(self, elapsed, deadline):
+        """Whether to ask the run where it is now: once per milestone, DUMP_LEAD before its deadline."""
+        if elapsed <= deadline - DUMP_LEAD or self.asked == len(self.reached):
+            return False
+        self.asked = len(self.reached)
+        return True
+
+    def share(self):
+        """The wall limit in force (seconds, rounded to 0.1; the whole horizon once every milestone is reached): what
+        a run stopped now is said to have had."""
+        if len(self.reached) >= len(self.files):
+            return round(self.horizon, 1)
+        since = self.reached[-1] if self.reached else 0.0
+        return round(milestone_deadline(self.reached, len(self.files), self.horizon) - since, 1)
 
 
 def catches(pid, sig):
@@ -177,8 +206,8 @@ class Launch:
         self.sockets = []  # (host link, socket name in /run/jupyter) of a kernel
         self.linked = {}  # host link -> O_PATH fd on the kernel's socket
         self.pid = None  # the sandbox's first process, as the launcher sees it
-        self.milestones = list(spec.get("milestones") or [])  # files under /exports, in the order they come
-        self.asked = None  # the number of milestones reached when the run was last sent SIGUSR1
+        files = spec.get("milestones") or []  # files under /exports, in the order they come
+        self.milestones = Milestones(files, self.limits.wall_time) if files else None
         self.outcome = {
             "started": False,
             "error": None,
@@ -186,7 +215,7 @@ class Launch:
             "exit_code": None,
             "signal": None,
             "killed_by_launcher": None,
-            "milestones": [],  # seconds from the start at which each milestone was seen, in order
+            "milestones": self.milestones.reached if files else [],  # when each was seen (Milestones.reached)
             "wall_limit": None,  # with milestones: the share of the wall time in force when the run was stopped
             "limits_hit": [],
             "reason": "",
@@ -420,17 +449,16 @@ class Launch:
             self.check(process)
             if process.poll() is None:
                 elapsed = time.monotonic() - start
-                limit = self.deadline(elapsed) if self.milestones else wall
+                limit = self.milestones.deadline(elapsed, self.fds.get("exports")) if self.milestones else wall
                 if self.stop and self.outcome["killed_by_launcher"] is None:
                     self.outcome["killed_by_launcher"] = self.stop
                     self.kill(process)
                 elif limit and elapsed > limit and self.outcome["killed_by_launcher"] is None:
                     self.outcome["killed_by_launcher"] = "wall_time"
                     if self.milestones:
-                        share = milestone_share(self.outcome["milestones"], len(self.milestones), wall)
-                        self.outcome["wall_limit"] = round(share, 1)
+                        self.outcome["wall_limit"] = self.milestones.share()
                     self.kill(process)
-                elif limit and self.milestones and elapsed > limit - DUMP_LEAD:
+                elif limit and self.milestones and self.milestones.ask(elapsed, limit):
                     self.ask_where()
             else:
                 exited_at = exited_at or time.monotonic()
@@ -438,25 +466,11 @@ class Launch:
                     break
         selector.close()
 
-    def deadline(self, elapsed):
-        """The wall limit in force (seconds from the start) of a run with milestones, those reached now recorded."""
-        reached, exports = self.outcome["milestones"], self.fds.get("exports")
-        while (
-            exports is not None
-            and len(reached) < len(self.milestones)
-            and regular_file_at(exports, self.milestones[len(reached)])
-        ):
-            reached.append(round(elapsed, 3))
-        return milestone_deadline(reached, len(self.milestones), self.limits.wall_time)
-
     def ask_where(self):
         """SIGUSR1, once per milestone, to the run's first process that has a handler for it (the command: where it
         registered faulthandler for it, Python prints its threads' tracebacks to stderr, and the grader reads where a
         hang was from them). Processes it started are left alone: they inherit the handler, and their dumps would
         say where they were instead; a process without one would end (SIGUSR1's default action)."""
-        if self.asked == len(self.outcome["milestones"]):
-            return
-        self.asked = len(self.outcome["milestones"])
         listening = [pid for pid in self.processes() if catches(pid, signal.SIGUSR1)]
         if listening:
             try:
