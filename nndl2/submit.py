@@ -1,8 +1,10 @@
 """Before you submit: see the grader's verdict on Inline Questions 1-3, and what is still missing.
 
-    preview_grading()                 trains your three GANs exactly as the grader does (your gan.py, the
-                                      autograde budget, float32, nndl2.agent.training) and prints the verdict
-                                      it would give each; one or two minutes on a 2-core CPU
+    preview_grading(globals())        prints the grader's verdict on each of your three GANs: it judges the
+                                      weights your training cells kept where the grader checks its own run
+                                      (seconds), or trains the GAN again as the grader does (your gan.py, the
+                                      autograde budget, float32, nndl2.agent.training: a minute or two on a
+                                      2-core CPU) where it cannot
     check_submission(globals())       lists what is left: stubs in gan.py, answers not set, justifications
                                       not written, a notebook without outputs, files the grader refuses; it
                                       reads the notebook you are looking at (in Colab the open notebook,
@@ -175,31 +177,83 @@ def download_submission(namespace=None, folder="."):
     print("Downloading " + " and ".join(Path(path).name for path in paths) + ": submit both.")
 
 
-def preview_grading(device=None, budget="autograde"):
-    """Train the three GANs with ./gan.py as the grader does and print its verdict on Inline Questions 1-3.
+def grader_checks(gan, budget="autograde"):
+    """The iterations after which the grader's run of GAN `gan` checks its generator, in order, the whole budget last.
 
-    Returns {gan: (passed, metrics)}. The grader trains on its own machine: on other hardware the same
-    code trains a little differently, so a GAN right at a threshold may pass here and fail there.
+    The grader stops training at the first check its samples pass (nndl2.agent.training.UntilPassing), else it
+    judges the generator trained the whole budget. The notebook's training cells keep G's weights at these
+    iterations (run_a_gan's keep_weights) for preview_grading.
+    """
+    from nndl2.agent.training import UntilPassing
+    from nndl2.budget import iterations
+
+    total = iterations(gan, budget)
+    return UntilPassing.checked_after(total) + [total]
+
+
+def preview_grading(namespace=None, device=None, budget="autograde"):
+    """Print the grader's verdict on Inline Questions 1-3 for ./gan.py; returns {gan: (passed, metrics)}.
+
+    The grader trains each GAN with your gan.py (float32, the seed and budget below) and judges its generator at
+    the first of grader_checks(gan) where the samples pass. Given the notebook's namespace (preview_grading(globals())),
+    the preview judges the weights your training cells kept at those iterations (history_<gan>["kept_weights"]):
+    a few seconds. It trains a GAN again as the grader does (a minute or two on a 2-core CPU) where the cell kept no
+    such weights (not run, or stopped early), kept them under bfloat16 autocast, or ran before gan.py last changed.
+
+    The grader trains on its own machine: on other hardware the same code trains a little differently, so a GAN
+    right at a threshold may pass here and fail there.
     """
     import torch
 
     from nndl2.agent.training import GANS, train_gan, training_batches
-    from nndl2.budget import BUDGETS, SEED, iterations
+    from nndl2.budget import BUDGETS, SEED
     from nndl2.quality import evaluate, margins, passes, sample_images
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     sys.path.insert(0, os.getcwd())
     gan = importlib.reload(sys.modules["gan"]) if "gan" in sys.modules else importlib.import_module("gan")
-    loader = training_batches(device=device)
+    loader = None
     verdicts = {}
     for number, name in enumerate(GANS, 1):
-        _, G, _, history = train_gan(  # in float32, as the grader trains (unless told otherwise)
-            name, gan, loader, BUDGETS[budget][name], SEED, device, show_every=10**9, until_passing=True, bfloat16=False
-        )
-        metrics = evaluate(sample_images(G, n=1000))
+        checks, total = grader_checks(name, budget), grader_checks(name, budget)[-1]
+        judged, why = judge_kept(namespace, name, gan, checks, device)
+        if judged:  # the grader's checks, made on the weights the training cell kept
+            done, metrics = judged
+            how = f"{done:,} of {total:,} iterations, judged from the weights your training cell kept"
+        else:  # trained again, as the grader trains (in float32 unless told otherwise), until it passes
+            print(f"Inline Question {number} ({name}): training it again as the grader does: {why}.")
+            loader = loader or training_batches(device=device)
+            _, G, _, history = train_gan(
+                name, gan, loader, BUDGETS[budget][name], SEED, device, show_every=10**9, until_passing=True,
+                bfloat16=False,
+            )  # fmt: skip
+            metrics = evaluate(sample_images(G, n=1000))
+            how = f"{len(history.get('d_loss', [])):,} of {total:,} iterations as the grader trains"
         ok, _ = passes(metrics, name)
         verdicts[name] = (ok, metrics)
-        trained = f"{len(history.get('d_loss', [])):,} of {iterations(name, budget):,} iterations"
-        print(f"Inline Question {number} ({name}, {trained} as the grader trains): "
-              f"{'PASS' if ok else 'FAIL'}: {margins(metrics, name)}")  # fmt: skip
+        print(f"Inline Question {number} ({name}, {how}): {'PASS' if ok else 'FAIL'}: {margins(metrics, name)}")
     return verdicts
+
+
+def judge_kept(namespace, name, gan, checks, device):
+    """The grader's checks of GAN `name`, made on the weights its training cell kept (history_<name> in `namespace`):
+    ((iterations, metrics) where the grader would judge it, None), or (None, why they cannot be made)."""
+    from nndl2.agent.training import UntilPassing, build_gan
+    from nndl2.quality import evaluate, passes, sample_images
+
+    history = (namespace or {}).get(f"history_{name}")
+    kept = history.get("kept_weights") if isinstance(history, dict) else None
+    if not isinstance(kept, dict) or not kept.get("after"):
+        return None, "its training cell kept no weights to judge (run it first)"
+    if kept.get("bfloat16"):
+        return None, "its training cell trained under bfloat16 autocast, the grader trains in float32"
+    if Path(gan.__file__).stat().st_mtime > kept.get("started", 0):
+        return None, "gan.py changed after its training cell ran"
+    G = build_gan(name, gan)[1].to(device)
+    for done in checks:
+        if done not in kept["after"]:
+            return None, f"its training cell stopped before iteration {done:,}"
+        G.load_state_dict(kept["after"][done])
+        metrics = evaluate(sample_images(G, n=1000))
+        if done == checks[-1] or passes(metrics, name, room=UntilPassing.ROOM)[0]:
+            return (done, metrics), None

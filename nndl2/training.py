@@ -9,19 +9,20 @@ D, and `Progress` keeps the progress bar, the printed losses, the sample grids a
 """
 
 import sys
+import time
 from contextlib import contextmanager
 
 import torch
 from tqdm.auto import tqdm
 
-from nndl2.speed import platform_speedups
+from nndl2.speed import bfloat16_is_fast, platform_speedups
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 
 
 def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, loader_train, show_every=250,
               batch_size=128, noise_size=96, num_epochs=10, max_iters=None, history=None, bfloat16=None,
-              on_show=None, sample_noise=None):  # fmt: skip
+              on_show=None, sample_noise=None, keep_weights=()):  # fmt: skip
     """
     Train a GAN by alternating one discriminator step and one generator step per batch.
 
@@ -40,12 +41,19 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, load
     - on_show: if given, called as on_show(iteration, G) every show_every iterations, after the samples are kept.
     - sample_noise: draws each batch's noise, sample_noise(batch_size, noise_size) (the notebook passes your
       gan.sample_noise); None: uniform noise on [-1, 1).
+    - keep_weights: iterations after which a copy of G's weights is kept, on the CPU, in history["kept_weights"]
+      (history must be a dict). The notebook keeps those at which the grader checks its own run of your GAN, so
+      that nndl2.submit.preview_grading can judge them without training again.
 
     Returns:
     - images: list of numpy arrays (16, 784), the samples kept every show_every iterations.
     """
     device = next(G.parameters()).device
-    progress = Progress(G, noise_size, loader_train, num_epochs, max_iters, show_every, on_show)
+    if keep_weights and not isinstance(history, dict):
+        raise ValueError("keep_weights needs a history dict to keep the weights in")
+    if bfloat16 is None:  # decided here, so that the weights kept can say how they were trained
+        bfloat16 = bfloat16_is_fast(device)
+    progress = Progress(G, noise_size, loader_train, num_epochs, max_iters, show_every, on_show, keep_weights)
     examples = {D: torch.zeros(2, 1, 28, 28, device=device), G: progress.fixed_noise[:2]}  # see platform_speedups
     with platform_speedups(device, examples, (D_solver, G_solver), bfloat16) as autocast:
         for iteration, epoch, x in full_batches(loader_train, batch_size, num_epochs, max_iters):
@@ -74,7 +82,7 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, load
             G_solver.step()
 
             progress.log(iteration, epoch, d_total_error, g_error, logits_real, logits_fake, autocast)
-    return progress.close(history)
+    return progress.close(history, bfloat16)
 
 
 def full_batches(loader_train, batch_size, num_epochs, max_iters):
@@ -105,10 +113,12 @@ def frozen(network):
 class Progress:
     """run_a_gan's bookkeeping: the progress bar, each iteration's losses and D's beliefs (read back into
     `history` at the end), and every show_every iterations a printed line, 16 samples (from fixed_noise)
-    and on_show."""
+    and on_show; after each iteration in keep_weights, a CPU copy of G's weights."""
 
-    def __init__(self, G, noise_size, loader_train, num_epochs, max_iters, show_every, on_show):
+    def __init__(self, G, noise_size, loader_train, num_epochs, max_iters, show_every, on_show, keep_weights=()):
         self.G = G
+        self.keep_weights, self.kept = set(keep_weights), {}
+        self.started = time.time()  # the functions trained with are those of this moment (a later gan.py is newer)
         self.fixed_noise = fixed_noise(noise_size, next(G.parameters()).device)
         self.num_epochs = num_epochs
         self.show_every = show_every
@@ -133,12 +143,18 @@ class Progress:
                 self.images.append(self.G(self.fixed_noise).detach().float().reshape(16, -1).cpu().numpy())
             if self.on_show is not None:
                 self.on_show(iteration, self.G)
+        if iteration + 1 in self.keep_weights:  # iteration + 1 iterations are done
+            self.kept[iteration + 1] = {
+                name: t.detach().to("cpu", copy=True) for name, t in self.G.state_dict().items()
+            }
         self.bar.update(1)
 
-    def close(self, history):
+    def close(self, history, bfloat16=False):
         """Closes the bar, fills `history` (if a dict) and returns the kept samples."""
         self.bar.close()
         fill_history(history, self.stats)
+        if self.keep_weights:  # {"after": {iterations: G's state_dict}}, in which precision, when training started
+            history["kept_weights"] = {"after": self.kept, "bfloat16": bool(bfloat16), "started": self.started}
         return self.images
 
 

@@ -7,11 +7,13 @@ a temporary folder standing in for /content (the setup cell's one COLAB_CONTENT 
 """
 
 import contextlib
+import functools
 import io
 import json
 import shutil
 import sys
 import tempfile
+import time
 import types
 import zipfile
 from pathlib import Path
@@ -103,29 +105,115 @@ def test_files_the_grader_refuses_are_named(tmp_path):
     assert any("not a readable notebook" in p for p in submit.check_submission(dict(RIGHT), folder))
 
 
-@pytest.mark.slow
-def test_preview_trains_like_the_grader_and_gives_three_verdicts(
-    tmp_path, monkeypatch, mnist_synthetic, capsys, bfloat16_asked
-):
+def training_cells(budget, namespace):
+    """Run the source notebook's three training cells in `namespace` (the reference's functions), under `budget`."""
+    namespace["TRAINING"] = budget
+    for gan in ("vanilla", "lsgan", "dcgan"):
+        exec(cell_source(f"train_{gan}"), namespace)  # the kit's own notebook
+    return namespace
+
+
+@pytest.fixture
+def preview_folder(tmp_path, monkeypatch, mnist_synthetic):
+    """The reference gan.py in the working folder, synthetic digits, and an "autograde" budget of 20 iterations per
+    GAN, checked as longer runs are: at 10, 12, 14, 16, 18 and 20. The thresholds are replaced by "the third check
+    with room passes" (random strokes never meet the real ones), for the grader's run and the preview alike."""
     (tmp_path / "gan.py").write_text(SOLUTION_GAN.read_text())
     monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("MNIST_ROOT", str(mnist_synthetic))
-    monkeypatch.delitem(__import__("sys").modules, "gan", raising=False)
-    import nndl2.agent.training
+    monkeypatch.delitem(sys.modules, "gan", raising=False)
+    from nndl2 import budget, quality
+    from nndl2.agent.training import UntilPassing
 
+    monkeypatch.setattr(UntilPassing, "SHORTEST", 20)
+    monkeypatch.setitem(
+        budget.BUDGETS, "autograde", {gan: {"num_epochs": 40, "max_iters": 20} for gan in budget.BUDGETS["full"]}
+    )
+    checked, passes = [], quality.passes
+
+    def third_check_passes(metrics, gan, room=0.0):
+        if room:
+            checked.append(gan)
+            return checked.count(gan) % 3 == 0, []
+        return passes(metrics, gan)
+
+    monkeypatch.setattr(quality, "passes", third_check_passes)
+    return checked  # the GANs whose checks were made, one entry per check
+
+
+@pytest.mark.slow
+def test_the_preview_judges_the_weights_the_notebook_kept_as_training_again_would(
+    preview_folder, capsys, bfloat16_asked
+):
+    import torch
+
+    import gan as reference
+    import nndl2.agent.training
+    from nndl2 import budget
+    from nndl2.agent.training import training_batches
+    from nndl2.training import run_a_gan
+
+    names = {name: getattr(reference, name) for name in dir(reference) if not name.startswith("_")}
+    namespace = names | {
+        "torch": torch,
+        "SEED": budget.SEED,
+        "device": torch.device("cpu"),
+        "batch_size": 128,
+        "loader_train": training_batches(),
+        "grader_checks": submit.grader_checks,
+        "run_a_gan": functools.partial(run_a_gan, bfloat16=False),
+    }  # fmt: skip  (float32, as a T4)
+    training_cells({gan: {"num_epochs": 40, "max_iters": 22} for gan in budget.BUDGETS["full"]}, namespace)
+    capsys.readouterr()
     trained_with = bfloat16_asked(nndl2.agent.training, "train_gan")
-    verdicts = submit.preview_grading(device="cpu", budget="smoke")
+    kept = submit.preview_grading(namespace, device="cpu")
+    assert trained_with == []  # judged without training
+    judged = capsys.readouterr().out.splitlines()
+    trained = submit.preview_grading(device="cpu")
     assert trained_with == [False] * 3  # float32, as the grader trains by default, whatever this CPU is fast at
-    assert set(verdicts) == {"vanilla", "lsgan", "dcgan"}
-    assert all(not ok for ok, _ in verdicts.values())  # three smoke iterations train nothing
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Inline Question")]
-    assert [line.split(":")[0] for line in lines] == [
-        "Inline Question 1 (vanilla, 3 of 3 iterations as the grader trains)",
-        "Inline Question 2 (lsgan, 3 of 3 iterations as the grader trains)",
-        "Inline Question 3 (dcgan, 3 of 3 iterations as the grader trains)",
-    ]  # fmt: skip
-    assert all(": FAIL: recognizable " in line and "FID " in line and "(limit " in line for line in lines)
-    assert json.dumps({k: v[1]["fid"] for k, v in verdicts.items()})  # metrics are plain numbers
+    again = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Inline Question")]
+    assert set(kept) == {"vanilla", "lsgan", "dcgan"} and kept == trained  # the same verdicts and metrics, exactly
+    assert [line.split(":")[0] for line in judged] == [
+        f"Inline Question {number} ({gan}, 14 of 20 iterations, judged from the weights your training cell kept)"
+        for number, gan in enumerate(("vanilla", "lsgan", "dcgan"), 1)
+    ]
+    assert [line.split(":")[0] for line in again[1::2]] == [
+        f"Inline Question {number} ({gan}, 14 of 20 iterations as the grader trains)"
+        for number, gan in enumerate(("vanilla", "lsgan", "dcgan"), 1)
+    ]
+    assert again[0] == ("Inline Question 1 (vanilla): training it again as the grader does: its training cell kept no "
+                        "weights to judge (run it first).")  # fmt: skip
+    assert all(": FAIL: recognizable " in line and "FID " in line and "(limit " in line for line in judged)
+    assert json.dumps({k: v[1]["fid"] for k, v in kept.items()})  # metrics are plain numbers
+
+
+def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_graders_run(preview_folder):
+    import torch
+
+    import gan as reference
+    from nndl2.agent.training import build_gan
+
+    checks = submit.grader_checks("vanilla")
+    assert checks == [10, 12, 14, 16, 18, 20]
+    state = build_gan("vanilla", reference)[1].state_dict()
+
+    def why(kept, history_name="history_vanilla"):
+        preview_folder.clear()  # each judging from its first check
+        return submit.judge_kept({history_name: {"d_loss": [], "kept_weights": kept}}, "vanilla", reference, checks,
+                                 torch.device("cpu"))  # fmt: skip
+
+    later = time.time() + 60
+    whole = {"after": dict.fromkeys(checks, state), "bfloat16": False, "started": later}
+    assert why(whole)[0][0] == 14  # judged (the third check passes here): the cases below change one thing each
+    assert why(whole, "history_lsgan") == (None, "its training cell kept no weights to judge (run it first)")
+    assert why(whole | {"after": {}}) == (None, "its training cell kept no weights to judge (run it first)")
+    assert why(whole | {"bfloat16": True}) == (
+        None, "its training cell trained under bfloat16 autocast, the grader trains in float32")  # fmt: skip
+    assert why(whole | {"started": time.time() - 60}) == (None, "gan.py changed after its training cell ran")
+    assert why(whole | {"after": dict.fromkeys(checks[:2], state)}) == (
+        None, "its training cell stopped before iteration 14")  # fmt: skip
+    assert why(whole | {"after": dict.fromkeys(checks[:3], state)})[0][0] == 14  # stopped after the grader would
 
 
 def test_the_check_stays_quiet_while_the_grader_runs_the_notebook(tmp_path, monkeypatch, capsys):

@@ -90,9 +90,14 @@ class UntilPassing:
 
     def __init__(self, loader, G, gan, total):
         self.loader, self.G, self.gan = loader, G, gan
-        self.checkpoints = {round(share * total) for share in self.CHECKPOINTS} if total >= self.SHORTEST else set()
+        self.checkpoints = set(self.checked_after(total))
         self.done = 0  # full batches handed out: when the next is asked for, that many iterations are done
         self.stopped_at = None
+
+    @classmethod
+    def checked_after(cls, total):
+        """The iterations (of a run of `total`) after which G is checked, in order: none for a run under SHORTEST."""
+        return sorted({round(share * total) for share in cls.CHECKPOINTS}) if total >= cls.SHORTEST else []
 
     def __len__(self):
         return len(self.loader)
