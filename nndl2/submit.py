@@ -15,7 +15,9 @@ The limits here are the grader's own (it imports them from this module).
 """
 
 import ast
+import contextlib
 import importlib
+import io
 import json
 import os
 import re
@@ -180,9 +182,8 @@ def download_submission(namespace=None, folder="."):
 def grader_checks(gan, budget="autograde"):
     """The iterations after which the grader's run of GAN `gan` checks its generator, in order, the whole budget last.
 
-    The grader stops training at the first check its samples pass (nndl2.agent.training.UntilPassing), else it
-    judges the generator trained the whole budget. The notebook's training cells keep G's weights at these
-    iterations (run_a_gan's keep_weights) for preview_grading.
+    The grader stops training at the first check its samples pass with room (nndl2.agent.training.UntilPassing),
+    else it judges the generator trained the whole budget.
     """
     from nndl2.agent.training import UntilPassing
     from nndl2.budget import iterations
@@ -191,14 +192,21 @@ def grader_checks(gan, budget="autograde"):
     return UntilPassing.checked_after(total) + [total]
 
 
+def kept_for_preview(gan, budget="autograde"):
+    """The iterations after which the notebook's training cell of GAN `gan` keeps G's weights (run_a_gan's
+    keep_weights) for preview_grading: the first, which the preview trains again to check that the cell's run is
+    the grader's, then grader_checks(gan)."""
+    return [1] + grader_checks(gan, budget)
+
+
 def preview_grading(namespace=None, device=None, budget="autograde"):
     """Print the grader's verdict on Inline Questions 1-3 for ./gan.py; returns {gan: (passed, metrics)}.
 
     The grader trains each GAN with your gan.py (float32, the seed and budget below) and judges its generator at
     the first of grader_checks(gan) where the samples pass. Given the notebook's namespace (preview_grading(globals())),
-    the preview judges the weights your training cells kept at those iterations (history_<gan>["kept_weights"]):
-    a few seconds. It trains a GAN again as the grader does (a minute or two on a 2-core CPU) where the cell kept no
-    such weights (not run, or stopped early), kept them under bfloat16 autocast, or ran before gan.py last changed.
+    the preview makes those checks on the weights your training cells kept (history_<gan>["kept_weights"]): seconds.
+    It trains a GAN again as the grader does (a minute or two on a 2-core CPU) where they cannot stand for the
+    grader's run (judge_kept says why).
 
     The grader trains on its own machine: on other hardware the same code trains a little differently, so a GAN
     right at a threshold may pass here and fail there.
@@ -212,48 +220,89 @@ def preview_grading(namespace=None, device=None, budget="autograde"):
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     sys.path.insert(0, os.getcwd())
     gan = importlib.reload(sys.modules["gan"]) if "gan" in sys.modules else importlib.import_module("gan")
-    loader = None
+    loader = training_batches(device=device)
     verdicts = {}
     for number, name in enumerate(GANS, 1):
-        checks, total = grader_checks(name, budget), grader_checks(name, budget)[-1]
-        judged, why = judge_kept(namespace, name, gan, checks, device)
+        checks = grader_checks(name, budget)
+        judged, why = judge_kept(namespace, name, gan, checks, device, loader)
         if judged:  # the grader's checks, made on the weights the training cell kept
             done, metrics = judged
-            how = f"{done:,} of {total:,} iterations, judged from the weights your training cell kept"
+            how = f"{done:,} of {checks[-1]:,} iterations, judged from the weights your training cell kept"
         else:  # trained again, as the grader trains (in float32 unless told otherwise), until it passes
             print(f"Inline Question {number} ({name}): training it again as the grader does: {why}.")
-            loader = loader or training_batches(device=device)
             _, G, _, history = train_gan(
                 name, gan, loader, BUDGETS[budget][name], SEED, device, show_every=10**9, until_passing=True,
                 bfloat16=False,
             )  # fmt: skip
             metrics = evaluate(sample_images(G, n=1000))
-            how = f"{len(history.get('d_loss', [])):,} of {total:,} iterations as the grader trains"
+            how = f"{len(history.get('d_loss', [])):,} of {checks[-1]:,} iterations as the grader trains"
         ok, _ = passes(metrics, name)
         verdicts[name] = (ok, metrics)
         print(f"Inline Question {number} ({name}, {how}): {'PASS' if ok else 'FAIL'}: {margins(metrics, name)}")
     return verdicts
 
 
-def judge_kept(namespace, name, gan, checks, device):
-    """The grader's checks of GAN `name`, made on the weights its training cell kept (history_<name> in `namespace`):
-    ((iterations, metrics) where the grader would judge it, None), or (None, why they cannot be made)."""
-    from nndl2.agent.training import UntilPassing, build_gan
+def judge_kept(namespace, name, gan, checks, device, loader):
+    """The grader's checks of GAN `name`, made on the weights its training cell kept (history_<name> in `namespace`,
+    kept_for_preview(name)): ((iterations, metrics) where and how the grader judges it, None), or (None, why the kept
+    weights cannot stand for the grader's run).
+
+    They stand for it when the cell trained in float32 from the gan.py of now, its first iteration is the grader's
+    (trained again here from gan.py: the same functions, seed, data and settings) and G draws no random numbers
+    (the grader's checks would then change the rest of its run). Each check is made as UntilPassing makes it (in
+    the training's settings), the verdict as the judge makes it (outside them).
+    """
+
+    from nndl2.agent.training import UntilPassing, train_gan
+    from nndl2.budget import SEED
     from nndl2.quality import evaluate, passes, sample_images
+    from nndl2.speed import platform_speedups
+    from nndl2.training import fixed_noise
 
     history = (namespace or {}).get(f"history_{name}")
     kept = history.get("kept_weights") if isinstance(history, dict) else None
-    if not isinstance(kept, dict) or not kept.get("after"):
-        return None, "its training cell kept no weights to judge (run it first)"
-    if kept.get("bfloat16"):
-        return None, "its training cell trained under bfloat16 autocast, the grader trains in float32"
-    if Path(gan.__file__).stat().st_mtime > kept.get("started", 0):
+    if not isinstance(kept, dict) or 1 not in kept["after"]:
+        return None, "its training cell has not run to its end"
+    if kept["bfloat16"]:
+        return None, "its training cell trained under bfloat16 autocast; the grader trains in float32"
+    if Path(gan.__file__).stat().st_mtime > kept["started"]:
         return None, "gan.py changed after its training cell ran"
-    G = build_gan(name, gan)[1].to(device)
+    with contextlib.redirect_stdout(io.StringIO()):  # its progress bar and loss line
+        _, G, _, _ = train_gan(name, gan, loader, {"num_epochs": 1, "max_iters": 1}, SEED, device, bfloat16=False)
+    if not same_weights(G.state_dict(), kept["after"][1]):
+        return None, ("its training cell's first iteration is not the grader's (another seed or setting in the cell, "
+                      "a function redefined in the notebook, or another gan.py)")  # fmt: skip
+    if draws_random_numbers(G, device):
+        return None, "its generator draws random numbers (dropout?), so the grader's checks change the rest of its run"
     for done in checks:
         if done not in kept["after"]:
             return None, f"its training cell stopped before iteration {done:,}"
         G.load_state_dict(kept["after"][done])
-        metrics = evaluate(sample_images(G, n=1000))
-        if done == checks[-1] or passes(metrics, name, room=UntilPassing.ROOM)[0]:
-            return (done, metrics), None
+        if done == checks[-1]:
+            break
+        with platform_speedups(device, {G: fixed_noise(96, device)[:2]}, bfloat16=False):
+            if passes(evaluate(sample_images(G, n=1000)), name, room=UntilPassing.ROOM)[0]:
+                break
+    return (done, evaluate(sample_images(G, n=1000))), None
+
+
+def same_weights(state, kept):
+    """Whether two state_dicts hold the same tensors (to float32 rounding: the GPU may sum in another order)."""
+    import torch
+
+    return list(state) == list(kept) and all(
+        state[key].shape == kept[key].shape and torch.allclose(state[key].cpu().float(), kept[key].float(), 1e-4, 1e-6)
+        for key in state
+    )
+
+
+def draws_random_numbers(G, device):
+    """Whether G's forward pass, in the mode it is in, draws from torch's random number generators."""
+    import torch
+
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda), torch.no_grad():
+        before = [torch.get_rng_state()] + [torch.cuda.get_rng_state(index) for index in cuda]
+        G(torch.zeros(2, 96, device=device))
+        after = [torch.get_rng_state()] + [torch.cuda.get_rng_state(index) for index in cuda]
+    return not all(torch.equal(a, b) for a, b in zip(before, after, strict=True))

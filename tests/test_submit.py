@@ -134,44 +134,60 @@ def preview_folder(tmp_path, monkeypatch, mnist_synthetic):
 
     def third_check_passes(metrics, gan, room=0.0):
         if room:
-            checked.append(gan)
-            return checked.count(gan) % 3 == 0, []
+            checked.append((gan, metrics))
+            return [name for name, _ in checked].count(gan) % 3 == 0, []
         return passes(metrics, gan)
 
     monkeypatch.setattr(quality, "passes", third_check_passes)
-    return checked  # the GANs whose checks were made, one entry per check
+    return checked  # (gan, metrics) of each check made
 
 
-@pytest.mark.slow
-def test_the_preview_judges_the_weights_the_notebook_kept_as_training_again_would(
-    preview_folder, capsys, bfloat16_asked
-):
+def notebook_namespace(module, seed=None):
+    """What the training cells need, as the notebook defines it, with `module`'s functions (float32, as on a T4)."""
     import torch
 
-    import gan as reference
-    import nndl2.agent.training
     from nndl2 import budget
     from nndl2.agent.training import training_batches
     from nndl2.training import run_a_gan
 
-    names = {name: getattr(reference, name) for name in dir(reference) if not name.startswith("_")}
-    namespace = names | {
-        "torch": torch,
-        "SEED": budget.SEED,
-        "device": torch.device("cpu"),
-        "batch_size": 128,
-        "loader_train": training_batches(),
-        "grader_checks": submit.grader_checks,
+    return {name: getattr(module, name) for name in dir(module) if not name.startswith("_")} | {
+        "torch": torch, "SEED": budget.SEED if seed is None else seed, "device": torch.device("cpu"), "batch_size": 128,
+        "loader_train": training_batches(), "kept_for_preview": submit.kept_for_preview,
         "run_a_gan": functools.partial(run_a_gan, bfloat16=False),
-    }  # fmt: skip  (float32, as a T4)
-    training_cells({gan: {"num_epochs": 40, "max_iters": 22} for gan in budget.BUDGETS["full"]}, namespace)
+    }  # fmt: skip
+
+
+LONGER = {gan: {"num_epochs": 40, "max_iters": 22} for gan in ("vanilla", "lsgan", "dcgan")}  # the cells' "full" budget
+
+
+@pytest.fixture
+def trainings(monkeypatch):
+    """nndl2.agent.training.train_gan, recorded: (max_iters, bfloat16) of each call."""
+    import nndl2.agent.training
+
+    calls, train_gan = [], nndl2.agent.training.train_gan
+
+    def recorded(name, gan, loader, training, *args, **kwargs):
+        calls.append((training["max_iters"], kwargs["bfloat16"]))
+        return train_gan(name, gan, loader, training, *args, **kwargs)
+
+    monkeypatch.setattr(nndl2.agent.training, "train_gan", recorded)
+    return calls
+
+
+@pytest.mark.slow
+def test_the_preview_judges_the_weights_the_notebook_kept_as_training_again_would(preview_folder, capsys, trainings):
+    import gan as reference
+
+    namespace = training_cells(LONGER, notebook_namespace(reference))
     capsys.readouterr()
-    trained_with = bfloat16_asked(nndl2.agent.training, "train_gan")
     kept = submit.preview_grading(namespace, device="cpu")
-    assert trained_with == []  # judged without training
+    assert trainings == [(1, False)] * 3  # one iteration each, to check that the cell's run is the grader's
     judged = capsys.readouterr().out.splitlines()
+    checks = preview_folder[:]
     trained = submit.preview_grading(device="cpu")
-    assert trained_with == [False] * 3  # float32, as the grader trains by default, whatever this CPU is fast at
+    assert trainings[3:] == [(20, False)] * 3  # float32, as the grader trains by default, whatever this CPU is fast at
+    assert len(checks) == 9 and preview_folder[9:] == checks  # each check saw what the grader's run sees there
     again = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Inline Question")]
     assert set(kept) == {"vanilla", "lsgan", "dcgan"} and kept == trained  # the same verdicts and metrics, exactly
     assert [line.split(":")[0] for line in judged] == [
@@ -182,38 +198,61 @@ def test_the_preview_judges_the_weights_the_notebook_kept_as_training_again_woul
         f"Inline Question {number} ({gan}, 14 of 20 iterations as the grader trains)"
         for number, gan in enumerate(("vanilla", "lsgan", "dcgan"), 1)
     ]
-    assert again[0] == ("Inline Question 1 (vanilla): training it again as the grader does: its training cell kept no "
-                        "weights to judge (run it first).")  # fmt: skip
+    assert again[0] == ("Inline Question 1 (vanilla): training it again as the grader does: its training cell has "
+                        "not run to its end.")  # fmt: skip
     assert all(": FAIL: recognizable " in line and "FID " in line and "(limit " in line for line in judged)
     assert json.dumps({k: v[1]["fid"] for k, v in kept.items()})  # metrics are plain numbers
 
 
-def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_graders_run(preview_folder):
+@pytest.mark.slow
+def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_graders_run(preview_folder, tmp_path):
     import torch
 
     import gan as reference
-    from nndl2.agent.training import build_gan
+    from nndl2.agent.training import training_batches
 
     checks = submit.grader_checks("vanilla")
-    assert checks == [10, 12, 14, 16, 18, 20]
-    state = build_gan("vanilla", reference)[1].state_dict()
+    assert checks == [10, 12, 14, 16, 18, 20] and submit.kept_for_preview("vanilla") == [1] + checks
 
-    def why(kept, history_name="history_vanilla"):
+    def kept_by_the_cell(module=reference, seed=None, **redefined):
+        namespace = notebook_namespace(module, seed) | redefined | {"TRAINING": LONGER}
+        exec(cell_source("train_vanilla"), namespace)
+        return namespace["history_vanilla"]["kept_weights"]
+
+    def why(kept, module=reference, history="history_vanilla"):
         preview_folder.clear()  # each judging from its first check
-        return submit.judge_kept({history_name: {"d_loss": [], "kept_weights": kept}}, "vanilla", reference, checks,
-                                 torch.device("cpu"))  # fmt: skip
+        namespace = {history: {"d_loss": [], "kept_weights": kept}}
+        verdict, reason = submit.judge_kept(
+            namespace, "vanilla", module, checks, torch.device("cpu"), training_batches()
+        )
+        return verdict[0] if verdict else reason
 
-    later = time.time() + 60
-    whole = {"after": dict.fromkeys(checks, state), "bfloat16": False, "started": later}
-    assert why(whole)[0][0] == 14  # judged (the third check passes here): the cases below change one thing each
-    assert why(whole, "history_lsgan") == (None, "its training cell kept no weights to judge (run it first)")
-    assert why(whole | {"after": {}}) == (None, "its training cell kept no weights to judge (run it first)")
-    assert why(whole | {"bfloat16": True}) == (
-        None, "its training cell trained under bfloat16 autocast, the grader trains in float32")  # fmt: skip
-    assert why(whole | {"started": time.time() - 60}) == (None, "gan.py changed after its training cell ran")
-    assert why(whole | {"after": dict.fromkeys(checks[:2], state)}) == (
-        None, "its training cell stopped before iteration 14")  # fmt: skip
-    assert why(whole | {"after": dict.fromkeys(checks[:3], state)})[0][0] == 14  # stopped after the grader would
+    kept = kept_by_the_cell()
+    assert why(kept) == 14  # judged (the third check passes here); each case below changes one thing
+    assert why(kept, history="history_lsgan") == "its training cell has not run to its end"
+    assert why(None) == "its training cell has not run to its end"  # interrupted: nothing kept
+    assert (
+        why(kept | {"bfloat16": True})
+        == "its training cell trained under bfloat16 autocast; the grader trains in float32"
+    )
+    assert why(kept | {"started": time.time() - 60}) == "gan.py changed after its training cell ran"
+    not_the_graders = ("its training cell's first iteration is not the grader's (another seed or setting in the cell, "
+                       "a function redefined in the notebook, or another gan.py)")  # fmt: skip
+    assert why(kept_by_the_cell(seed=1)) == not_the_graders
+    flipped = kept_by_the_cell(discriminator_loss=lambda real, fake: reference.discriminator_loss(fake, real))
+    assert why(flipped) == not_the_graders
+    assert why(kept | {"after": {k: v for k, v in kept["after"].items() if k < 14}}) == (
+        "its training cell stopped before iteration 14")  # fmt: skip
+    assert why(kept | {"after": {k: v for k, v in kept["after"].items() if k <= 14}}) == 14  # the grader stops there
+    (tmp_path / "dropout_gan.py").write_text(
+        SOLUTION_GAN.read_text() + "\n\n_generator = generator\n\n\ndef generator(noise_dim=NOISE_DIM, seed=None):\n"
+        "    return nn.Sequential(_generator(noise_dim), nn.Dropout(0.1))\n"
+    )
+    import dropout_gan
+
+    assert why(kept_by_the_cell(dropout_gan), dropout_gan) == (
+        "its generator draws random numbers (dropout?), so the grader's checks change the rest of its run"
+    )
 
 
 def test_the_check_stays_quiet_while_the_grader_runs_the_notebook(tmp_path, monkeypatch, capsys):

@@ -512,11 +512,12 @@ def test_bfloat16_where_the_cpu_has_it_unless_told(solution, dataset, monkeypatc
     assert history["kept_weights"]["bfloat16"] == (expected == torch.bfloat16)  # the preview reads how they trained
 
 
-@pytest.mark.parametrize("gan, kept_after, iters", [("vanilla", (3, 7), 9), ("dcgan", (1, 2), 3)])
+@pytest.mark.parametrize("gan, kept_after, iters", [("vanilla", (3, 7), 9), ("dcgan", (2, 4), 5)])
 def test_the_weights_kept_are_those_of_the_graders_run_stopped_there(solution, dataset, gan, kept_after, iters):
     """The notebook's cells keep G's weights where the grader checks its own run (nndl2.submit.preview_grading judges
-    them): a longer run, with the notebook's progress grids, kept exactly what the grader's run stopped there ends
-    with, buffers included, as CPU copies that later training does not change."""
+    them): a longer run, drawing progress grids at other iterations than the grader's, kept exactly the weights its
+    run stopped there ends with, as CPU copies that later training does not change. (The grids move BatchNorm's
+    running statistics, which train-mode sampling does not use.)"""
     batches = MNISTBatches(dataset, BATCH, 50000)
     torch.manual_seed(0)
     D, G, d_loss, g_loss = build(gan, solution)
@@ -527,10 +528,10 @@ def test_the_weights_kept_are_those_of_the_graders_run_stopped_there(solution, d
     kept = history["kept_weights"]
     assert sorted(kept["after"]) == list(kept_after) and kept["bfloat16"] is False
     for after in kept_after:
-        _, stopped, _, _ = train_gan(gan, solution, batches, {"num_epochs": 10, "max_iters": after}, 0, bfloat16=False)
-        state = stopped.state_dict()
-        assert list(kept["after"][after]) == list(state)
-        for name, value in state.items():
+        training = {"num_epochs": 10, "max_iters": after}
+        _, stopped, _, _ = train_gan(gan, solution, batches, training, 0, show_every=10**9, bfloat16=False)
+        assert list(kept["after"][after]) == list(stopped.state_dict())
+        for name, value in stopped.named_parameters():
             assert kept["after"][after][name].device.type == "cpu"
             assert torch.equal(kept["after"][after][name], value), (after, name)
     last = dict(G.named_parameters())
