@@ -259,7 +259,9 @@ def judge_kept(namespace, name, gan, checks, device, loader):
     from nndl2.speed import platform_speedups
     from nndl2.training import fixed_noise
 
-    history = (namespace or {}).get(f"history_{name}")
+    if namespace is None:
+        return None, "no notebook was given (preview_grading(globals()) judges the weights its training cells kept)"
+    history = namespace.get(f"history_{name}")
     kept = history.get("kept_weights") if isinstance(history, dict) else None
     if not isinstance(kept, dict) or 1 not in kept["after"]:
         return None, "its training cell has not run to its end"

@@ -198,8 +198,8 @@ def test_the_preview_judges_the_weights_the_notebook_kept_as_training_again_woul
         f"Inline Question {number} ({gan}, 14 of 20 iterations as the grader trains)"
         for number, gan in enumerate(("vanilla", "lsgan", "dcgan"), 1)
     ]
-    assert again[0] == ("Inline Question 1 (vanilla): training it again as the grader does: its training cell has "
-                        "not run to its end.")  # fmt: skip
+    assert again[0] == ("Inline Question 1 (vanilla): training it again as the grader does: no notebook was given "
+                        "(preview_grading(globals()) judges the weights its training cells kept).")  # fmt: skip
     assert all(": FAIL: recognizable " in line and "FID " in line and "(limit " in line for line in judged)
     assert json.dumps({k: v[1]["fid"] for k, v in kept.items()})  # metrics are plain numbers
 
