@@ -16,6 +16,7 @@ The limits here are the grader's own (it imports them from this module).
 
 import ast
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -269,7 +270,7 @@ def judge_kept(namespace, name, gan, checks, device, loader):
         return None, "its training cell trained under bfloat16 autocast; the grader trains in float32"
     if Path(gan.__file__).stat().st_mtime > kept["started"]:
         return None, "gan.py changed after its training cell ran"
-    with contextlib.redirect_stdout(io.StringIO()):  # its progress bar and loss line
+    with silently():
         _, G, _, _ = train_gan(name, gan, loader, {"num_epochs": 1, "max_iters": 1}, SEED, device, bfloat16=False)
     if not same_weights(G.state_dict(), kept["after"][1]):
         return None, ("its training cell's first iteration is not the grader's (another seed or setting in the cell, "
@@ -286,6 +287,22 @@ def judge_kept(namespace, name, gan, checks, device, loader):
             if passes(evaluate(sample_images(G, n=1000)), name, room=UntilPassing.ROOM)[0]:
                 break
     return (done, evaluate(sample_images(G, n=1000))), None
+
+
+@contextlib.contextmanager
+def silently():
+    """Training inside the block shows no progress bar (in a notebook, tqdm's widget) and prints nothing."""
+    from tqdm.std import tqdm
+
+    import nndl2.training
+
+    shown = nndl2.training.tqdm
+    nndl2.training.tqdm = functools.partial(tqdm, disable=True)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        nndl2.training.tqdm = shown
 
 
 def same_weights(state, kept):

@@ -255,6 +255,29 @@ def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_gr
     )
 
 
+def test_the_previews_one_iteration_check_trains_silently(capsys):
+    import torch
+
+    import nndl2.training
+
+    D, G = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 1)), torch.nn.Linear(96, 784)
+
+    def train():
+        loss = lambda logits, *_: logits.mean()  # noqa: E731
+        batches = [(torch.rand(128, 1, 28, 28), None)] * 2
+        optimizers = torch.optim.Adam(D.parameters()), torch.optim.Adam(G.parameters())
+        nndl2.training.run_a_gan(D, G, *optimizers, loss, loss, batches, max_iters=2)
+
+    shown = nndl2.training.tqdm
+    with submit.silently():
+        train()
+    assert capsys.readouterr() == ("", "")  # no bar (tqdm.auto's widget in a notebook), no "Iter: 0" line
+    assert nndl2.training.tqdm is shown
+    train()
+    shown_out = capsys.readouterr().out
+    assert "Iter: 0" in shown_out and "training:" in shown_out  # the same training, not silenced
+
+
 def test_the_check_stays_quiet_while_the_grader_runs_the_notebook(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     assert submit.check_submission({}, folder=tmp_path) == []
