@@ -193,11 +193,14 @@ def grader_checks(gan, budget="autograde"):
     return UntilPassing.checked_after(total) + [total]
 
 
+RETRAINED = 2  # the iterations the preview trains again to check a cell's run (Adam's betas act from the second)
+
+
 def kept_for_preview(gan, budget="autograde"):
     """The iterations after which the notebook's training cell of GAN `gan` keeps G's weights (run_a_gan's
-    keep_weights) for preview_grading: the first, which the preview trains again to check that the cell's run is
+    keep_weights) for preview_grading: RETRAINED, which the preview trains again to check that the cell's run is
     the grader's, then grader_checks(gan)."""
-    return [1] + grader_checks(gan, budget)
+    return [RETRAINED] + grader_checks(gan, budget)
 
 
 def preview_grading(namespace=None, device=None, budget="autograde"):
@@ -248,10 +251,11 @@ def judge_kept(namespace, name, gan, checks, device, loader):
     kept_for_preview(name)): ((iterations, metrics) where and how the grader judges it, None), or (None, why the kept
     weights cannot stand for the grader's run).
 
-    They stand for it when the cell trained in float32 from the gan.py of now, its first iteration is the grader's
-    (trained again here from gan.py: the same functions, seed, data and settings) and G draws no random numbers
-    (the grader's checks would then change the rest of its run). Each check is made as UntilPassing makes it (in
-    the training's settings), the verdict as the judge makes it (outside them).
+    They stand for it when the cell trained in float32 from the gan.py of now (gan.py saved since, even unchanged,
+    is taken as changed), its first RETRAINED iterations are the grader's (trained again here from gan.py: the
+    same functions, seed, data and settings) and G draws no random numbers (the grader's checks would then change
+    the rest of its run). Each check is made as UntilPassing makes it (in the training's settings), the verdict as
+    the judge makes it (outside them).
     """
 
     from nndl2.agent.training import UntilPassing, train_gan
@@ -264,18 +268,19 @@ def judge_kept(namespace, name, gan, checks, device, loader):
         return None, "no notebook was given (preview_grading(globals()) judges the weights its training cells kept)"
     history = namespace.get(f"history_{name}")
     kept = history.get("kept_weights") if isinstance(history, dict) else None
-    if not isinstance(kept, dict) or 1 not in kept["after"]:
-        return None, "its training cell has not run to its end"
+    if not isinstance(kept, dict) or RETRAINED not in kept["after"]:
+        return None, "its training cell has not run to its end since the kernel started"
     if kept["bfloat16"]:
         return None, "its training cell trained under bfloat16 autocast; the grader trains in float32"
     if Path(gan.__file__).stat().st_mtime > kept["started"]:
         return None, "gan.py changed after its training cell ran"
-    with silently():
-        _, G, _, _ = train_gan(name, gan, loader, {"num_epochs": 1, "max_iters": 1}, SEED, device, bfloat16=False)
-    if not same_weights(G.state_dict(), kept["after"][1]):
-        return None, ("its training cell's first iteration is not the grader's (another seed or setting in the cell, "
+    with _silently():
+        training = {"num_epochs": 1, "max_iters": RETRAINED}
+        _, G, _, _ = train_gan(name, gan, loader, training, SEED, device, bfloat16=False)
+    if not _same_weights(G.state_dict(), kept["after"][RETRAINED], exact=device.type == "cpu"):
+        return None, ("its training cell's first iterations are not the grader's (another seed or setting in the cell, "
                       "a function redefined in the notebook, or another gan.py)")  # fmt: skip
-    if draws_random_numbers(G, device):
+    if _draws_random_numbers(G, device):
         return None, "its generator draws random numbers (dropout?), so the grader's checks change the rest of its run"
     for done in checks:
         if done not in kept["after"]:
@@ -290,7 +295,7 @@ def judge_kept(namespace, name, gan, checks, device, loader):
 
 
 @contextlib.contextmanager
-def silently():
+def _silently():
     """Training inside the block shows no progress bar (in a notebook, tqdm's widget) and prints nothing."""
     from tqdm.std import tqdm
 
@@ -305,17 +310,19 @@ def silently():
         nndl2.training.tqdm = shown
 
 
-def same_weights(state, kept):
-    """Whether two state_dicts hold the same tensors (to float32 rounding: the GPU may sum in another order)."""
+def _same_weights(state, kept, exact):
+    """Whether two state_dicts hold the same tensors: bit for bit (exact: the CPU repeats a run exactly), else to
+    within 1e-4 relative, 1e-6 absolute (a GPU may pick other kernels, which sum in another order)."""
     import torch
 
-    return list(state) == list(kept) and all(
-        state[key].shape == kept[key].shape and torch.allclose(state[key].cpu().float(), kept[key].float(), 1e-4, 1e-6)
-        for key in state
-    )
+    def same(a, b):
+        a, b = a.cpu(), b.cpu()
+        return torch.equal(a, b) if exact else a.shape == b.shape and torch.allclose(a.float(), b.float(), 1e-4, 1e-6)
+
+    return list(state) == list(kept) and all(same(state[key], kept[key]) for key in state)
 
 
-def draws_random_numbers(G, device):
+def _draws_random_numbers(G, device):
     """Whether G's forward pass, in the mode it is in, draws from torch's random number generators."""
     import torch
 

@@ -41,9 +41,10 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, load
     - on_show: if given, called as on_show(iteration, G) every show_every iterations, after the samples are kept.
     - sample_noise: draws each batch's noise, sample_noise(batch_size, noise_size) (the notebook passes your
       gan.sample_noise); None: uniform noise on [-1, 1).
-    - keep_weights: iterations after which a copy of G's weights is kept, on the CPU, in history["kept_weights"]
-      (history must be a dict). The notebook keeps those at which the grader checks its own run of your GAN, so
-      that nndl2.submit.preview_grading can judge them without training again.
+    - keep_weights: iterations after which a CPU copy of G's weights is kept: history (a dict) gets
+      history["kept_weights"] = {"after": {iterations: G.state_dict()}, "bfloat16": ..., "started": time.time()}.
+      The notebook keeps those at which the grader checks its own run of your GAN, so that
+      nndl2.submit.preview_grading can judge them without training again.
 
     Returns:
     - images: list of numpy arrays (16, 784), the samples kept every show_every iterations.
@@ -118,7 +119,7 @@ class Progress:
     def __init__(self, G, noise_size, loader_train, num_epochs, max_iters, show_every, on_show, keep_weights=()):
         self.G = G
         self.keep_weights, self.kept = set(keep_weights), {}
-        self.started = time.time()  # the functions trained with are those of this moment (a later gan.py is newer)
+        self.started = time.time()  # when this run started (the preview compares gan.py's modification time)
         self.fixed_noise = fixed_noise(noise_size, next(G.parameters()).device)
         self.num_epochs = num_epochs
         self.show_every = show_every
@@ -150,7 +151,7 @@ class Progress:
         self.bar.update(1)
 
     def close(self, history, bfloat16=False):
-        """Closes the bar, fills `history` (if a dict) and returns the kept samples."""
+        """Closes the bar, fills `history` (if a dict), with the weights kept if any, and returns the kept samples."""
         self.bar.close()
         fill_history(history, self.stats)
         if self.keep_weights:  # {"after": {iterations: G's state_dict}}, in which precision, when training started

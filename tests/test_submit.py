@@ -13,7 +13,6 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 import types
 import zipfile
 from pathlib import Path
@@ -182,7 +181,7 @@ def test_the_preview_judges_the_weights_the_notebook_kept_as_training_again_woul
     namespace = training_cells(LONGER, notebook_namespace(reference))
     capsys.readouterr()
     kept = submit.preview_grading(namespace, device="cpu")
-    assert trainings == [(1, False)] * 3  # one iteration each, to check that the cell's run is the grader's
+    assert trainings == [(2, False)] * 3  # two iterations each, to check that the cell's run is the grader's
     judged = capsys.readouterr().out.splitlines()
     checks = preview_folder[:]
     trained = submit.preview_grading(device="cpu")
@@ -212,7 +211,7 @@ def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_gr
     from nndl2.agent.training import training_batches
 
     checks = submit.grader_checks("vanilla")
-    assert checks == [10, 12, 14, 16, 18, 20] and submit.kept_for_preview("vanilla") == [1] + checks
+    assert checks == [10, 12, 14, 16, 18, 20]
 
     def kept_by_the_cell(module=reference, seed=None, **redefined):
         namespace = notebook_namespace(module, seed) | redefined | {"TRAINING": LONGER}
@@ -228,19 +227,24 @@ def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_gr
         return verdict[0] if verdict else reason
 
     kept = kept_by_the_cell()
+    assert sorted(kept["after"]) == [2, *checks]  # the notebook's cell keeps what the preview needs
     assert why(kept) == 14  # judged (the third check passes here); each case below changes one thing
-    assert why(kept, history="history_lsgan") == "its training cell has not run to its end"
-    assert why(None) == "its training cell has not run to its end"  # interrupted: nothing kept
+    not_run = "its training cell has not run to its end since the kernel started"
+    assert why(kept, history="history_lsgan") == not_run
+    assert why(None) == not_run  # interrupted: nothing kept
     assert (
         why(kept | {"bfloat16": True})
         == "its training cell trained under bfloat16 autocast; the grader trains in float32"
     )
-    assert why(kept | {"started": time.time() - 60}) == "gan.py changed after its training cell ran"
-    not_the_graders = ("its training cell's first iteration is not the grader's (another seed or setting in the cell, "
-                       "a function redefined in the notebook, or another gan.py)")  # fmt: skip
+    saved = Path("gan.py").stat().st_mtime  # the working folder's gan.py, the one the preview reads
+    assert why(kept | {"started": saved - 1}) == "gan.py changed after its training cell ran"
+    not_the_graders = ("its training cell's first iterations are not the grader's (another seed or setting in the "
+                       "cell, a function redefined in the notebook, or another gan.py)")  # fmt: skip
     assert why(kept_by_the_cell(seed=1)) == not_the_graders
     flipped = kept_by_the_cell(discriminator_loss=lambda real, fake: reference.discriminator_loss(fake, real))
     assert why(flipped) == not_the_graders
+    other_betas = kept_by_the_cell(get_optimizer=lambda model: torch.optim.Adam(model.parameters(), 1e-3, (0.9, 0.999)))
+    assert why(other_betas) == not_the_graders  # the first Adam step is the same whatever its betas: not the second
     assert why(kept | {"after": {k: v for k, v in kept["after"].items() if k < 14}}) == (
         "its training cell stopped before iteration 14")  # fmt: skip
     assert why(kept | {"after": {k: v for k, v in kept["after"].items() if k <= 14}}) == 14  # the grader stops there
@@ -255,7 +259,7 @@ def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_gr
     )
 
 
-def test_the_previews_one_iteration_check_trains_silently(capsys):
+def test_the_previews_check_trains_silently(capsys):
     import torch
 
     import nndl2.training
@@ -269,7 +273,7 @@ def test_the_previews_one_iteration_check_trains_silently(capsys):
         nndl2.training.run_a_gan(D, G, *optimizers, loss, loss, batches, max_iters=2)
 
     shown = nndl2.training.tqdm
-    with submit.silently():
+    with submit._silently():
         train()
     assert capsys.readouterr() == ("", "")  # no bar (tqdm.auto's widget in a notebook), no "Iter: 0" line
     assert nndl2.training.tqdm is shown
