@@ -104,10 +104,10 @@ def test_files_the_grader_refuses_are_named(tmp_path):
     assert any("not a readable notebook" in p for p in submit.check_submission(dict(RIGHT), folder))
 
 
-def training_cells(budget, namespace):
-    """Run the source notebook's three training cells in `namespace` (the reference's functions), under `budget`."""
-    namespace["TRAINING"] = budget
-    for gan in ("vanilla", "lsgan", "dcgan"):
+def training_cells(namespace, gans=("vanilla", "lsgan", "dcgan")):
+    """Run the source notebook's training cells of `gans` in `namespace` (notebook_namespace), under LONGER."""
+    namespace["TRAINING"] = LONGER
+    for gan in gans:
         exec(cell_source(f"train_{gan}"), namespace)  # the kit's own notebook
     return namespace
 
@@ -178,7 +178,7 @@ def trainings(monkeypatch):
 def test_the_preview_judges_the_weights_the_notebook_kept_as_training_again_would(preview_folder, capsys, trainings):
     import gan as reference
 
-    namespace = training_cells(LONGER, notebook_namespace(reference))
+    namespace = training_cells(notebook_namespace(reference))
     capsys.readouterr()
     kept = submit.preview_grading(namespace, device="cpu")
     assert trainings == [(2, False)] * 3  # two iterations each, to check that the cell's run is the grader's
@@ -214,8 +214,7 @@ def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_gr
     assert checks == [10, 12, 14, 16, 18, 20]
 
     def kept_by_the_cell(module=reference, seed=None, **redefined):
-        namespace = notebook_namespace(module, seed) | redefined | {"TRAINING": LONGER}
-        exec(cell_source("train_vanilla"), namespace)
+        namespace = training_cells(notebook_namespace(module, seed) | redefined, ["vanilla"])
         return namespace["history_vanilla"]["kept_weights"]
 
     def why(kept, module=reference, history="history_vanilla"):
