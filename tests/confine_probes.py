@@ -35,11 +35,13 @@ MARK = "GAN-KIT-PROBE "
 
 
 def probe(name, **settings):
+    """The code of tests/probes/<name>.py, with its PROBE_* settings defined first."""
     lines = [f"PROBE_{key.upper()} = {value!r}" for key, value in settings.items()]
     return "\n".join([*lines, (PROBES / f"{name}.py").read_text()])
 
 
 def report(outcome, name):
+    """The JSON line probe `name` printed (None when it was stopped before printing)."""
     for line in outcome.stdout.splitlines():
         if line.startswith(MARK + "{"):
             found = json.loads(line.removeprefix(MARK))

@@ -3,6 +3,7 @@ smoke budget on generated images, and the judge: the reference earns every item,
 exactly its own, a correct solution in another style earns them all, and the judge never runs student code."""
 
 import importlib.util
+import inspect
 import os
 import re
 import subprocess
@@ -285,6 +286,14 @@ def test_each_single_bug_loses_exactly_its_item(name, tmp_path, one_thread):
     failed = {i for i, v in verdicts.items() if not v.passed}
     assert failed == {item}, {i: verdicts[i].message for i in failed}
     assert verdicts[item].message.startswith(function)
+
+
+def test_a_function_that_raises_loses_its_item_naming_the_error_and_its_line_of_faces_py(reference, tmp_path):
+    text = inspect.getsource(reference).replace("    loss = None\n", '    raise ValueError("no loss today")\n', 1)
+    line = text.splitlines().index('    raise ValueError("no loss today")') + 1  # real_loss's, the first one
+    verdicts = judged(text, tmp_path, "raises")
+    failed = {item: v.message for item, v in verdicts.items() if not v.passed}
+    assert failed == {"faces_real_loss": f"real_loss(D_out) raised ValueError: no loss today (faces.py line {line})."}
 
 
 def test_the_stubs_lose_every_item_saying_not_implemented(tmp_path):

@@ -33,7 +33,8 @@ from grading.instructor.confine import launcher, limits, sandbox
 from grading.instructor.confine.limits import GiB, KiB, Limits, MiB
 from grading.kit import NBGRADER_CONFIG, SKIP_EXIT_GC, SOURCE_NOTEBOOK
 
-PROBES = Path(__file__).parent / "probes"
+probe, report = confine_probes.probe, confine_probes.report  # a probe's code, and the JSON line it printed
+
 UNAVAILABLE = sandbox.unavailable_reason()
 needs_bwrap = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"no sandbox here: {UNAVAILABLE}")
 
@@ -51,22 +52,6 @@ def cgroups_work():
 CGROUPS = cgroups_work()
 needs_cgroups = pytest.mark.skipif(not CGROUPS, reason="this account cannot make a cgroup with memory and pids")
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-
-
-def probe(name, **settings):
-    """The code of tests/probes/<name>.py, with its PROBE_* settings defined first."""
-    lines = [f"PROBE_{key.upper()} = {value!r}" for key, value in settings.items()]
-    return "\n".join([*lines, (PROBES / f"{name}.py").read_text()])
-
-
-def report(outcome, name):
-    """The JSON line a probe printed (None when it was stopped before printing)."""
-    for line in outcome.stdout.splitlines():
-        if line.startswith("GAN-KIT-PROBE {"):
-            found = json.loads(line.removeprefix("GAN-KIT-PROBE "))
-            if found["probe"] == name:
-                return found
-    return None
 
 
 @pytest.fixture
