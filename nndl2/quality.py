@@ -183,7 +183,10 @@ def as_images(images, min_samples=MIN_SAMPLES):
         raise ValueError(f"{bad} of {shape[0]} images contain NaN or infinite values")
     low, high = float(images.min()), float(images.max())
     if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
-        hint = " (are they deprocessed to [0, 255]?)" if high > 2 else ""
+        if low >= -RANGE_TOLERANCE and high > 2:  # non-negative and large: pixel values
+            hint = " (are they deprocessed to [0, 255]?)"
+        else:  # both signs, or below -1: raw outputs
+            hint = " (does the generator end with a Tanh?)"
         raise ValueError(
             f"images must lie in [-1, 1] (the generator's tanh range), found values in [{low:.3g}, {high:.3g}]{hint}"
         )

@@ -230,7 +230,7 @@ def preview_grading(namespace=None, device=None, budget="autograde"):
         checks = grader_checks(name, budget)
         judged, why = judge_kept(namespace, name, gan, checks, device, loader)
         if judged:  # the grader's checks, made on the weights the training cell kept
-            done, metrics = judged
+            done, G = judged
             how = f"{done:,} of {checks[-1]:,} iterations, judged from the weights your training cell kept"
         else:  # trained again, as the grader trains (in float32 unless told otherwise), until it passes
             print(f"Inline Question {number} ({name}): training it again as the grader does: {why}.")
@@ -238,8 +238,13 @@ def preview_grading(namespace=None, device=None, budget="autograde"):
                 name, gan, loader, BUDGETS[budget][name], SEED, device, show_every=10**9, until_passing=True,
                 bfloat16=False,
             )  # fmt: skip
-            metrics = evaluate(sample_images(G, n=1000))
             how = f"{len(history.get('d_loss', [])):,} of {checks[-1]:,} iterations as the grader trains"
+        try:
+            metrics = evaluate(sample_images(G, n=1000))
+        except ValueError as error:  # samples the metrics refuse (outside [-1, 1], NaN): no verdict can pass
+            verdicts[name] = (False, None)
+            print(f"Inline Question {number} ({name}, {how}): FAIL: your generator's samples: {error}")
+            continue
         ok, _ = passes(metrics, name)
         verdicts[name] = (ok, metrics)
         print(f"Inline Question {number} ({name}, {how}): {'PASS' if ok else 'FAIL'}: {margins(metrics, name)}")
@@ -248,19 +253,18 @@ def preview_grading(namespace=None, device=None, budget="autograde"):
 
 def judge_kept(namespace, name, gan, checks, device, loader):
     """The grader's checks of GAN `name`, made on the weights its training cell kept (history_<name> in `namespace`,
-    kept_for_preview(name)): ((iterations, metrics) where and how the grader judges it, None), or (None, why the kept
-    weights cannot stand for the grader's run).
+    kept_for_preview(name)): ((iterations, G) where the grader judges it and G holding the weights kept there, None),
+    or (None, why the kept weights cannot stand for the grader's run).
 
     They stand for it when the cell trained in float32 from the gan.py of now (gan.py saved since, even unchanged,
     is taken as changed), its first RETRAINED iterations are the grader's (trained again here from gan.py: the
     same functions, seed, data and settings) and G draws no random numbers (the grader's checks would then change
-    the rest of its run). Each check is made as UntilPassing makes it (in the training's settings), the verdict as
-    the judge makes it (outside them).
+    the rest of its run). Each check is made as UntilPassing makes it (in the training's settings); the verdict is
+    the caller's, made as the judge makes it (outside them).
     """
 
     from nndl2.agent.training import UntilPassing, train_gan
     from nndl2.budget import SEED
-    from nndl2.quality import evaluate, passes, sample_images
     from nndl2.speed import platform_speedups
     from nndl2.training import fixed_noise
 
@@ -289,9 +293,9 @@ def judge_kept(namespace, name, gan, checks, device, loader):
         if done == checks[-1]:
             break
         with platform_speedups(device, {G: fixed_noise(96, device)[:2]}, bfloat16=False):
-            if passes(evaluate(sample_images(G, n=1000)), name, room=UntilPassing.ROOM)[0]:
+            if UntilPassing.passes(G, name):
                 break
-    return (done, evaluate(sample_images(G, n=1000))), None
+    return (done, G), None
 
 
 @contextlib.contextmanager

@@ -204,6 +204,13 @@ def test_bad_input_is_rejected_with_a_clear_error(bad, message):
         quality.evaluate(bad)
 
 
+def test_out_of_range_images_get_the_hint_that_fits_their_values(real):
+    with pytest.raises(ValueError, match=r"found values in \[0, 255\] \(are they deprocessed to \[0, 255\]\?\)$"):
+        quality.evaluate((real + 1) * 127.5)
+    with pytest.raises(ValueError, match=r"found values in \[-4, 4\] \(does the generator end with a Tanh\?\)$"):
+        quality.evaluate(real * 4)  # a generator without its final Tanh
+
+
 def test_one_nan_is_enough_to_reject(real):
     images = real.copy()
     images[5, 100] = np.nan

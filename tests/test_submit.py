@@ -203,6 +203,32 @@ def test_the_preview_judges_the_weights_the_notebook_kept_as_training_again_woul
     assert json.dumps({k: v[1]["fid"] for k, v in kept.items()})  # metrics are plain numbers
 
 
+TIMES_3 = """
+
+class Times3(nn.Module):
+    def forward(self, x):
+        return 3 * x
+"""
+
+
+@pytest.mark.slow
+def test_a_generator_whose_samples_cannot_be_scored_fails_the_preview_with_the_reason(preview_folder, capsys):
+    """generator()'s samples lie in [-3, 3]: the vanilla GAN's and the LSGAN's checks are not passed (their runs train
+    on, as the grader's do) and their verdicts are FAIL with the metrics' reason, not an error; the DCGAN is judged
+    as usual."""
+    times_3 = SOLUTION_GAN.read_text().replace("nn.Tanh(),\n", "nn.Tanh(),\n        Times3(),\n", 1)  # generator()'s
+    Path("gan.py").write_text(times_3 + TIMES_3)
+    verdicts = submit.preview_grading(device="cpu")
+    out = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Inline Question")]
+    assert verdicts["vanilla"] == verdicts["lsgan"] == (False, None)
+    for line, number, gan in ((out[1], 1, "vanilla"), (out[3], 2, "lsgan")):
+        assert line.startswith(
+            f"Inline Question {number} ({gan}, 20 of 20 iterations as the grader trains): FAIL: your generator's "
+            "samples: images must lie in [-1, 1]"
+        ) and line.endswith("(does the generator end with a Tanh?)")
+    assert [gan for gan, _ in preview_folder] == ["dcgan"] * 3 and verdicts["dcgan"][1] is not None
+
+
 @pytest.mark.slow
 def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_graders_run(preview_folder, tmp_path):
     import torch

@@ -14,7 +14,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from grading.ta.reference_gans import build
-from nndl2 import speed
+from nndl2 import quality, speed
 from nndl2.agent.training import UntilPassing, train_gan
 from nndl2.data import ChunkSampler, MNISTBatches, load_mnist
 from nndl2.training import Progress, fill_history, fixed_noise, full_batches, run_a_gan
@@ -640,6 +640,23 @@ def test_training_until_passing_trains_the_whole_budget_when_never_good_enough(s
     asked.clear()  # a run shorter than UntilPassing.SHORTEST (the smoke budget) is never evaluated
     _, _, _, history = train_gan("vanilla", gan, batches, {"num_epochs": 1, "max_iters": 3}, 0, until_passing=True)
     assert asked == [] and len(history["d_loss"]) == 3
+
+
+def test_a_generator_whose_samples_cannot_be_scored_is_not_good_enough_and_trains_on(solution, dataset):
+    """A generator without its final Tanh (samples outside [-1, 1]): its checkpoints say "not good enough" instead of
+    ending the grader's run with the metrics' ValueError, so it trains the whole budget and the judge decides (on
+    the reference architecture holding its weights)."""
+    gan = tiny_gan(solution)
+    gan.generator = lambda: nn.Sequential(nn.Linear(96, 784))  # no Tanh: about [-1.5, 1.5] from the start
+    torch.manual_seed(0)
+    G = gan.generator()
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\]"):  # what the notebook's evaluate says
+        quality.evaluate(quality.sample_images(G, n=1000))
+    assert not UntilPassing([], G, "vanilla", total=1000).good_enough()
+    batches = MNISTBatches(dataset, BATCH, 1280)
+    budget = {"num_epochs": 30, "max_iters": 120}  # checkpoints at 60, 72, 84, 96 and 108 iterations
+    _, _, _, history = train_gan("vanilla", gan, batches, budget, seed=0, show_every=10**9, until_passing=True)
+    assert len(history["d_loss"]) == 120
 
 
 def test_an_untrained_generator_is_not_good_enough(solution):
