@@ -155,8 +155,8 @@ def as_images(images, min_samples=MIN_SAMPLES):
     Check and convert samples to a float32 tensor (N, 1, 28, 28) in [-1, 1].
 
     Accepts numpy arrays or torch tensors of shape (N, 784), (N, 28, 28) or (N, 1, 28, 28)
-    with values in [-1, 1] (the generator's tanh range; deprocessed [0, 1] images are not
-    accepted, because they would silently look too bright). Raises ValueError otherwise.
+    with values in [-1, 1] (the generator's tanh range; images deprocessed to [0, 1] lie inside it and
+    are accepted, but score badly: they have no -1 background). Raises ValueError otherwise.
     """
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu()
@@ -183,9 +183,9 @@ def as_images(images, min_samples=MIN_SAMPLES):
         raise ValueError(f"{bad} of {shape[0]} images contain NaN or infinite values")
     low, high = float(images.min()), float(images.max())
     if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
-        if low >= -RANGE_TOLERANCE and high > 2:  # non-negative and large: pixel values
+        if low >= -RANGE_TOLERANCE and high > 10:  # non-negative and far above 1: pixel values
             hint = " (are they deprocessed to [0, 255]?)"
-        else:  # both signs, or below -1: raw outputs
+        else:  # raw outputs: both signs, below -1, or a little above 1 (a final ReLU)
             hint = " (does the generator end with a Tanh?)"
         raise ValueError(
             f"images must lie in [-1, 1] (the generator's tanh range), found values in [{low:.3g}, {high:.3g}]{hint}"

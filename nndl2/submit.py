@@ -204,7 +204,8 @@ def kept_for_preview(gan, budget="autograde"):
 
 
 def preview_grading(namespace=None, device=None, budget="autograde"):
-    """Print the grader's verdict on Inline Questions 1-3 for ./gan.py; returns {gan: (passed, metrics)}.
+    """Print the grader's verdict on Inline Questions 1-3 for ./gan.py; returns {gan: (passed, metrics)}, metrics None
+    where the generator's own samples cannot be scored (below).
 
     The grader trains each GAN with your gan.py (float32, the seed and budget below) and judges its generator at
     the first of grader_checks(gan) where the samples pass. Given the notebook's namespace (preview_grading(globals())),
@@ -213,13 +214,15 @@ def preview_grading(namespace=None, device=None, budget="autograde"):
     grader's run (judge_kept says why).
 
     The grader trains on its own machine: on other hardware the same code trains a little differently, so a GAN
-    right at a threshold may pass here and fail there.
+    right at a threshold may pass here and fail there. And the grader scores the samples of its reference generator
+    holding your trained weights: where your generator's own samples cannot be scored (outside [-1, 1], as without a
+    final Tanh, or NaN), the preview says FAIL and why, and the grader's verdict may differ.
     """
     import torch
 
     from nndl2.agent.training import GANS, train_gan, training_batches
     from nndl2.budget import BUDGETS, SEED
-    from nndl2.quality import evaluate, margins, passes, sample_images
+    from nndl2.quality import as_images, evaluate, margins, passes, sample_images
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     sys.path.insert(0, os.getcwd())
@@ -239,12 +242,18 @@ def preview_grading(namespace=None, device=None, budget="autograde"):
                 bfloat16=False,
             )  # fmt: skip
             how = f"{len(history.get('d_loss', [])):,} of {checks[-1]:,} iterations as the grader trains"
+        samples = sample_images(G, n=1000)
         try:
-            metrics = evaluate(sample_images(G, n=1000))
-        except ValueError as error:  # samples the metrics refuse (outside [-1, 1], NaN): no verdict can pass
+            as_images(samples)
+        except ValueError as error:  # outside [-1, 1] or NaN: the grader samples its own architecture instead
             verdicts[name] = (False, None)
-            print(f"Inline Question {number} ({name}, {how}): FAIL: your generator's samples: {error}")
+            print(
+                f"Inline Question {number} ({name}, {how}): FAIL here: your generator's own samples cannot be scored: "
+                f"{error}. The grader samples its reference generator holding these weights, so its verdict may "
+                "differ."
+            )
             continue
+        metrics = evaluate(samples)
         ok, _ = passes(metrics, name)
         verdicts[name] = (ok, metrics)
         print(f"Inline Question {number} ({name}, {how}): {'PASS' if ok else 'FAIL'}: {margins(metrics, name)}")

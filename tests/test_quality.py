@@ -209,6 +209,8 @@ def test_out_of_range_images_get_the_hint_that_fits_their_values(real):
         quality.evaluate((real + 1) * 127.5)
     with pytest.raises(ValueError, match=r"found values in \[-4, 4\] \(does the generator end with a Tanh\?\)$"):
         quality.evaluate(real * 4)  # a generator without its final Tanh
+    with pytest.raises(ValueError, match=r"found values in \[0, 3\] \(does the generator end with a Tanh\?\)$"):
+        quality.evaluate((real + 1) * 1.5)  # one that ends with a ReLU
 
 
 def test_one_nan_is_enough_to_reject(real):
