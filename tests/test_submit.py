@@ -226,13 +226,12 @@ def test_a_generator_whose_samples_cannot_be_scored_fails_the_preview_with_the_r
     out = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Inline Question")]
     assert verdicts["vanilla"] == verdicts["lsgan"] == (False, None)
     for line, number, gan in ((out[0], 1, "vanilla"), (out[1], 2, "lsgan")):
-        assert (
-            line.startswith(
-                f"Inline Question {number} ({gan}, 20 of 20 iterations, judged from the weights your training cell kept): "
-                "FAIL here: your generator's own samples cannot be scored: images must lie in [-1, 1]"
-            )
-            and "(does the generator end with a Tanh?). The grader samples its reference generator" in line
+        kept = "judged from the weights your training cell kept"
+        assert line.startswith(
+            f"Inline Question {number} ({gan}, 20 of 20 iterations, {kept}): FAIL here: your generator's own samples "
+            "cannot be scored: images must lie in [-1, 1]"
         )
+        assert "(does the generator end with a Tanh?). The grader samples its reference generator" in line
     assert [gan for gan, _ in preview_folder] == ["dcgan"] * 3 and verdicts["dcgan"][1] is not None
 
 
