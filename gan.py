@@ -99,20 +99,23 @@ def bce_loss(input, target):
 
     Inputs:
     - input: PyTorch Tensor of shape (N, 1) (or (N,)) giving logits.
-    - target: PyTorch Tensor of 0/1 labels, shape (N, 1) or (N,). It is cast to the
-      dtype and device of `input`, so torch.ones(N) works as well as torch.ones_like(input).
+    - target: PyTorch Tensor of 0/1 labels, shape (N, 1) or (N,), or one number for every
+      logit (bce_loss(logits, 1)). It is cast to the dtype and device of `input`, so
+      torch.ones(N) works as well as torch.ones_like(input).
 
     Returns:
     - A PyTorch scalar Tensor: the mean binary cross-entropy loss over the minibatch.
     """
+    target = torch.as_tensor(target, dtype=input.dtype, device=input.device)
+    if target.numel() == 1:  # one label for every logit
+        target = target.reshape(()).expand(input.shape)
     if target.numel() != input.numel():
         raise ValueError(
             f"bce_loss: target has {target.numel()} elements but input has {input.numel()}; "
             "make one label per logit, e.g. torch.ones_like(logits)."
         )
     # (N,) targets next to (N, 1) logits would broadcast to (N, N): match the shapes instead.
-    target = target.reshape(input.shape).to(dtype=input.dtype, device=input.device)
-    return F.binary_cross_entropy_with_logits(input, target)
+    return F.binary_cross_entropy_with_logits(input, target.reshape(input.shape))
 
 
 def discriminator_loss(logits_real, logits_fake):

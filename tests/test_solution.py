@@ -92,6 +92,18 @@ def test_bce_loss_accepts_column_and_flat_targets(solution):
         solution.bce_loss(logits, torch.ones(4))
 
 
+def test_bce_loss_takes_one_number_as_every_logits_label_as_cs231ns_original_helper_did(solution):
+    """Public solutions call bce_loss(logits_real, 1): CS231n's original helper broadcast the number."""
+    logits = torch.tensor([[2.0], [-1.0], [0.5]], dtype=torch.float64)
+    for label in (1, 1.0, torch.tensor(1.0), np.float32(1.0)):
+        assert torch.equal(solution.bce_loss(logits, label), solution.bce_loss(logits, torch.ones(3, 1)))
+    assert torch.equal(solution.bce_loss(logits, 0), solution.bce_loss(logits, torch.zeros(3)))
+    assert solution.bce_loss(logits, 1).dtype == torch.float64
+    original = lambda x, y: (x.clamp(min=0) - x * y + (1 + (-x.abs()).exp()).log()).mean()  # noqa: E731
+    assert np.isclose(float(solution.bce_loss(logits, 1) + solution.bce_loss(logits, 0)),
+                      float(original(logits, 1) + original(logits, 0)), rtol=1e-12)  # fmt: skip
+
+
 def test_bce_loss_casts_labels_to_logit_dtype(solution):
     logits = torch.zeros(4, 1, dtype=torch.float64)
     loss = solution.bce_loss(logits, torch.ones(4, 1))  # float32 labels
