@@ -4,7 +4,7 @@
                                       weights your training cells kept where the grader checks its own run
                                       (seconds), or trains the GAN again as the grader does (your gan.py, the
                                       autograde budget, float32, nndl2.agent.training: a minute or two on a
-                                      2-core CPU) where it cannot
+                                      2-core CPU) where it cannot; preview_grading() always trains again
     check_submission(globals())       lists what is left: stubs in gan.py, answers not set, justifications
                                       not written, a notebook without outputs, files the grader refuses; it
                                       reads the notebook you are looking at (in Colab the open notebook,
@@ -194,6 +194,10 @@ def grader_checks(gan, budget="autograde"):
 
 
 RETRAINED = 2  # the iterations the preview trains again to check a cell's run (Adam's betas act from the second)
+BFLOAT16_KEPT = (
+    "Judged under bfloat16: your training cells computed under bfloat16 autocast and the grader computes in float32, "
+    "so near a limit its verdict may differ (preview_grading() trains them again as it does: a minute or two)."
+)
 
 
 def kept_for_preview(gan, budget="autograde"):
@@ -211,7 +215,9 @@ def preview_grading(namespace=None, device=None, budget="autograde"):
     the first of grader_checks(gan) where the samples pass. Given the notebook's namespace (preview_grading(globals())),
     the preview makes those checks on the weights your training cells kept (history_<gan>["kept_weights"]): seconds.
     It trains a GAN again as the grader does (a minute or two on a 2-core CPU) where they cannot stand for the
-    grader's run (judge_kept says why).
+    grader's run (judge_kept says why), and every GAN without the namespace (preview_grading()). Weights a cell trained
+    under bfloat16 autocast (a CPU or GPU fast at it; the grader computes in float32) are judged too, and the verdict
+    says so: that run is not the grader's, only close to it, so a verdict near a limit is a guess there.
 
     The grader trains on its own machine: on other hardware the same code trains a little differently, so a GAN
     right at a threshold may pass here and fail there. And the grader scores the samples of its reference generator
@@ -228,13 +234,16 @@ def preview_grading(namespace=None, device=None, budget="autograde"):
     sys.path.insert(0, os.getcwd())
     gan = importlib.reload(sys.modules["gan"]) if "gan" in sys.modules else importlib.import_module("gan")
     loader = training_batches(device=device)
-    verdicts = {}
+    verdicts, in_bfloat16 = {}, False
     for number, name in enumerate(GANS, 1):
         checks = grader_checks(name, budget)
         judged, why = judge_kept(namespace, name, gan, checks, device, loader)
         if judged:  # the grader's checks, made on the weights the training cell kept
             done, G = judged
             how = f"{done:,} of {checks[-1]:,} iterations, judged from the weights your training cell kept"
+            if namespace[f"history_{name}"]["kept_weights"]["bfloat16"]:
+                how += " under bfloat16"
+                in_bfloat16 = True
         else:  # trained again, as the grader trains (in float32 unless told otherwise), until it passes
             print(f"Inline Question {number} ({name}): training it again as the grader does: {why}.")
             _, G, _, history = train_gan(
@@ -257,6 +266,8 @@ def preview_grading(namespace=None, device=None, budget="autograde"):
         ok, _ = passes(metrics, name)
         verdicts[name] = (ok, metrics)
         print(f"Inline Question {number} ({name}, {how}): {'PASS' if ok else 'FAIL'}: {margins(metrics, name)}")
+    if in_bfloat16:
+        print(BFLOAT16_KEPT)
     return verdicts
 
 
@@ -265,11 +276,12 @@ def judge_kept(namespace, name, gan, checks, device, loader):
     kept_for_preview(name)): ((iterations, G) where the grader judges it and G holding the weights kept there, None),
     or (None, why the kept weights cannot stand for the grader's run).
 
-    They stand for it when the cell trained in float32 from the gan.py of now (gan.py saved since, even unchanged,
-    is taken as changed), its first RETRAINED iterations are the grader's (trained again here from gan.py: the
-    same functions, seed, data and settings) and G draws no random numbers (the grader's checks would then change
-    the rest of its run). Each check is made as UntilPassing makes it (in the training's settings); the verdict is
-    the caller's, made as the judge makes it (outside them).
+    They stand for it when the cell trained from the gan.py of now (gan.py saved since, even unchanged, is taken as
+    changed), its first RETRAINED iterations are the grader's (trained again here from gan.py: the same functions,
+    seed, data and settings, in the cell's precision) and G draws no random numbers (the grader's checks would then
+    change the rest of its run). A cell that trained under bfloat16 autocast (kept["bfloat16"]) stands for the
+    grader's float32 run only approximately: the preview says so (BFLOAT16_KEPT). Each check is made as UntilPassing
+    makes it (in float32); the verdict is the caller's, made as the judge makes it.
     """
 
     from nndl2.agent.training import UntilPassing, train_gan
@@ -283,13 +295,11 @@ def judge_kept(namespace, name, gan, checks, device, loader):
     kept = history.get("kept_weights") if isinstance(history, dict) else None
     if not isinstance(kept, dict) or RETRAINED not in kept["after"]:
         return None, "its training cell has not run to its end since the kernel started"
-    if kept["bfloat16"]:
-        return None, "its training cell trained under bfloat16 autocast; the grader trains in float32"
     if Path(gan.__file__).stat().st_mtime > kept["started"]:
         return None, "gan.py changed after its training cell ran"
     with _silently():
         training = {"num_epochs": 1, "max_iters": RETRAINED}
-        _, G, _, _ = train_gan(name, gan, loader, training, SEED, device, bfloat16=False)
+        _, G, _, _ = train_gan(name, gan, loader, training, SEED, device, bfloat16=bool(kept["bfloat16"]))
     if not _same_weights(G.state_dict(), kept["after"][RETRAINED], exact=device.type == "cpu"):
         return None, ("its training cell's first iterations are not the grader's (another seed or setting in the cell, "
                       "a function redefined in the notebook, or another gan.py)")  # fmt: skip

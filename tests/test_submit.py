@@ -203,6 +203,32 @@ def test_the_preview_judges_the_weights_the_notebook_kept_as_training_again_woul
     assert json.dumps({k: v[1]["fid"] for k, v in kept.items()})  # metrics are plain numbers
 
 
+@pytest.mark.slow
+def test_the_preview_judges_weights_kept_under_bfloat16_and_says_the_graders_run_differs(preview_folder, capsys):
+    """A notebook on a CPU or GPU fast at bfloat16 trains its cells under autocast; the grader computes in float32.
+    The preview judges the kept weights anyway (seconds, not a minute or two of training again) and says that near a
+    limit the grader's verdict may differ, and how to get its run: preview_grading() trains again."""
+    import gan as reference
+    from nndl2.training import run_a_gan
+
+    namespace = notebook_namespace(reference) | {"run_a_gan": functools.partial(run_a_gan, bfloat16=True)}
+    training_cells(namespace, ["vanilla"])
+    capsys.readouterr()
+    submit.preview_grading(namespace, device="cpu")
+    printed = capsys.readouterr().out.splitlines()
+    out = [line for line in printed if line.startswith("Inline Question")]
+    assert out[0].startswith(
+        "Inline Question 1 (vanilla, 14 of 20 iterations, judged from the weights your training cell kept under "
+        "bfloat16): FAIL: recognizable "
+    )
+    assert out[1].startswith("Inline Question 2 (lsgan): training it again as the grader does: its training cell has")
+    assert printed[-1] == (
+        "Judged under bfloat16: your training cells computed under bfloat16 autocast and the grader computes in "
+        "float32, so near a limit its verdict may differ (preview_grading() trains them again as it does: a minute "
+        "or two)."
+    )
+
+
 TIMES_3 = """
 
 class Times3(nn.Module):
@@ -263,15 +289,17 @@ def test_the_preview_trains_again_where_the_kept_weights_cannot_stand_for_the_gr
     not_run = "its training cell has not run to its end since the kernel started"
     assert why(kept, history="history_lsgan") == not_run
     assert why(None) == not_run  # interrupted: nothing kept
-    assert (
-        why(kept | {"bfloat16": True})
-        == "its training cell trained under bfloat16 autocast; the grader trains in float32"
-    )
+    from nndl2.training import run_a_gan
+
+    in_bfloat16 = kept_by_the_cell(run_a_gan=functools.partial(run_a_gan, bfloat16=True))  # a CPU or GPU fast at it
+    assert in_bfloat16["bfloat16"] and why(in_bfloat16) == 14  # judged too (the preview's line says how: below)
+    assert in_bfloat16["after"][14]["0.weight"].ne(kept["after"][14]["0.weight"]).any()  # another run than float32's
     saved = Path("gan.py").stat().st_mtime  # the working folder's gan.py, the one the preview reads
     assert why(kept | {"started": saved - 1}) == "gan.py changed after its training cell ran"
     not_the_graders = ("its training cell's first iterations are not the grader's (another seed or setting in the "
                        "cell, a function redefined in the notebook, or another gan.py)")  # fmt: skip
     assert why(kept_by_the_cell(seed=1)) == not_the_graders
+    assert why(kept | {"bfloat16": True}) == not_the_graders  # its first iterations, in bfloat16, are not these
     flipped = kept_by_the_cell(discriminator_loss=lambda real, fake: reference.discriminator_loss(fake, real))
     assert why(flipped) == not_the_graders
     other_betas = kept_by_the_cell(get_optimizer=lambda model: torch.optim.Adam(model.parameters(), 1e-3, (0.9, 0.999)))

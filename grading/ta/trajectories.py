@@ -61,11 +61,16 @@ def checkpoints(gan, budget="autograde"):
     return sorted(UntilPassing(None, None, gan, total).checkpoints), total
 
 
-def trajectory(gan_py, gan, seed, loader, budget="autograde"):
+def trajectory(gan_py, gan, seed, loader, budget="autograde", at=None):
     """Train `gan` with the gan.py at `gan_py` (seed SEED + seed, float32) for the whole budget; its metrics at
-    each of UntilPassing's checkpoints and at the end."""
-    at, total = checkpoints(gan, budget)
-    at = set(at) | {total}
+    each of UntilPassing's checkpoints and at the end (`at`: at these iterations instead, training to the last)."""
+    training = dict(BUDGETS[budget][gan])
+    if at is None:
+        at, total = checkpoints(gan, budget)
+        at = set(at) | {total}
+    else:
+        at = set(at)
+        training["max_iters"] = max(at)
     module = import_file(gan_py, f"trajectory_{Path(gan_py).stem}")
     torch.manual_seed(SEED + seed)
     D, G, d_loss, g_loss = build_gan(gan, module)
@@ -85,7 +90,7 @@ def trajectory(gan_py, gan, seed, loader, budget="autograde"):
     steps = []
     G_solver.register_step_post_hook(after_step)
     run_a_gan(D, G, D_solver, G_solver, d_loss, g_loss, loader, show_every=10**9, bfloat16=False,
-              sample_noise=module.sample_noise, **BUDGETS[budget][gan])  # fmt: skip
+              sample_noise=module.sample_noise, **training)  # fmt: skip
     return rows
 
 
