@@ -46,7 +46,7 @@ from grading.instructor.intake.normalize import rebuild
 from grading.instructor.judging import judge
 from grading.instructor.judging.answers import judge_answers
 from grading.instructor.settings import Settings, training_args, training_device
-from grading.kit import ROOT, SOLUTION_GAN
+from grading.kit import ROOT, SOLUTION_GAN, import_file
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
 from nndl2.agent import STOPPED_AFTER_ERROR, export
 from nndl2.answers import EXPORTS, save_answers
@@ -403,6 +403,30 @@ REFERENCE_NOISE = "    return 2 * torch.rand(batch_size, dim) - 1\n"  # the solu
 
 
 @pytest.mark.usefixtures("one_thread")
+def test_an_error_raised_outside_the_graded_function_names_where_it_was_raised(tmp_path):
+    """A public solution's DC generator built Unflatten(128, 7, 7) (N=128, C=7): the network it returns raises in the
+    provided Unflatten.forward, far from the student's line. The message names that function with its line; an
+    error raised in the graded function itself does not repeat the function's name."""
+    text = corpus.replace_once(SOLUTION_GAN.read_text(), "Unflatten(-1, 128, 7, 7),", "Unflatten(128, 7, 7),", "dc")
+    text = corpus.replace_once(text, REFERENCE_NOISE, '    raise RuntimeError("no noise today")\n', "noise")
+    lines = text.splitlines()
+    raised = next(i for i, line in enumerate(lines) if "class Unflatten" in line)
+    raised += next(i for i, line in enumerate(lines[raised:]) if "return x.reshape(" in line) + 1
+    inputs = judge.draw_inputs()
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "gan.py").write_text(text)  # tracebacks name gan.py, as in the grader's export run
+    export.export_module(import_file(tmp_path / "student" / "gan.py", "unflatten_128"), inputs, tmp_path)
+    verdicts = judge.judge_functions(tmp_path, inputs)
+    assert verdicts["test_dc_generator"].message.startswith("build_dc_generator raised RuntimeError: shape '[128, 7, ")
+    assert verdicts["test_dc_generator"].message.endswith(f" (gan.py line {raised}, in Unflatten.forward).")
+    noise = lines.index('    raise RuntimeError("no noise today")') + 1
+    assert (
+        verdicts["test_sample_noise"].message
+        == f"sample_noise raised RuntimeError: no noise today (gan.py line {noise})."
+    )
+
+
+@pytest.mark.usefixtures("one_thread")
 def test_a_stub_sample_noise_leaves_inline_questions_1_to_3_untrained(tmp_path):
     """run_a_gan draws each GAN's training noise with the student's sample_noise: while it is the stub, none of
     the three GANs can train, and the grader says so instead of starting the runs."""
@@ -427,7 +451,8 @@ def test_a_stub_sample_noise_leaves_inline_questions_1_to_3_untrained(tmp_path):
         ),
         (
             '    raise RuntimeError("no noise today")\n',
-            "Inline Question 1: training your vanilla GAN raised RuntimeError: no noise today (gan.py line 43).",
+            "Inline Question 1: training your vanilla GAN raised RuntimeError: no noise today (gan.py line 43, in "
+            "sample_noise).",
         ),
     ],
     ids=["wrong-shape", "raises"],

@@ -73,11 +73,13 @@ def parameters(model):
 
 
 def error_meta(error, source="gan.py"):
-    """What the grader is told about an exception: its type, message and the line of `source` it came from."""
+    """What the grader is told about an exception: its type, message, and the line of `source` it came from with the
+    function that line is in ("in": e.g. Unflatten.forward, where a network a graded function built raised)."""
     meta = {"error": type(error).__name__, "message": str(error)[:MAX_TEXT]}
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).name == source]
+    frames = [(f, n) for f, n in traceback.walk_tb(error.__traceback__) if Path(f.f_code.co_filename).name == source]
     if frames:
-        meta["line"] = frames[-1].lineno
+        frame, meta["line"] = frames[-1]
+        meta["in"] = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)[:MAX_TEXT]
     return meta
 
 

@@ -38,6 +38,7 @@ from grading.instructor.judging.judge import (
     judge_architecture,
     load_module,
     load_result,
+    where,
 )
 from grading.instructor.judging.verdict import Verdict, clean
 from grading.kit import load_faces_solution
@@ -104,7 +105,7 @@ def described_error(meta, name):
     if meta["error"] == "NotImplementedError":
         return f"{name} is not implemented yet (it raises NotImplementedError)."
     message = clean(meta.get("message", ""))
-    line = f" (faces.py line {meta['line']})" if isinstance(meta.get("line"), int) else ""
+    line = f" (faces.py {where(meta, name.split('(')[0])})" if isinstance(meta.get("line"), int) else ""
     return f"{name} raised {clean(meta['error'], 60)}{': ' + message if message else ''}{line}."
 
 
