@@ -417,12 +417,45 @@ def test_an_error_raised_outside_the_graded_function_names_where_it_was_raised(t
     (tmp_path / "student" / "gan.py").write_text(text)  # tracebacks name gan.py, as in the grader's export run
     export.export_module(import_file(tmp_path / "student" / "gan.py", "unflatten_128"), inputs, tmp_path)
     verdicts = judge.judge_functions(tmp_path, inputs)
-    assert verdicts["test_dc_generator"].message.startswith("build_dc_generator raised RuntimeError: shape '[128, 7, ")
+    dcg_dim, n_dcg = int(inputs["dcg_dim"]), len(inputs["dcg_noise"])
+    assert verdicts["test_dc_generator"].message.startswith(
+        f"build_dc_generator({dcg_dim}), or its network on noise of shape ({n_dcg}, {dcg_dim}), raised RuntimeError: "
+        "shape '[128, 7, "
+    )
     assert verdicts["test_dc_generator"].message.endswith(f" (gan.py line {raised}, in Unflatten.forward).")
     noise = lines.index('    raise RuntimeError("no noise today")') + 1
     assert (
         verdicts["test_sample_noise"].message
         == f"sample_noise raised RuntimeError: no noise today (gan.py line {noise})."
+    )
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_network_that_raises_is_named_with_how_the_grader_called_and_ran_it(tmp_path):
+    """Public solutions hard-code the noise dimension (Linear(96, 1024)) or add a parameter before noise_dim
+    (build_dc_generator(batch_size, noise_dim)): torch's "mat1 and mat2 shapes cannot be multiplied (19x16 and
+    96x1024)" says nothing of where 16 comes from; the message says how the grader called the function and ran
+    the network it returned (a stub is still just not implemented)."""
+    text = SOLUTION_GAN.read_text().replace("nn.Linear(noise_dim, 1024)", "nn.Linear(96, 1024)", 1)  # generator()'s
+    text = text.replace("def build_dc_generator(noise_dim=", "def build_dc_generator(N, noise_dim=")
+    text += '\n\ndef discriminator(seed=None):\n    raise NotImplementedError("discriminator: write your code here")\n'
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "gan.py").write_text(text)
+    inputs = judge.draw_inputs()
+    export.export_module(import_file(tmp_path / "student" / "gan.py", "hard_coded_96"), inputs, tmp_path)
+    verdicts = judge.judge_functions(tmp_path, inputs)
+    failed = {item: v.message for item, v in verdicts.items() if not v.passed}
+    assert set(failed) == {"test_discriminator", "test_generator", "test_dc_generator"}
+    assert failed["test_discriminator"] == "discriminator is not implemented yet (it raises NotImplementedError)."
+    g_dim, n_g = int(inputs["g_dim"]), len(inputs["g_noise"])
+    dcg_dim, n_dcg = int(inputs["dcg_dim"]), len(inputs["dcg_noise"])
+    assert failed["test_generator"] == (  # raised in torch's Linear: no line of gan.py to name
+        f"generator({g_dim}), or its network on noise of shape ({n_g}, {g_dim}), raised RuntimeError: mat1 and "
+        f"mat2 shapes cannot be multiplied ({n_g}x{g_dim} and 96x1024)."
+    )
+    assert failed["test_dc_generator"] == (
+        f"build_dc_generator({dcg_dim}), or its network on noise of shape ({n_dcg}, {dcg_dim}), raised RuntimeError: "
+        f"mat1 and mat2 shapes cannot be multiplied ({n_dcg}x{dcg_dim} and 96x1024)."
     )
 
 

@@ -214,11 +214,14 @@ def fit(reference_factory, tensors, check):
     return None, worst
 
 
-def judge_architecture(name, meta, arrays, reference_factory, x, shapes, layers):
-    """The student's network against the reference architecture (see the module docstring)."""
+def judge_architecture(name, meta, arrays, reference_factory, x, shapes, layers, called=None):
+    """The student's network against the reference architecture (see the module docstring). `called`: how the export
+    called `name` and ran its network, said where either raised ("generator(11), or its network on noise of shape
+    (19, 11),"; not for a stub, which is simply not implemented yet)."""
     error = described_error(meta, name)
     if error:
-        return Verdict(False, f"{name} {error}.")
+        stub = meta.get("error") == "NotImplementedError"
+        return Verdict(False, f"{name if stub else called or name} {error}.")
     if not meta.get("module"):
         return Verdict(False, f"{name} must return an nn.Module (a network), got {clean(meta.get('type'), 40)}.")
     output = meta.get("output", {})
@@ -444,6 +447,13 @@ def judge_functions(folder, inputs, solution=None):
                   "ConvTranspose2d(64, 1, 4, 2, 1)", "Tanh"),
         ),
     }  # fmt: skip
+    shape = {key: tuple(inputs[key].shape) for key in ("d_images", "g_noise", "dc_images", "dcg_noise")}
+    called = {  # as nndl2/agent/export.py calls each and runs its network: torch's shape errors name these sizes
+        "discriminator": f"discriminator(), or its network on images of shape {shape['d_images']},",
+        "generator": f"generator({g_dim}), or its network on noise of shape {shape['g_noise']},",
+        "build_dc_classifier": f"build_dc_classifier({n_dc}), or its network on images of shape {shape['dc_images']},",
+        "build_dc_generator": f"build_dc_generator({dcg_dim}), or its network on noise of shape {shape['dcg_noise']},",
+    }
     verdicts = {}
     for item, name in FUNCTION_ITEMS.items():
         found = load_result(folder, name, "gan.py")
@@ -460,7 +470,7 @@ def judge_functions(folder, inputs, solution=None):
                 verdicts[item] = judge_get_optimizer(meta, arrays, inputs)
             else:
                 factory, x, shapes, layers = architectures[name]
-                verdicts[item] = judge_architecture(name, meta, arrays, factory, x, shapes, layers)
+                verdicts[item] = judge_architecture(name, meta, arrays, factory, x, shapes, layers, called[name])
         except Exception as error:  # malformed data in a well-formed file: the export's fault, not the grader's
             verdicts[item] = Verdict(False, f"{name}: the exported data is malformed ({type(error).__name__}).")
     return verdicts
