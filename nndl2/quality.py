@@ -128,7 +128,10 @@ def load_classifier(path=CLASSIFIER_PATH):
     """The shipped evaluation classifier in eval mode (weights loaded with weights_only=True)."""
 
     def load(path):
-        model = MNISTClassifier()
+        # Building the network draws initial weights (then replaced) from torch's global generator: drawn from a
+        # fork of it, so that scoring a GAN while it trains (the grader's checkpoints) does not change its run.
+        with torch.random.fork_rng(devices=[]):
+            model = MNISTClassifier()
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.eval().requires_grad_(False)
 

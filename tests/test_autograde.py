@@ -739,3 +739,25 @@ def test_the_training_device_is_the_gpu_only_where_there_is_one(tmp_path, capsys
             autograde.main([str(tmp_path), "--out", str(tmp_path / "out"), "--device", "cuda"])
         assert "device 'cuda': PyTorch sees no GPU here" in capsys.readouterr().err
         assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("inside", "said"),
+    [
+        ("Unflatten.forward", "line 7, in Unflatten.forward"),
+        ("generator", "line 7"),  # the graded function itself
+        ("<module>", "line 7"),
+        ("generator.<locals>.<listcomp>", "line 7"),  # a comprehension in the graded function is the function
+        ("generator.<locals>.Net.forward", "line 7, in Net.forward"),
+        ("helper.<locals>.<lambda>", "line 7, in helper"),
+        ("<lambda>", "line 7"),
+        ("Net.forward\n<b>x</b>", "line 7, in Net.forward <b>x</b>"),  # one line (the feedback page escapes it)
+        ("A" * 1000 + ".forward", "line 7, in ..." + "A" * 69 + ".forward"),
+        (["not", "a", "name"], "line 7"),
+        (None, "line 7"),
+    ],
+)
+def test_the_line_an_export_reports_names_its_function_only_where_that_helps(inside, said):
+    """meta comes from the student's process: whatever its "in" holds, the judge says one short line."""
+    assert judge.where({"line": 7, "in": inside}, "generator") == said
+    assert judge.where({"line": 7}, "generator") == "line 7"

@@ -39,6 +39,8 @@ def test_the_report_gives_mean_sd_and_range_over_seeds_per_iteration_and_the_rui
         lines[4] == "| vanilla: ruined mutants, best of any evaluation (20 runs) | | | 0.002 | 1 | 0.7 | 1.05 | 380 |"
     )
     assert [line.split(" | ")[:2] for line in lines[5:]] == [["| lsgan", "200"], ["| dcgan", "30"]]  # no ruined rows
+    only = eq.report({key: rows for key, rows in runs.items() if key[0] == "dcgan"}, best).splitlines()  # --gans dcgan
+    assert [line.split(" | ")[:2] for line in only[2:]] == [["| dcgan", "30"]]
 
 
 def test_the_ruined_mutants_best_is_taken_over_every_evaluation_of_the_gans_they_ruin_only(tmp_path, monkeypatch):

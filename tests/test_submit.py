@@ -223,9 +223,9 @@ def test_the_preview_judges_weights_kept_under_bfloat16_and_says_the_graders_run
     )
     assert out[1].startswith("Inline Question 2 (lsgan): training it again as the grader does: its training cell has")
     assert printed[-1] == (
-        "Judged under bfloat16: your training cells computed under bfloat16 autocast and the grader computes in "
-        "float32, so near a limit its verdict may differ (preview_grading() trains them again as it does: a minute "
-        "or two)."
+        "Judged under bfloat16: your training cells computed under bfloat16 autocast and the grader trains in "
+        "float32 (by default), so its runs are not these: their results vary as another training seed's would. "
+        "Trust only a clear pass (preview_grading() trains them again in float32: a minute or two)."
     )
 
 

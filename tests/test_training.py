@@ -642,6 +642,21 @@ def test_training_until_passing_trains_the_whole_budget_when_never_good_enough(s
     assert asked == [] and len(history["d_loss"]) == 3
 
 
+def test_scoring_at_the_checkpoints_leaves_the_run_as_it_would_be_unscored(solution, dataset, monkeypatch):
+    """The grader's run scores G at each checkpoint in a fresh process: the first score loads the classifier, whose
+    construction drew its initial weights from torch's global generator, so the run went on from another stream
+    than the notebook's cell (which never scores while training), and the weights the cell kept for the preview
+    were not the grader's after the first checkpoint. Scoring now draws nothing from the run's stream."""
+    gan, batches = tiny_gan(solution), MNISTBatches(dataset, BATCH, 1280)
+    monkeypatch.setattr(quality, "_CACHE", {})  # as in the grader's fresh process: nothing loaded yet
+    budget = {"num_epochs": 30, "max_iters": 120}  # checkpoints at 60, 72, 84, 96 and 108 iterations: never passed
+    _, G, _, history = train_gan("vanilla", gan, batches, budget, seed=0, show_every=10**9, until_passing=True)
+    assert len(history["d_loss"]) == 120 and ("classifier", str(quality.CLASSIFIER_PATH)) in quality._CACHE
+    _, unscored, _, _ = train_gan("vanilla", gan, batches, budget, seed=0, show_every=10**9)
+    for p, q in zip(G.parameters(), unscored.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
 def test_a_generator_whose_samples_cannot_be_scored_is_not_good_enough_and_trains_on(solution, dataset):
     """A generator without its final Tanh (samples outside [-1, 1]): its checkpoints say "not good enough" instead of
     ending the grader's run with the metrics' ValueError, so it trains the whole budget and the judge decides (on

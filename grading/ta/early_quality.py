@@ -3,8 +3,9 @@
     MNIST_ROOT=/tmp/mnist-mlx python -m grading.ta.early_quality --seeds 10 --jobs 2
 
 Issue 20 asks whether a smaller autograde budget, recalibrated, could grade a submission faster. This command
-trains the reference solution (float32, one thread, seed SEED + seed, as the grader's run) to the iterations in
-AT, below UntilPassing's checkpoints of the autograde budget, evaluates its generator there as the grader does
+trains the reference solution (float32, one thread, seed SEED + seed, as the grader's run: scoring it on the way
+draws nothing from its random numbers) to the iterations in AT, below UntilPassing's checkpoints of the autograde
+budget, evaluates its generator there as the grader does
 (quality.sample_images, 1,000 samples, quality.evaluate), and prints each metric's mean, standard deviation and
 range over the seeds, the training seconds to get there, and beside them the best value any evaluation of a
 ruined corpus mutant reaches (grading/ta/trajectories.json, `ruins`): where the reference's spread still
@@ -76,7 +77,7 @@ def report(runs, best):
         "| GAN | iteration | seconds | " + " | ".join(SHOWN) + " |",
         "|---|---|---|" + "---|" * len(SHOWN),
     ]
-    for gan in GANS:
+    for gan in (gan for gan in GANS if any(g == gan for g, _ in runs)):  # the GANs trained (--gans)
         rows = [row for (g, _), trained in sorted(runs.items()) if g == gan for row in trained]
         for iteration in AT[gan]:
             at = [row for row in rows if row["iteration"] == iteration]

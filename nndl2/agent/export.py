@@ -79,7 +79,7 @@ def error_meta(error, source="gan.py"):
     frames = [(f, n) for f, n in traceback.walk_tb(error.__traceback__) if Path(f.f_code.co_filename).name == source]
     if frames:
         frame, meta["line"] = frames[-1]
-        meta["in"] = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)[:MAX_TEXT]
+        meta["in"] = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)[-MAX_TEXT:]  # its end names it
     return meta
 
 

@@ -132,12 +132,19 @@ def described_error(meta, function=None):
 
 
 def where(meta, function=None):
-    """'line 12', or 'line 330, in Unflatten.forward' where the export names the line's function and it is neither
-    `function` nor the file's top level (Part 2's judge says it of faces.py)."""
+    """'line 12', or 'line 330, in Unflatten.forward' where the export names the line's function (its qualified name,
+    meta["in"]) and it is neither `function` nor the file's top level (Part 2's judge says it of faces.py). Names
+    defined inside a function lose Python's '<locals>' ('generator.<locals>.Net.forward': 'Net.forward'); a lambda or
+    comprehension is the function it is in ('generator.<locals>.<listcomp>': generator); long names keep their end."""
     inside = meta.get("in")
-    if not isinstance(inside, str) or inside in ("", "<module>", function):
-        return f"line {meta['line']}"
-    return f"line {meta['line']}, in {clean(inside, 80)}"
+    line = f"line {meta['line']}"
+    if not isinstance(inside, str):
+        return line
+    parts = clean(inside, 4000).split(".<locals>.")
+    name = parts[-1] if not parts[-1].startswith("<") else parts[-2] if len(parts) > 1 else ""
+    if name in ("", function) or name.startswith("<"):
+        return line
+    return f"{line}, in {name if len(name) <= 80 else '...' + name[-77:]}"
 
 
 # ---------------------------------------------------------------------------
