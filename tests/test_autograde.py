@@ -402,6 +402,16 @@ def test_the_graded_generator_is_the_architecture_holding_the_exported_weights(g
 REFERENCE_NOISE = "    return 2 * torch.rand(batch_size, dim) - 1\n"  # the solution's sample_noise body
 
 
+def judged_functions(text, folder):
+    """The grader's inputs and its verdicts on the functions of gan.py `text`, exported in this process from a file
+    named gan.py (so that tracebacks name it, as in the grader's export run) into `folder`."""
+    (folder / "student").mkdir()
+    (folder / "student" / "gan.py").write_text(text)
+    inputs = judge.draw_inputs()
+    export.export_module(import_file(folder / "student" / "gan.py", f"judged_{folder.name}"), inputs, folder)
+    return inputs, judge.judge_functions(folder, inputs)
+
+
 @pytest.mark.usefixtures("one_thread")
 def test_an_error_raised_outside_the_graded_function_names_where_it_was_raised(tmp_path):
     """A public solution's DC generator built Unflatten(128, 7, 7) (N=128, C=7): the network it returns raises in the
@@ -412,11 +422,7 @@ def test_an_error_raised_outside_the_graded_function_names_where_it_was_raised(t
     lines = text.splitlines()
     raised = next(i for i, line in enumerate(lines) if "class Unflatten" in line)
     raised += next(i for i, line in enumerate(lines[raised:]) if "return x.reshape(" in line) + 1
-    inputs = judge.draw_inputs()
-    (tmp_path / "student").mkdir()
-    (tmp_path / "student" / "gan.py").write_text(text)  # tracebacks name gan.py, as in the grader's export run
-    export.export_module(import_file(tmp_path / "student" / "gan.py", "unflatten_128"), inputs, tmp_path)
-    verdicts = judge.judge_functions(tmp_path, inputs)
+    inputs, verdicts = judged_functions(text, tmp_path)
     dcg_dim, n_dcg = int(inputs["dcg_dim"]), len(inputs["dcg_noise"])
     assert verdicts["test_dc_generator"].message.startswith(
         f"build_dc_generator({dcg_dim}), or its network on noise of shape ({n_dcg}, {dcg_dim}), raised RuntimeError: "
@@ -439,11 +445,7 @@ def test_a_network_that_raises_is_named_with_how_the_grader_called_and_ran_it(tm
     text = SOLUTION_GAN.read_text().replace("nn.Linear(noise_dim, 1024)", "nn.Linear(96, 1024)", 1)  # generator()'s
     text = text.replace("def build_dc_generator(noise_dim=", "def build_dc_generator(N, noise_dim=")
     text += '\n\ndef discriminator(seed=None):\n    raise NotImplementedError("discriminator: write your code here")\n'
-    (tmp_path / "student").mkdir()
-    (tmp_path / "student" / "gan.py").write_text(text)
-    inputs = judge.draw_inputs()
-    export.export_module(import_file(tmp_path / "student" / "gan.py", "hard_coded_96"), inputs, tmp_path)
-    verdicts = judge.judge_functions(tmp_path, inputs)
+    inputs, verdicts = judged_functions(text, tmp_path)
     failed = {item: v.message for item, v in verdicts.items() if not v.passed}
     assert set(failed) == {"test_discriminator", "test_generator", "test_dc_generator"}
     assert failed["test_discriminator"] == "discriminator is not implemented yet (it raises NotImplementedError)."
