@@ -1,6 +1,7 @@
 """Where everything in the kit lives: the one place the grading tools take paths from."""
 
 import hashlib
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the student release lives at the top level
@@ -65,6 +66,25 @@ def load_faces_solution():
     import sys
 
     return sys.modules.get("faces_solution") or import_file(SOLUTION_FACES, "faces_solution")
+
+
+# --alike (grading/instructor/judging/trained.py Alike, its evidence grading/ta/alike.py): how many iterations of a
+# GAN's run the grader compares with the reference solution's own run. Few: a probe trains this much again, on top of
+# the process start; enough that a bug in any function the GAN's training calls shows in G's weights.
+ALIKE_PROBE = {"vanilla": 30, "lsgan": 30, "dcgan": 10}
+
+
+def weights_digest(iterations, arrays):
+    """sha256 of a probe (nndl2.agent.export save_probe: `arrays` w0, w1, ... G's weights after `iterations`
+    iterations): each array's dtype, shape and bytes, in order (names left out: a module that names its layers
+    otherwise but holds the same weights trains alike); None when an array is missing."""
+    sha = hashlib.sha256(json.dumps(iterations).encode())
+    for index in range(len(arrays)):
+        array = arrays.get(f"w{index}")
+        if array is None:
+            return None
+        sha.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
+    return sha.hexdigest()
 
 
 def digest(paths, skip=("__pycache__",)):

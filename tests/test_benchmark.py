@@ -92,20 +92,23 @@ def test_grading_time_grades_in_the_precision_it_is_given(precision, monkeypatch
 def test_grading_times_previous_design_trains_the_whole_budget_one_run_per_gan(monkeypatch, tmp_path):
     (previous,) = autograde_commands(monkeypatch, "--work", str(tmp_path))  # the first grading, stopped
     args = autograde.options().parse_args(previous[previous.index("grading.instructor.autograde") + 1 :])
-    assert args.whole_budget and args.run_per_gan
+    assert args.whole_budget and args.run_per_gan and args.alike == "off"
 
 
 def test_grading_time_table_compares_each_grading_with_the_previous_design():
-    from grading.ta.grading_time import STAGES, table
+    from grading.ta.grading_time import PREPARED, STAGES, table
 
-    def grading(seconds, scores):
+    def grading(seconds, scores, prepared=None):
         return {"stages": dict.fromkeys(STAGES, seconds / 5), "seconds": seconds, "wall": seconds / 2,
-                "scores": scores, "reused": []}  # fmt: skip
+                "scores": scores, "reused": [], "prepared": prepared}  # fmt: skip
 
     report = {"previous": grading(200.0, [{"a": 1}]), "this": grading(100.0, [{"a": 1}]),
-              "re-grade": grading(50.0, [{"a": 1}])}  # fmt: skip
+              "re-grade": grading(50.0, [{"a": 1}]), "alike": grading(20.0, [{"a": 1}], 90.5)}  # fmt: skip
     lines = table(report).splitlines()
-    assert lines[-2].split()[-3:] == ["1.00", "0.50", "0.25"]
-    assert lines[-1] == "scores: the same in all three gradings"
-    report["this"]["scores"] = [{"a": 0}]
+    assert lines[-3].split()[-4:] == ["1.00", "0.50", "0.25", "0.10"]
+    assert lines[-2] == "alike: the reference solution's runs took 90.5 s first (once a batch)"
+    assert lines[-1] == "scores: the same in all four gradings"
+    report["alike"]["scores"] = [{"a": 0}]
     assert table(report).splitlines()[-1].startswith("scores: DIFFERENT")
+    # the line the autograde command logs (Grader.prepare_alike) is the one read
+    assert PREPARED.search("--alike: the reference solution's runs took 86.5 s").group(1) == "86.5"

@@ -4,6 +4,7 @@ after a change to the grading files trains nothing and judges the same (tests/te
 training run that dies keeps and costs (Grader.train, in the sandbox)."""
 
 import json
+import sys
 
 import pytest
 
@@ -33,6 +34,9 @@ def test_a_kept_training_is_handed_back_for_the_same_gan_py_only(tmp_path, files
     assert not kept.get("ben", "dcgan", gan_py, into)  # another student
     gan_py.write_text("x = 2\n")  # gan.py changed: trained again
     assert not kept.get("ana", "dcgan", gan_py, into)
+    # the reference's run handed to this gan.py (--alike) comes back only while --alike is on
+    kept.keep("ana", "dcgan", gan_py, run, alike=True)
+    assert not kept.get("ana", "dcgan", gan_py, into) and kept.get("ana", "dcgan", gan_py, into, alike=True)
 
 
 def test_a_run_that_wrote_nothing_keeps_nothing_and_a_bad_stamp_is_a_miss(tmp_path, files):
@@ -107,3 +111,118 @@ def test_a_gan_that_kills_the_shared_training_run_costs_only_its_own_verdict(tmp
     assert messages["test_inline_q1"].startswith("Inline Question 1: 1,000 samples of your trained vanilla GAN (3 ")
     assert messages["test_inline_q3"].startswith("Inline Question 3: 1,000 samples of your trained DCGAN (3 ")
     assert sorted(path.name for path in (tmp_path / "out" / "trained" / "ada").glob("*.npz")) == ["dcgan.npz"]
+
+
+# -- GANs that train as the reference's (trained.Alike, Grader.prepare_alike and go_on_alike) ----------------------
+
+
+def export_runs(tmp_path, monkeypatch, mnist_real, gan_text, name, **options):
+    """nndl2.agent.export's training of the vanilla GAN at the smoke budget with `gan_text` as gan.py, in this
+    process (as the sandboxed run does it); the folder it wrote."""
+    from nndl2.agent.export import export_training
+
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "gan.py").write_text(gan_text)
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("MNIST_ROOT", str(mnist_real))
+    monkeypatch.delitem(sys.modules, "gan", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # export_training puts the folder first
+    assert export_training(folder / "out", "smoke", ["vanilla"], device="cpu", **options) == 0
+    monkeypatch.delitem(sys.modules, "gan", raising=False)
+    return folder / "out" / "vanilla"
+
+
+def arrays(path):
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files if key != "__meta__"}
+
+
+@pytest.mark.slow
+def test_a_probe_is_the_start_of_the_training_run_and_equal_probes_train_alike(tmp_path, monkeypatch, mnist_real,
+                                                                              one_thread):  # fmt: skip
+    """A probe (--probe-only) exports G's weights after its iterations and nothing else, the same as the whole run
+    exports at that iteration; a student's style that trains as the reference has its digest and, trained whole,
+    the reference's export bit for bit; a single-fault mutant of the vanilla GAN's training has another digest."""
+    import corpus
+
+    from grading.kit import SOLUTION_GAN
+
+    probe = {"probe": {"vanilla": 2}}
+    whole = export_runs(tmp_path, monkeypatch, mnist_real, SOLUTION_GAN.read_text(), "whole", **probe)
+    alone = export_runs(tmp_path, monkeypatch, mnist_real, SOLUTION_GAN.read_text(), "alone", probe_only=True, **probe)
+    assert sorted(p.name for p in alone.iterdir()) == ["vanilla.probe.npz"]
+    reference = trained.probe_digest(whole / "vanilla.probe.npz")
+    assert reference is not None and trained.probe_digest(alone / "vanilla.probe.npz") == reference
+    style = export_runs(
+        tmp_path, monkeypatch, mnist_real, corpus.gan_text("module_subclass_functional"), "style", **probe
+    )
+    assert trained.probe_digest(style / "vanilla.probe.npz") == reference
+    ours, theirs = arrays(whole / "vanilla.npz"), arrays(style / "vanilla.npz")
+    assert ours.keys() == theirs.keys() and all((ours[k] == theirs[k]).all() for k in ours)
+    text = corpus.gan_text("mutant_module_subclass_functional_discriminator_loss")
+    mutant = export_runs(tmp_path, monkeypatch, mnist_real, text, "mutant", probe_only=True, **probe)
+    assert trained.probe_digest(mutant / "vanilla.probe.npz") not in (None, reference)
+
+
+def test_alike_is_off_for_small_batches_and_budgets_no_longer_than_a_probe(tmp_path, monkeypatch):
+    from grading.instructor import autograde
+    from grading.instructor.settings import Settings
+
+    for settings, submissions in ((Settings(budget="autograde", alike="auto", sandbox="off"), trained.ALIKE_BATCH - 1),
+                                  (Settings(budget="smoke", alike="on", sandbox="off"), 100)):  # fmt: skip
+        grader = autograde.Grader(tmp_path / "out", settings, log=print)
+        monkeypatch.setattr(grader, "export", lambda *a, **k: pytest.fail("nothing may train"))
+        grader.prepare_alike(submissions)
+        assert grader.probe == {}
+    with pytest.raises(ValueError, match="alike is 'auto', 'on' or 'off'"):
+        Settings(alike="yes")
+
+
+@pytest.mark.slow
+def test_gans_that_train_as_the_references_go_on_with_its_run_and_no_submission_feeds_it(tmp_path, mnist_real,
+                                                                                        monkeypatch):  # fmt: skip
+    """In the sandbox, at the smoke budget with probes of 1-2 iterations: the reference solution is trained first;
+    a style that trains as it does in every GAN trains nothing (its Inline Questions say whose run they judged);
+    a mutant of the LSGAN's generator loss in another style trains the LSGAN and the DCGAN (whose style trains
+    otherwise) itself and goes on with the reference's vanilla GAN; what the reference's runs hold is never
+    replaced by a submission's."""
+    from types import SimpleNamespace
+
+    import corpus
+
+    from grading.instructor import autograde
+    from grading.instructor.confine.limits import GiB, Limits
+    from grading.instructor.settings import Settings
+
+    monkeypatch.setattr(trained, "PROBE", {"vanilla": 1, "lsgan": 1, "dcgan": 2})
+    limits = Limits(memory=2 * GiB, processes=128)
+    settings = Settings(budget="smoke", mnist_root=mnist_real, threads=1, limits=limits, alike="on")
+    log = []
+    grader = autograde.Grader(tmp_path / "out", settings, log=log.append)
+    grader.prepare_alike(1)
+    assert grader.probe == trained.PROBE
+    kept = {path.name: path.read_bytes() for path in grader.alike.root.glob("*.*")}
+    assert sorted(kept) == sorted(f"{gan}.{ext}" for gan in trained.PROBE for ext in ("json", "npz"))
+
+    def graded(name):
+        staged = tmp_path / name / "gan.py"
+        staged.parent.mkdir()
+        staged.write_text(corpus.gan_text(name))
+        run = autograde.Run(SimpleNamespace(key=name), tmp_path / "work" / name, settings.time.start(),
+                            staged={"gan": staged})  # fmt: skip
+        grader.run_exports(run)
+        return run
+
+    style = graded("sequential_provided_flatten")
+    assert style.alike == ["vanilla", "lsgan", "dcgan"] and "training" not in style.phases
+    # kept for re-grades as a run of its gan.py (a re-grade probes nothing)
+    assert len(list((tmp_path / "out" / "trained" / "sequential_provided_flatten").glob("*.npz"))) == 3
+    for item, title in (("test_inline_q1", "vanilla GAN"), ("test_inline_q3", "DCGAN")):
+        assert f"your {title} trained bit for bit as the reference solution's" in style.verdicts[item].message
+    mutant = graded("mutant_torch_flatten_inplace_ls_generator_loss")
+    assert mutant.alike == ["vanilla"] and mutant.phases["training"] > 0
+    assert "1,000 samples of your trained LSGAN (3 iterations)" in mutant.verdicts["test_inline_q2"].message
+    assert {path.name: path.read_bytes() for path in grader.alike.root.glob("*.*")} == kept

@@ -24,7 +24,9 @@ How one submission is graded ("the kernel reports, the grader judges"):
 2. In the sandbox (grading/instructor/confine/sandbox.py), `python -m nndl2.agent.export functions` calls every graded
    function of gan.py on inputs drawn fresh for this submission, and `python -m nndl2.agent.export train`
    trains the notebook's three GANs with gan.py and the kit's training loop at the autograde budget.
-   Both write plain data only.
+   Both write plain data only. (With --alike, the default for a batch of 10 or more: a GAN whose first
+   iterations leave G's weights bit for bit as the reference solution's, trained first, goes on with the
+   reference's run instead: grading/instructor/judging/trained.py Alike.)
 3. The judge (grading/instructor/judging/judge.py), in this process, scores the functions and Inline Questions
    1-3 from that data; it never imports or runs student code.
 4. nbgrader runs the rebuilt notebook in the sandbox, its training cells replaying the grader's run
@@ -79,6 +81,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 from pathlib import Path
 from typing import NamedTuple
 
@@ -122,6 +125,7 @@ from grading.kit import (
 from nndl2.agent import STOPPED_AFTER_ERROR
 from nndl2.agent.replay import REPLAY
 from nndl2.answers import EXPORTS
+from nndl2.budget import iterations
 from nndl2.items import BY_ID, GANS, quality_item
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
@@ -305,6 +309,7 @@ class Run:
     phases: dict = dataclasses.field(default_factory=dict)  # seconds per step
     causes: dict = dataclasses.field(default_factory=dict)  # grade id -> the row's note that cost it its points
     reused: list = dataclasses.field(default_factory=list)  # the GANs whose earlier training was reused (trained.py)
+    alike: list = dataclasses.field(default_factory=list)  # the GANs handed the reference's run (trained.Alike)
 
     def lost(self, items, cause, message=None):
         """Items scored 0 for one cause: the cause once in the row's reason, each item's message in the feedback."""
@@ -337,6 +342,8 @@ class Grader:
         self.gradebooks = Gradebooks(self.course)
         self.mnist_root = self.settings.mnist_root
         self.kept = trained.Kept(self.out / "trained", self.settings.training(), self.settings.threads, self.mnist_root)
+        self.alike = trained.Alike(self.out / "trained", self.kept)
+        self.probe = {}  # {gan: iterations} probed against the reference's run (prepare_alike)
         self.sandboxed = self.settings.sandbox == "on"
         if self.sandboxed:
             self.confinement = sandbox.require()  # SandboxUnavailable says how to install bubblewrap or opt out
@@ -390,6 +397,47 @@ class Grader:
         shutil.rmtree(self.course / "release", ignore_errors=True)
         self.gradebooks.reset()
         stamp.write_text(self.kit)
+
+    def prepare_alike(self, submissions):
+        """--alike: train the reference solution first as a submission is trained (sandboxed, these settings), unless
+        its runs are kept, so that each submission's GAN that trains as its does for trained.PROBE iterations goes on
+        with its run instead of training the whole budget (trained.Alike). "auto": for a batch of at least
+        trained.ALIKE_BATCH submissions. Sets self.probe."""
+        mode = self.settings.alike
+        if mode == "off" or (mode == "auto" and submissions < trained.ALIKE_BATCH):
+            return
+        budget = self.settings.budget
+        probe = {gan: n for gan, n in trained.PROBE.items() if n < iterations(gan, budget)}  # smoke: none
+        missing = [gan for gan in probe if self.alike.digest(gan) is None]
+        if missing:
+            self.log(f"--alike: training the reference solution's {', '.join(missing)} first (submissions whose GANs "
+                     "train bit for bit as its do go on with its runs)")  # fmt: skip
+            reference = types.SimpleNamespace(key=trained.REFERENCE, problems=[], files={})
+            run = Run(reference, self.alike.root / "work", self.settings.time.start())
+            # (an error starting the sandbox stops the batch here, as it would at the first submission)
+            assignment, out = run.work / "assignment", run.work / "exports" / "training"
+            shutil.rmtree(run.work, ignore_errors=True)
+            assignment.mkdir(parents=True)
+            out.mkdir(parents=True)
+            shutil.copy(SOLUTION_GAN, assignment / "gan.py")
+            shutil.copytree(KIT_DATA, assignment / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
+            probes = [f"{gan}={probe[gan]}" for gan in missing]
+            start = time.perf_counter()
+            ended = self.export(
+                run, "training", lambda o: [*training_args(missing, o), "--probe", *probes], out,
+                run.clock.training(1), gpu=self.settings.device == "cuda",
+            )  # fmt: skip
+            for gan in missing:
+                export = out / gan / f"{gan}.npz"
+                meta = exported(export) if not ended.reason else None
+                probe_file = out / gan / f"{gan}.probe.npz"
+                if meta is None or "error" in meta or not self.alike.keep(gan, probe_file, export):
+                    why = ended.reason or "no export"
+                    self.log(f"WARNING: --alike: the reference solution's {gan} run did not end well ({why}; "
+                             f"{run.work}): every submission's {gan} trains")  # fmt: skip
+            shutil.rmtree(run.work / "exports", ignore_errors=True)
+            self.log(f"--alike: the reference solution's runs took {time.perf_counter() - start:.1f} s")
+        self.probe = {gan: n for gan, n in probe.items() if self.alike.digest(gan) is not None}
 
     def env(self, student, exports=None, replay=None):
         unwanted = {"PYTHONPATH", "GAN_KIT_BUDGET", SETTINGS_VARIABLE, "JUPYTER_PATH", EXPORTS, REPLAY}
@@ -587,10 +635,12 @@ class Grader:
                 continue
             folder = exports / "training" / gan
             folder.mkdir(parents=True, exist_ok=True)
-            if self.kept.get(run.student, gan, assignment / "gan.py", folder):  # this gan.py, trained before
+            if self.kept.get(run.student, gan, assignment / "gan.py", folder, alike=bool(self.probe)):  # trained before
                 run.reused.append(gan)
                 continue
             pending.append(gan)
+        if pending and self.probe:
+            pending = self.go_on_alike(run, pending, assignment / "gan.py", exports / "training")
         if pending:
             self.train(run, pending, assignment / "gan.py", exports / "training")
         if run.reused:
@@ -600,6 +650,34 @@ class Grader:
             trained = judge.judge_training(exports / "training", run.verdicts)
             run.verdicts.update({item: v for item, v in trained.items() if item not in run.verdicts})
         return None
+
+    def go_on_alike(self, run, gans, gan_py, training):
+        """Probe `gans` (a sandboxed run of trained.PROBE iterations each, as the training run starts): each whose G
+        then holds the reference's weights bit for bit is handed the reference's run (trained.Alike) into
+        `training`/<gan>/, and kept for re-grades as a run of this gan.py is (Kept); returns the GANs still to train.
+        A probe that fails or differs costs its time only."""
+        probed = [gan for gan in gans if gan in self.probe]
+        if not probed:
+            return gans
+        out = training.parent / "probe.run"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        probes = [f"{gan}={self.probe[gan]}" for gan in probed]
+        with run.timed("probe"):
+            self.export(
+                run, "probe", lambda o: [*training_args(probed, o), "--probe-only", "--probe", *probes], out,
+                run.clock.functions(),
+            )  # fmt: skip
+        for gan in probed:
+            probe = out / gan / f"{gan}.probe.npz"
+            if probe.is_file() and not probe.is_symlink() and self.alike.get(gan, probe, training / gan):
+                run.alike.append(gan)
+                self.kept.keep(run.student, gan, gan_py, training / gan, alike=True)
+        shutil.rmtree(out, ignore_errors=True)
+        if run.alike:
+            self.log(f"{quote(run.student)}: the {', '.join(run.alike)} trained bit for bit as the reference "
+                     "solution's for their first iterations: going on with its runs (--alike)")  # fmt: skip
+        return [gan for gan in gans if gan not in run.alike]
 
     def train(self, run, gans, gan_py, training):
         """The grader's training runs of `gans` (in notebook order) with the staged gan.py, into `training`/<gan>/.
@@ -1088,6 +1166,7 @@ def autograde(submissions, out, settings=None, log=print):
             )
         grader = Grader(out, settings, submissions=folder, log=log)
         grader.prepare()
+        grader.prepare_alike(len(found))
         torch_threads = torch.get_num_threads()
         torch.set_num_threads(settings.threads)  # the judge's own computations, like the submissions' runs
         total = len(found)
@@ -1174,6 +1253,12 @@ def options():
         "python -m grading.ta.grading_time compares the two)",
     )  # fmt: skip
     parser.add_argument(
+        "--alike", choices=["auto", "on", "off"], default=default.alike,
+        help="on: train the reference solution first, and let each submission's GAN that trains bit for bit as its "
+        "does for the first iterations go on with its run (an assumption about the rest of the run: grading/ta/"
+        "alike.md); off: train every GAN; auto (default): on for a batch of 10 submissions or more",
+    )  # fmt: skip
+    parser.add_argument(
         "--run-per-gan", action="store_true",
         help="train each GAN in a sandboxed run of its own, not the three in one (the design before; slower)",
     )  # fmt: skip
@@ -1198,7 +1283,7 @@ def main(argv=None):
         settings = Settings(
             budget=args.budget, whole_budget=args.whole_budget, run_per_gan=args.run_per_gan, device=args.device,
             precision=args.precision, threads=args.threads, jobs=args.jobs, sandbox=args.sandbox,
-            time=TimeBudget(args.submission_timeout), regrade=args.regrade,
+            time=TimeBudget(args.submission_timeout), regrade=args.regrade, alike=args.alike,
             limits=dataclasses.replace(Settings().limits, memory=int(args.memory * GiB)),
         )  # fmt: skip
     except ValueError as error:

@@ -159,6 +159,10 @@ class Settings:
         may use (memory, processes, file sizes; confine/limits.py).
     mnist_root: the MNIST folder every run reads (None: nndl2/'s own).
     regrade: grade unchanged submissions again.
+    alike: "on": the grader trains the reference solution first, and a submission's GAN that trains bit for bit as its
+        does for the first iterations goes on with its run instead of training the whole budget (judging/trained.py
+        Alike: an assumption about the rest of the run, its evidence in grading/ta/alike.md); "off": every GAN
+        trains; "auto" (default): on for a batch of at least trained.ALIKE_BATCH submissions.
     """
 
     budget: str = "autograde"
@@ -173,10 +177,13 @@ class Settings:
     limits: Limits = Limits()
     mnist_root: Path | None = None
     regrade: bool = False
+    alike: str = "auto"
 
     def __post_init__(self):
         if self.budget not in BUDGETS:
             raise ValueError(f"budget is one of {', '.join(BUDGETS)}, not {self.budget!r}")
+        if self.alike not in ("auto", "on", "off"):
+            raise ValueError(f"alike is 'auto', 'on' or 'off', not {self.alike!r}")
         if self.sandbox not in ("on", "off"):
             raise ValueError(f"sandbox is 'on' or 'off', not {self.sandbox!r}")
         if not (isinstance(self.threads, int) and self.threads >= 1):

@@ -13,7 +13,11 @@ are graded three times, one grading after the other, as `python -m grading.instr
 - this: each GAN trains until its samples meet the thresholds of Inline Questions 1-3, at most the budget;
 - re-grade: this design again on the same output folder, every submission graded again (--regrade, as after
   a change to the grading files): gan.py is unchanged, so its trained GANs are reused
-  (grading/instructor/judging/trained.py) and nothing trains.
+  (grading/instructor/judging/trained.py) and nothing trains;
+- alike: this design with --alike on, in a new output folder: the reference solution is trained first (once per
+  batch: its time is printed apart), then each GAN whose probe is the reference's goes on with its run
+  (trained.Alike). With the reference example every GAN does (a class's best case); with
+  --example buggy-<function> the GANs that call the function train.
 
 It prints, for each stage the autograder times (functions: the export of gan.py's functions; training:
 the three GANs' runs; judge: Inline Questions 1-3 judged; notebook: nbgrader's run of the notebook;
@@ -26,6 +30,7 @@ machines, not seconds. Each grading's scores are printed too: the designs must a
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,14 +41,17 @@ from pathlib import Path
 from grading.kit import PRECISION_CHOICES, ROOT
 from grading.ta.examples import write_examples
 
-STAGES = ("functions", "training", "judge", "notebook", "feedback")
-GRADINGS = ("previous", "this", "re-grade")
+STAGES = ("functions", "probe", "training", "judge", "notebook", "feedback")
+GRADINGS = ("previous", "this", "re-grade", "alike")
+PREPARED = re.compile(r"--alike: the reference solution's runs took ([0-9.]+) s")
 
 
-def grade(submissions, out, mnist_root, jobs, previous=False, regrade=False, precision="float32"):
-    """Grade `submissions` into `out` with the instructors' command; returns (its results, wall seconds)."""
+def grade(submissions, out, mnist_root, jobs, previous=False, regrade=False, precision="float32", alike=False):
+    """Grade `submissions` into `out` with the instructors' command; returns (its results, wall seconds, the
+    seconds the reference solution's runs took first: None without --alike)."""
     command = [sys.executable, "-m", "grading.instructor.autograde", str(submissions), "--out", str(out)]
     command += ["--jobs", str(jobs), "--threads", "1", "--device", "cpu", "--precision", precision]
+    command += ["--alike", "on" if alike else "off"]
     command += (["--mnist-root", str(mnist_root)] if mnist_root else []) + (["--regrade"] if regrade else [])
     command += ["--whole-budget", "--run-per-gan"] if previous else []
     start = time.perf_counter()
@@ -54,7 +62,9 @@ def grade(submissions, out, mnist_root, jobs, previous=False, regrade=False, pre
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     names = sorted(path.name for path in Path(submissions).iterdir())
-    return [json.loads((Path(out) / "results" / f"{name}.json").read_text()) for name in names], seconds
+    prepared = PREPARED.search(done.stdout + done.stderr)
+    results = [json.loads((Path(out) / "results" / f"{name}.json").read_text()) for name in names]
+    return results, seconds, float(prepared.group(1)) if prepared else None
 
 
 def measure(mnist_root, copies=2, example="reference", work=None, precision="float32"):
@@ -69,12 +79,14 @@ def measure(mnist_root, copies=2, example="reference", work=None, precision="flo
         "previous": grade(submissions, work / "previous", mnist_root, copies, previous=True, precision=precision),
         "this": grade(submissions, work / "this", mnist_root, copies, precision=precision),
         "re-grade": grade(submissions, work / "this", mnist_root, copies, regrade=True, precision=precision),
+        "alike": grade(submissions, work / "alike", mnist_root, copies, precision=precision, alike=True),
     }
     report = {}
-    for name, (results, wall) in runs.items():
+    for name, (results, wall, prepared) in runs.items():
         report[name] = {
+            "prepared": prepared,  # --alike: the reference's runs, trained before the batch (not in "wall")
             "stages": {stage: sum(r["phases"].get(stage, 0.0) for r in results) / len(results) for stage in STAGES},
-            "wall": wall / len(results),  # the batch's wall time per submission (its throughput)
+            "wall": (wall - (prepared or 0.0)) / len(results),  # the batch's wall time per submission (throughput)
             "seconds": sum(r["seconds"] for r in results) / len(results),
             "scores": [r["scores"] for r in results],
             "reused": [r.get("reused_training", []) for r in results],
@@ -90,8 +102,10 @@ def table(report):
     lines.append(f"{'batch wall time / submissions':32}" + "".join(f"{report[n]['wall']:12.1f}" for n in GRADINGS))
     previous = report["previous"]["seconds"]
     lines.append(f"{'ratio to previous':32}" + "".join(f"{report[n]['seconds'] / previous:12.2f}" for n in GRADINGS))
+    prepared = report["alike"]["prepared"] or 0.0
+    lines.append(f"alike: the reference solution's runs took {prepared:.1f} s first (once a batch)")
     same = all(report[name]["scores"] == report["previous"]["scores"] for name in GRADINGS)
-    lines.append(f"scores: {'the same in all three gradings' if same else 'DIFFERENT: ' + json.dumps(report)}")
+    lines.append(f"scores: {'the same in all four gradings' if same else 'DIFFERENT: ' + json.dumps(report)}")
     return "\n".join(lines)
 
 

@@ -14,6 +14,9 @@ separate grader process, which never runs your code, compares them with the refe
         thresholds of Inline Questions 1-3 (or the whole budget, as the grader's settings say): into
         DIR/<gan>/<gan>.npz as soon as that GAN is trained, the generator's parameters, the losses and the
         progress grids, or the error that stopped it.
+    python -m nndl2.agent.export train ... --probe vanilla=30 lsgan=30 dcgan=10 [--probe-only]
+        also DIR/<gan>/<gan>.probe.npz: G's weights after that many iterations of the same run (--probe-only: train
+        only those iterations); the grader compares them with the reference solution's own run.
 
 The grader's settings (budget, device, precision, whole budget or not) come from the one file GAN_KIT_SETTINGS names
 (nndl2.budget.grader_settings); `train` refuses to run without it.
@@ -213,7 +216,9 @@ def export_module(gan, inputs, out):
 # ---------------------------------------------------------------------------
 
 
-def export_training(out, budget, gans=None, device=None, until_passing=True, precision="float32"):
+def export_training(
+    out, budget, gans=None, device=None, until_passing=True, precision="float32", probe=None, probe_only=False
+):
     """Train the notebook's GANs with gan.py as the notebook does, one after the other, and export each one
     (`out`/<gan>/<gan>.npz) as soon as it is trained: the grader learns from which exports are there how far a run
     that was stopped got. A GAN after the first whose training raises ends the run there (exit status
@@ -223,6 +228,8 @@ def export_training(out, budget, gans=None, device=None, until_passing=True, pre
     until_passing: each GAN trains until its samples meet the thresholds (nndl2.agent.training.UntilPassing),
     at most the budget; False: the whole budget.
     precision: "float32", or "bfloat16" (autocast): the grader's choice for this machine.
+    probe: {gan: iterations}: also export G's weights after that many iterations of the run (<gan>.probe.npz);
+    probe_only: train the GANs of `probe` only that far and export nothing else.
     """
     from nndl2.agent.training import train_gan, training_batches
     from nndl2.budget import BUDGETS, SEED
@@ -237,12 +244,25 @@ def export_training(out, budget, gans=None, device=None, until_passing=True, pre
         return 1
     loader = training_batches(download=False, device=device)
     bfloat16 = precision == "bfloat16"
+    probe = probe or {}
     for index, name in enumerate(gans or GANS):
         meta, arrays = {"budget": budget, "device": str(device), "precision": precision}, {}
+        training = dict(BUDGETS[budget][name])
+        if name in probe:
+            training["keep_weights"] = (probe[name],)
+        if probe_only:
+            if name not in probe:
+                continue
+            training["max_iters"] = probe[name]
         try:
             _, G, images, history = train_gan(
-                name, gan, loader, BUDGETS[budget][name], SEED, device, until_passing=until_passing, bfloat16=bfloat16
-            )
+                name, gan, loader, training, SEED, device, until_passing=until_passing and not probe_only,
+                bfloat16=bfloat16,
+            )  # fmt: skip
+            if name in probe:
+                save_probe(out / name / f"{name}.probe.npz", history, probe[name])
+            if probe_only:
+                continue
             meta["iterations"] = len(history.get("d_loss", []))
             g_arrays, meta["g_names"] = parameters(G)
             arrays.update({f"g_{key}": value for key, value in g_arrays.items()})
@@ -251,10 +271,22 @@ def export_training(out, budget, gans=None, device=None, until_passing=True, pre
                 arrays[f"history_{key}"] = np.asarray(history.get(key, []), dtype=np.float64)
         except BaseException as error:  # noqa: BLE001
             meta.update(error_meta(error))
+            if probe_only:  # no probe: the grader trains this GAN
+                continue
         save_npz(out / name / f"{name}.npz", meta, arrays)
         if index > 0 and "error" in meta:
             return STOPPED_AFTER_ERROR
     return 0
+
+
+def save_probe(path, history, iterations):
+    """G's weights (its state_dict, in order: parameters and buffers) after `iterations` iterations of the run, as
+    run_a_gan kept them (keep_weights); nothing if the run ended before."""
+    kept = history.get("kept_weights", {}).get("after", {}).get(iterations)
+    if kept is None:
+        return
+    arrays = {f"w{index}": tensor.contiguous().numpy() for index, tensor in enumerate(kept.values())}
+    save_npz(path, {"iterations": iterations, "names": list(kept)}, arrays)
 
 
 def main(argv=None):
@@ -266,12 +298,21 @@ def main(argv=None):
     train = commands.add_parser("train", help="train the notebook's GANs with ./gan.py and export them")
     train.add_argument("--out", required=True, type=Path)
     train.add_argument("--gans", nargs="+", choices=tuple(GANS), help="the GANs to train, in this order (default: all)")
+    train.add_argument("--probe", nargs="+", default=[], metavar="GAN=ITERATIONS",
+                       help="also export G's weights after that many iterations of the GAN's run")  # fmt: skip
+    train.add_argument("--probe-only", action="store_true", help="train the --probe GANs that far only")
     args = parser.parse_args(argv)
     if args.command == "functions":
         return export_functions(args.inputs, args.out)
     settings = grader_settings()
     if settings is None:
         parser.error(f"train: {SETTINGS} names no settings file (the autograder writes it for each run)")
+    probe = {}
+    for given in args.probe:
+        name, _, iterations = given.partition("=")
+        if name not in GANS or not iterations.isdigit() or int(iterations) < 1:
+            parser.error(f"--probe {given}: GAN=ITERATIONS, GAN one of {', '.join(GANS)}")
+        probe[name] = int(iterations)
     return export_training(
         args.out,
         settings["budget"],
@@ -279,6 +320,8 @@ def main(argv=None):
         settings["device"],
         until_passing=not settings["whole_budget"],
         precision=settings["precision"],
+        probe=probe,
+        probe_only=args.probe_only,
     )
 
 

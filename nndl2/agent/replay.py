@@ -39,7 +39,13 @@ def replayer(name):
                     history.setdefault(key, []).extend(data[f"history_{key}"].tolist())
             images = list(data["images"])
         trained = f"{meta['iterations']:,} iterations, " if "iterations" in meta else ""
-        print(f"Autograde: this is the grader's own training run of your gan.py ({trained}{meta['budget']} budget),")
+        if "alike" in meta:  # the grader's --alike: the reference's run, which this gan.py's followed bit for bit
+            print(f"Autograde: your gan.py trained this GAN bit for bit as the reference solution does for its first "
+                  f"{meta['alike']} iterations,")  # fmt: skip
+            print(f"so the grader went on with the reference's training run ({trained}{meta['budget']} budget),")
+        else:
+            print(f"Autograde: this is the grader's own training run of your gan.py ({trained}{meta['budget']} "
+                  "budget),")  # fmt: skip
         print("shown here instead of training a second time. Inline Questions 1-3 are graded from exactly this")
         print("generator; the grader stops training as soon as its samples meet the thresholds.")
         return images

@@ -547,6 +547,11 @@ def judge_training(folder, function_verdicts, solution=None):
         shown = {key: metrics[key] for key in ("recognizable", "coverage", "class_distance", "inception_score", "fid")}
         trained = f" ({meta['iterations']:,} iterations)" if isinstance(meta.get("iterations"), int) else ""
         samples = f"Inline Question {number}: 1,000 samples of your trained {title}{trained}"
+        if isinstance(meta.get("alike"), int):  # the reference's run, which this gan.py's followed (trained.Alike)
+            samples = (
+                f"Inline Question {number}: your {title} trained bit for bit as the reference solution's for its first "
+                f"{meta['alike']} iterations, so the grader went on with that run{trained}: 1,000 samples"
+            )
         if ok:
             verdicts[item] = Verdict(True, f"{samples}: {summary}: meets the thresholds.", {"metrics": shown})
         else:

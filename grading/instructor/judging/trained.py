@@ -14,16 +14,21 @@ Only runs that finished on their own are kept (a run stopped by its time limit o
 not). Disk: the generators' weights in float32, about 8 MB for each fully connected GAN and 26 MB
 for the DCGAN, so about 42 MB per student (13 GB for 300 students) under `<out>/trained/`; delete
 the folder to free it (the next grading trains again).
+
+`Alike` (--alike, below) goes further for a new gan.py: a GAN that trains bit for bit as the reference
+solution's for its first iterations goes on with the reference's run, trained once per batch.
 """
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from grading.kit import ROOT, digest
+from grading.kit import ALIKE_PROBE, ROOT, SOLUTION_GAN, digest, weights_digest
 
 PACKAGE = ROOT / "nndl2"
 
@@ -54,21 +59,24 @@ class Kept:
         folder = self.root / student
         return folder / f"{gan}.npz", folder / f"{gan}.json"
 
-    def get(self, student, gan, gan_py, into):
-        """Copy the kept export of `gan` into folder `into` if its key matches gan.py's; True if it did."""
+    def get(self, student, gan, gan_py, into, alike=False):
+        """Copy the kept export of `gan` into folder `into` if its key matches gan.py's; True if it did. A kept
+        reference's run (Alike) only where `alike` (--alike is on): off, every GAN trains."""
         export, stamp = self.paths(student, gan)
         if not (export.is_file() and stamp.is_file()):
             return False
         try:
-            if json.loads(stamp.read_text()).get("key") != self.key(gan_py, gan):
+            kept = json.loads(stamp.read_text())
+            if kept.get("key") != self.key(gan_py, gan) or (kept.get("alike") and not alike):
                 return False
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             return False
         shutil.copyfile(export, Path(into) / f"{gan}.npz")
         return True
 
-    def keep(self, student, gan, gan_py, folder):
-        """Keep the export `folder`/<gan>.npz of a run that finished on its own (the previous one is replaced)."""
+    def keep(self, student, gan, gan_py, folder, alike=False):
+        """Keep the export `folder`/<gan>.npz of a run that finished on its own (the previous one is replaced);
+        `alike`: it is the reference's run, handed to this gan.py (Alike)."""
         source = Path(folder) / f"{gan}.npz"
         if not source.is_file():
             return
@@ -76,4 +84,81 @@ class Kept:
         export.parent.mkdir(parents=True, exist_ok=True)
         stamp.unlink(missing_ok=True)  # no key beside a half-copied file
         shutil.copyfile(source, export)
-        stamp.write_text(json.dumps({"key": self.key(gan_py, gan)}))
+        stamp.write_text(json.dumps({"key": self.key(gan_py, gan)} | ({"alike": True} if alike else {})))
+
+
+# -- GANs that train as the reference's ------------------------------------------------------------------------
+
+PROBE = ALIKE_PROBE  # the iterations a probe trains, per GAN (grading/kit.py)
+REFERENCE = "reference-solution"  # the reference's own work folder under Alike.root (no student's key)
+ALIKE_BATCH = 10  # --alike auto: on for a batch of at least this many submissions (the reference trains first)
+
+
+def probe_digest(path):
+    """The digest of the probe at `path` (grading/kit.py weights_digest); None when there is none or it is malformed."""
+    from grading.instructor.judging import judge, verdict
+
+    try:
+        meta, arrays = judge.load_export(path)
+    except verdict.ExportError:
+        return None
+    return weights_digest(meta.get("iterations"), arrays)
+
+
+class Alike:
+    """The reference solution's own training runs, for submissions whose GANs train bit for bit as they do.
+
+    Before a batch, the grader trains the reference solution as it trains a submission (sandboxed, the same
+    settings) and keeps, per GAN, its export and the digest of G's weights after PROBE iterations
+    (`<root>/<settings>/<gan>.npz`, `<gan>.json`). A submission's GAN that trains to exactly those weights (its
+    probe: a sandboxed run of PROBE iterations) is handed the reference's export instead of training the whole
+    budget: the training steps that follow start from the same weights, optimizer state and random numbers, so
+    the run would go on as the reference's did, unless gan.py's code does something else later in the run
+    (a branch on the iteration count or on values not yet met). That assumption is what this mode rests on;
+    the evidence for it is in grading/ta/alike.md. Only the reference's runs are ever kept here: a submission's
+    run is never handed to another submission.
+    """
+
+    def __init__(self, root, kept):
+        # its key: the trained GANs' (Kept), the CPU's kernels (another CPU may compute other bits), the solution
+        made_of = kept.settings + torch.backends.cpu.get_cpu_capability() + SOLUTION_GAN.read_text()
+        self.root = Path(root) / "alike" / hashlib.sha256(made_of.encode()).hexdigest()[:16]
+
+    def paths(self, gan):
+        return self.root / f"{gan}.npz", self.root / f"{gan}.json"
+
+    def digest(self, gan):
+        """The digest of the reference's probe of `gan`, or None when its run is not kept."""
+        export, stamp = self.paths(gan)
+        try:
+            return json.loads(stamp.read_text())["probe"] if export.is_file() else None
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def keep(self, gan, probe, export):
+        """Keep the reference's export of `gan` (a run that ended well) beside its probe's digest."""
+        digest = probe_digest(probe)
+        if digest is None:
+            return False
+        target, stamp = self.paths(gan)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        stamp.unlink(missing_ok=True)
+        shutil.copyfile(export, target)
+        stamp.write_text(json.dumps({"probe": digest, "iterations": PROBE[gan]}))
+        return True
+
+    def get(self, gan, probe, into):
+        """Copy the reference's export of `gan` into `into`/<gan>.npz if `probe` (a submission's probe file) has
+        the reference's digest, its description marked as the reference's run; True if it did."""
+        expected = self.digest(gan)
+        if expected is None or probe_digest(probe) != expected:
+            return False
+        with np.load(self.paths(gan)[0], allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        meta = json.loads(str(arrays.pop("__meta__")))
+        meta["alike"] = PROBE[gan]  # the notebook's replay and the feedback say whose run it is
+        target = Path(into) / f"{gan}.npz"
+        with open(target.with_name(target.name + ".partial"), "wb") as f:
+            np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
+        os.replace(target.with_name(target.name + ".partial"), target)
+        return True
