@@ -45,8 +45,13 @@ def test_problems_are_a_probe_like_the_references_with_another_run_or_a_hidden_b
 def test_the_recorded_evidence_covers_the_corpus_and_the_probes_in_force_and_finds_no_problem():
     data = json.loads(alike.DATA.read_text())
     assert alike.REPORT.read_text() == alike.report(data), "run: python -m grading.ta.alike --report-only"
-    assert set(data["files"]) == set(alike.sources()), "the corpus changed: run python -m grading.ta.alike"
-    assert data["made_with"]["probe"] == ALIKE_PROBE and data["made_with"]["budget"] == alike.BUDGET
+    # made from the code in force: the training code, the probes, and every file's code (docstrings left out)
+    rerun = "run: python -m grading.ta.alike"
+    made = data["made_with"]
+    assert made["training_code"] == alike.made_with()["training_code"], rerun
+    assert made["probe"] == ALIKE_PROBE and made["budget"] == alike.BUDGET, rerun
+    codes = {name: alike.code(text) for name, (text, *_) in alike.sources().items()}
+    assert {name: f["code"] for name, f in data["files"].items()} == codes, rerun
     assert alike.problems(data["files"]) == []
     # the evidence is not empty: most styles train as the reference does, and every ruining mutant trains itself
     assert all(len(alike.alike_files(data["files"], gan)) >= 3 for gan in GANS)

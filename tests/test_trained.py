@@ -167,18 +167,67 @@ def test_a_probe_is_the_start_of_the_training_run_and_equal_probes_train_alike(t
     assert trained.probe_digest(mutant / "vanilla.probe.npz") not in (None, reference)
 
 
-def test_alike_is_off_for_small_batches_and_budgets_no_longer_than_a_probe(tmp_path, monkeypatch):
+def test_alike_is_off_for_small_batches_unconfined_runs_untested_settings_and_short_budgets(tmp_path, monkeypatch):
     from grading.instructor import autograde
     from grading.instructor.settings import Settings
 
-    for settings, submissions in ((Settings(budget="autograde", alike="auto", sandbox="off"), trained.ALIKE_BATCH - 1),
-                                  (Settings(budget="smoke", alike="on", sandbox="off"), 100)):  # fmt: skip
-        grader = autograde.Grader(tmp_path / "out", settings, log=print)
+    cases = [  # (settings, submissions, what the log says)
+        (Settings(alike="auto"), trained.ALIKE_BATCH - 1, None),
+        (Settings(alike="on", sandbox="off"), 100, "--alike: off, as --sandbox is off"),
+        (Settings(alike="on", whole_budget=True), 100, "--alike: off: its evidence"),
+        (Settings(alike="on", precision="bfloat16"), 100, "--alike: off: its evidence"),
+        (Settings(alike="on", budget="smoke"), 100, None),  # 3 iterations: no longer than a probe
+    ]
+    for number, (settings, submissions, said) in enumerate(cases):
+        log = []
+        grader = autograde.Grader(tmp_path / f"out{number}", settings, log=log.append)
         monkeypatch.setattr(grader, "export", lambda *a, **k: pytest.fail("nothing may train"))
         grader.prepare_alike(submissions)
-        assert grader.probe == {}
+        told = [line for line in log if line.startswith("--alike")]
+        assert grader.probe == {} and len(told) == (1 if said else 0) and all(line.startswith(said) for line in told)
     with pytest.raises(ValueError, match="alike is 'auto', 'on' or 'off'"):
         Settings(alike="yes")
+
+
+@pytest.mark.parametrize("hangs", [False, True])
+def test_a_probe_that_hands_nothing_on_costs_the_training_no_time_unless_it_hung(tmp_path, monkeypatch, hangs):
+    """A probe whose GANs all train (here: it wrote nothing) gives its time back to the submission's clock, so the
+    training runs get what they would have had without it; a probe stopped at its limit (a hang) does not."""
+    import time
+    from types import SimpleNamespace
+
+    from grading.instructor import autograde
+    from grading.instructor.settings import Settings
+
+    grader = autograde.Grader(tmp_path / "out", Settings(sandbox="off"), log=print)
+    grader.probe = {"vanilla": 30, "dcgan": 10}
+
+    def probe(*args, **kwargs):
+        time.sleep(0.3)
+        return autograde.Ended("time limit (9 s) reached", "in gan.py line 3", 9.0, []) if hangs else autograde.Ended(
+            "", None, None, [])  # fmt: skip
+
+    monkeypatch.setattr(grader, "export", probe)
+    run = autograde.Run(SimpleNamespace(key="ada"), tmp_path / "work", Settings().time.start())
+    started = run.clock.started
+    training = tmp_path / "work" / "exports" / "training"
+    assert grader.go_on_alike(run, ["vanilla", "lsgan", "dcgan"], tmp_path / "gan.py", training) == [
+        "vanilla", "lsgan", "dcgan"]  # fmt: skip
+    assert run.alike == [] and run.phases["probe"] >= 0.3
+    moved = run.clock.started - started
+    assert (moved == 0) if hangs else (moved >= 0.3)
+
+
+def test_a_result_handed_the_references_runs_is_graded_again_when_every_gan_trains(tmp_path):
+    from grading.instructor import autograde
+    from grading.instructor.settings import Settings
+
+    grader = autograde.Grader(tmp_path / "out", Settings(sandbox="off"), log=print)
+    trained_itself, handed = {"key": "k", "alike": []}, {"key": "k", "alike": ["vanilla"]}
+    assert grader.reusable(trained_itself, "k") and not grader.reusable(trained_itself, "other")
+    assert not grader.reusable(handed, "k")  # --alike is off for this batch: train it
+    grader.probe = {"vanilla": 30}
+    assert grader.reusable(handed, "k")
 
 
 @pytest.mark.slow
@@ -196,6 +245,7 @@ def test_gans_that_train_as_the_references_go_on_with_its_run_and_no_submission_
     from grading.instructor import autograde
     from grading.instructor.confine.limits import GiB, Limits
     from grading.instructor.settings import Settings
+    from grading.ta.grading_time import PREPARED
 
     monkeypatch.setattr(trained, "PROBE", {"vanilla": 1, "lsgan": 1, "dcgan": 2})
     limits = Limits(memory=2 * GiB, processes=128)
@@ -204,6 +254,7 @@ def test_gans_that_train_as_the_references_go_on_with_its_run_and_no_submission_
     grader = autograde.Grader(tmp_path / "out", settings, log=log.append)
     grader.prepare_alike(1)
     assert grader.probe == trained.PROBE
+    assert any(PREPARED.search(line) for line in log), log  # the line grading_time reads
     kept = {path.name: path.read_bytes() for path in grader.alike.root.glob("*.*")}
     assert sorted(kept) == sorted(f"{gan}.{ext}" for gan in trained.PROBE for ext in ("json", "npz"))
 
@@ -221,7 +272,8 @@ def test_gans_that_train_as_the_references_go_on_with_its_run_and_no_submission_
     # kept for re-grades as a run of its gan.py (a re-grade probes nothing)
     assert len(list((tmp_path / "out" / "trained" / "sequential_provided_flatten").glob("*.npz"))) == 3
     for item, title in (("test_inline_q1", "vanilla GAN"), ("test_inline_q3", "DCGAN")):
-        assert f"your {title} trained bit for bit as the reference solution's" in style.verdicts[item].message
+        said = f"your {title}'s generator held the reference solution's weights bit for bit"
+        assert said in style.verdicts[item].message
     mutant = graded("mutant_torch_flatten_inplace_ls_generator_loss")
     assert mutant.alike == ["vanilla"] and mutant.phases["training"] > 0
     assert "1,000 samples of your trained LSGAN (3 iterations)" in mutant.verdicts["test_inline_q2"].message

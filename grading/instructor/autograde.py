@@ -24,9 +24,9 @@ How one submission is graded ("the kernel reports, the grader judges"):
 2. In the sandbox (grading/instructor/confine/sandbox.py), `python -m nndl2.agent.export functions` calls every graded
    function of gan.py on inputs drawn fresh for this submission, and `python -m nndl2.agent.export train`
    trains the notebook's three GANs with gan.py and the kit's training loop at the autograde budget.
-   Both write plain data only. (With --alike, the default for a batch of 10 or more: a GAN whose first
-   iterations leave G's weights bit for bit as the reference solution's, trained first, goes on with the
-   reference's run instead: grading/instructor/judging/trained.py Alike.)
+   Both write plain data only. (With --alike, the default for a large batch (trained.ALIKE_BATCH): a GAN
+   whose first iterations leave G's weights bit for bit as the reference solution's, trained first, goes on
+   with the reference's run instead: grading/instructor/judging/trained.py Alike.)
 3. The judge (grading/instructor/judging/judge.py), in this process, scores the functions and Inline Questions
    1-3 from that data; it never imports or runs student code.
 4. nbgrader runs the rebuilt notebook in the sandbox, its training cells replaying the grader's run
@@ -129,6 +129,7 @@ from nndl2.budget import iterations
 from nndl2.items import BY_ID, GANS, quality_item
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
+ALIKE_TOOK = "--alike: the reference solution's runs took {:.1f} s"  # logged once a batch (grading_time reads it)
 FACES_RELEASE = "gan-kit/release/" + FACES_SOURCE_NOTEBOOK.name  # Part 2's release, in the course folder
 PROBLEMS_FILE = "problems.txt"  # the batch's problems: what the export held that is no student's
 
@@ -403,10 +404,17 @@ class Grader:
         its runs are kept, so that each submission's GAN that trains as its does for trained.PROBE iterations goes on
         with its run instead of training the whole budget (trained.Alike). "auto": for a batch of at least
         trained.ALIKE_BATCH submissions. Sets self.probe."""
-        mode = self.settings.alike
+        mode, settings = self.settings.alike, self.settings
         if mode == "off" or (mode == "auto" and submissions < trained.ALIKE_BATCH):
             return
-        budget = self.settings.budget
+        if not self.sandboxed:  # unconfined, one student's code could rewrite the runs handed to the others
+            self.log("--alike: off, as --sandbox is off")
+            return
+        if settings.device != "cpu" or settings.precision != "float32" or settings.whole_budget:
+            self.log("--alike: off: its evidence (grading/ta/alike.md) is for CPU training in float32 that stops "
+                     "when the thresholds are met")  # fmt: skip
+            return
+        budget = settings.budget
         probe = {gan: n for gan, n in trained.PROBE.items() if n < iterations(gan, budget)}  # smoke: none
         missing = [gan for gan in probe if self.alike.digest(gan) is None]
         if missing:
@@ -423,20 +431,22 @@ class Grader:
             shutil.copytree(KIT_DATA, assignment / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
             probes = [f"{gan}={probe[gan]}" for gan in missing]
             start = time.perf_counter()
+            # trusted code: the whole time budget of a submission for its training alone; each GAN's export is
+            # written when it is trained, so one that is there stands even if the run ended later
             ended = self.export(
                 run, "training", lambda o: [*training_args(missing, o), "--probe", *probes], out,
-                run.clock.training(1), gpu=self.settings.device == "cuda",
+                settings.time.total,
             )  # fmt: skip
             for gan in missing:
                 export = out / gan / f"{gan}.npz"
-                meta = exported(export) if not ended.reason else None
+                meta = exported(export)
                 probe_file = out / gan / f"{gan}.probe.npz"
                 if meta is None or "error" in meta or not self.alike.keep(gan, probe_file, export):
-                    why = ended.reason or "no export"
+                    why = "its export records an error" if meta and "error" in meta else ended.reason or "no export"
                     self.log(f"WARNING: --alike: the reference solution's {gan} run did not end well ({why}; "
                              f"{run.work}): every submission's {gan} trains")  # fmt: skip
             shutil.rmtree(run.work / "exports", ignore_errors=True)
-            self.log(f"--alike: the reference solution's runs took {time.perf_counter() - start:.1f} s")
+            self.log(ALIKE_TOOK.format(time.perf_counter() - start))
         self.probe = {gan: n for gan, n in probe.items() if self.alike.digest(gan) is not None}
 
     def env(self, student, exports=None, replay=None):
@@ -548,7 +558,7 @@ class Grader:
         result_path = self.out / "results" / f"{student}.json"
         if result_path.exists() and not self.settings.regrade:
             previous = json.loads(result_path.read_text())
-            if previous.get("key") == key:
+            if self.reusable(previous, key):
                 return self.reuse(run, previous, result_path)
 
         exports = run.work / "exports"
@@ -581,6 +591,11 @@ class Grader:
         shutil.rmtree(exports / "training", ignore_errors=True)  # trained weights: tens of MB, judged already
         result = self.save(run, key, scores, start)
         return result
+
+    def reusable(self, previous, key):
+        """Whether an earlier result stands: graded from the same files and settings (`key`), and not handed the
+        reference's runs (--alike) when this batch trains every GAN."""
+        return previous.get("key") == key and not (previous.get("alike") and not self.probe)
 
     def reuse(self, run, previous, result_path):
         """An unchanged submission: its earlier result, with the gradebook's current (manual) scores."""
@@ -663,17 +678,21 @@ class Grader:
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         probes = [f"{gan}={self.probe[gan]}" for gan in probed]
+        start = time.monotonic()
         with run.timed("probe"):
-            self.export(
+            ended = self.export(
                 run, "probe", lambda o: [*training_args(probed, o), "--probe-only", "--probe", *probes], out,
                 run.clock.functions(),
             )  # fmt: skip
         for gan in probed:
             probe = out / gan / f"{gan}.probe.npz"
-            if probe.is_file() and not probe.is_symlink() and self.alike.get(gan, probe, training / gan):
+            inside = probe.resolve().is_relative_to(out.resolve())
+            if inside and probe.is_file() and self.alike.get(gan, probe, training / gan):
                 run.alike.append(gan)
                 self.kept.keep(run.student, gan, gan_py, training / gan, alike=True)
         shutil.rmtree(out, ignore_errors=True)
+        if ended.where is None and len(run.alike) < len(probed):  # the GANs that train lose no time to the probe
+            run.clock.started += time.monotonic() - start
         if run.alike:
             self.log(f"{quote(run.student)}: the {', '.join(run.alike)} trained bit for bit as the reference "
                      "solution's for their first iterations: going on with its runs (--alike)")  # fmt: skip
@@ -913,6 +932,7 @@ class Grader:
             "seconds": round(time.perf_counter() - start, 1),
             "phases": run.phases,
             "reused_training": run.reused,
+            "alike": run.alike,  # the GANs handed the reference's run (--alike)
             "manual_state": json.dumps(gradebook.manual_state(self.gradebooks.main, run.student), default=str),
         }
         path = self.out / "results" / f"{run.student}.json"
@@ -1256,7 +1276,8 @@ def options():
         "--alike", choices=["auto", "on", "off"], default=default.alike,
         help="on: train the reference solution first, and let each submission's GAN that trains bit for bit as its "
         "does for the first iterations go on with its run (an assumption about the rest of the run: grading/ta/"
-        "alike.md); off: train every GAN; auto (default): on for a batch of 10 submissions or more",
+        f"alike.md); off: train every GAN; auto (default): on for a batch of {trained.ALIKE_BATCH} submissions or "
+        "more. Only for CPU training in float32 that stops when the thresholds are met, in the sandbox",
     )  # fmt: skip
     parser.add_argument(
         "--run-per-gan", action="store_true",

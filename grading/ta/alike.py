@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from grading.kit import ALIKE_PROBE as PROBE
-from grading.kit import GRADING, SOLUTION_GAN, import_file, weights_digest
+from grading.kit import GRADING, KIT_DATA, SOLUTION_GAN, import_file, weights_digest
 from grading.ta.seed_distributions import mnist_root, write_atomically
 from nndl2.agent.export import save_probe
 from nndl2.agent.training import GANS, train_gan, training_batches
@@ -68,10 +68,23 @@ def sources():
     return found
 
 
+def code(text):
+    """A digest of `text`'s code, docstrings and comments left out (make_outputs.code_only: they train nothing)."""
+    from grading.ta.make_outputs import code_only
+
+    return hashlib.sha256(code_only(text).encode()).hexdigest()[:12]
+
+
 def made_with():
-    """What every result depends on besides the file: the budget, the probes, the data, PyTorch and the CPU."""
-    return {"budget": BUDGET, "probe": PROBE, "mnist_root": mnist_root(), "torch": torch.__version__,
-            "cpu": torch.backends.cpu.get_cpu_capability(), "precision": "float32", "threads": 1}  # fmt: skip
+    """What every result depends on besides the file: the budget, the probes, the training code (nndl2's, as
+    make_outputs lists it, and the probe's export), the data, PyTorch and the CPU."""
+    from grading.ta.make_outputs import TRAINING_CODE
+
+    files = [path for path in TRAINING_CODE if path != SOLUTION_GAN] + [KIT_DATA / "agent" / "export.py"]
+    training = hashlib.sha256("".join(code(path.read_text()) for path in files).encode()).hexdigest()[:12]
+    return {"budget": BUDGET, "probe": PROBE, "training_code": training, "mnist_root": mnist_root(),
+            "torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(), "precision": "float32",
+            "threads": 1}  # fmt: skip
 
 
 def probe(module, gan, loader):
@@ -140,7 +153,9 @@ def measure(cache, share=(1, 1), only_cached=False):
         if (name, gan) in mine or name == "reference":
             digest = result(name, gan, "probe", lambda name=name, gan=gan: probe(module(name), gan, batches()))
             text, kind, claims, function = found[name]
-            files.setdefault(name, {"kind": kind, "claims": claims, "function": function, "gans": {}})
+            files.setdefault(
+                name, {"kind": kind, "claims": claims, "function": function, "code": code(text), "gans": {}}
+            )
             files[name]["gans"][gan] = {"probe": digest}
     for name, gan in pairs:
         if (name, gan) in mine and files[name]["gans"][gan]["probe"] == files["reference"]["gans"][gan]["probe"]:

@@ -549,8 +549,9 @@ def judge_training(folder, function_verdicts, solution=None):
         samples = f"Inline Question {number}: 1,000 samples of your trained {title}{trained}"
         if isinstance(meta.get("alike"), int):  # the reference's run, which this gan.py's followed (trained.Alike)
             samples = (
-                f"Inline Question {number}: your {title} trained bit for bit as the reference solution's for its first "
-                f"{meta['alike']} iterations, so the grader went on with that run{trained}: 1,000 samples"
+                f"Inline Question {number}: after the first {meta['alike']} iterations, your {title}'s generator held "
+                "the reference solution's weights bit for bit, so the grader went on with the reference's "
+                f"run{trained}: 1,000 samples"
             )
         if ok:
             verdicts[item] = Verdict(True, f"{samples}: {summary}: meets the thresholds.", {"metrics": shown})

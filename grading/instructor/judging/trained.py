@@ -121,7 +121,7 @@ class Alike:
 
     def __init__(self, root, kept):
         # its key: the trained GANs' (Kept), the CPU's kernels (another CPU may compute other bits), the solution
-        made_of = kept.settings + torch.backends.cpu.get_cpu_capability() + SOLUTION_GAN.read_text()
+        made_of = json.dumps([kept.settings, torch.backends.cpu.get_cpu_capability(), SOLUTION_GAN.read_text(), PROBE])
         self.root = Path(root) / "alike" / hashlib.sha256(made_of.encode()).hexdigest()[:16]
 
     def paths(self, gan):
@@ -131,8 +131,9 @@ class Alike:
         """The digest of the reference's probe of `gan`, or None when its run is not kept."""
         export, stamp = self.paths(gan)
         try:
-            return json.loads(stamp.read_text())["probe"] if export.is_file() else None
-        except (OSError, ValueError, KeyError):
+            kept = json.loads(stamp.read_text())
+            return kept["probe"] if export.is_file() and kept["iterations"] == PROBE[gan] else None
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def keep(self, gan, probe, export):
@@ -156,7 +157,7 @@ class Alike:
         with np.load(self.paths(gan)[0], allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
         meta = json.loads(str(arrays.pop("__meta__")))
-        meta["alike"] = PROBE[gan]  # the notebook's replay and the feedback say whose run it is
+        meta["alike"] = json.loads(self.paths(gan)[1].read_text())["iterations"]  # the replay and feedback say so
         target = Path(into) / f"{gan}.npz"
         with open(target.with_name(target.name + ".partial"), "wb") as f:
             np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
