@@ -140,6 +140,30 @@ def arrays(path):
         return {key: data[key] for key in data.files if key != "__meta__"}
 
 
+def test_a_probe_digest_is_of_the_weights_in_order_and_a_malformed_probe_has_none(tmp_path):
+    import numpy as np
+
+    from nndl2.agent.export import save_npz
+
+    weights = {"w0": np.arange(6, dtype=np.float32).reshape(2, 3), "w1": np.ones(3, dtype=np.float32)}
+
+    def digest(name, meta, arrays):
+        save_npz(tmp_path / name, meta, arrays)
+        return trained.probe_digest(tmp_path / name)
+
+    reference = digest("a.npz", {"iterations": 30, "names": ["x.weight", "x.bias"]}, weights)
+    assert reference is not None
+    assert digest("b.npz", {"iterations": 30, "names": ["fc.weight", "fc.bias"]}, weights) == reference  # names
+    assert digest("c.npz", {"iterations": 10}, weights) != reference  # another length of probe
+    assert digest("d.npz", {"iterations": 30}, {"w0": weights["w1"], "w1": weights["w0"]}) != reference  # order
+    assert digest("e.npz", {"iterations": 30}, {**weights, "w1": weights["w1"] + 1e-7}) != reference  # one bit
+    assert digest("f.npz", {"iterations": 30}, {**weights, "extra": weights["w1"]}) is None
+    (tmp_path / "g.npz").write_bytes(b"not a probe")
+    (tmp_path / "h.npz").symlink_to(tmp_path / "a.npz")
+    assert trained.probe_digest(tmp_path / "g.npz") is None and trained.probe_digest(tmp_path / "h.npz") is None
+    assert trained.probe_digest(tmp_path / "missing.npz") is None
+
+
 @pytest.mark.slow
 def test_a_probe_is_the_start_of_the_training_run_and_equal_probes_train_alike(tmp_path, monkeypatch, mnist_real,
                                                                               one_thread):  # fmt: skip

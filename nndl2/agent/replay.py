@@ -42,13 +42,13 @@ def replayer(name):
         if "alike" in meta:  # the grader's --alike: the reference's run, which this gan.py's followed bit for bit
             print(f"Autograde: after the first {meta['alike']} iterations of the grader's training run of your gan.py,")
             print("this GAN's generator held the reference solution's weights bit for bit, so the grader went on")
-            print(f"with the reference's training run ({trained}{meta['budget']} budget), shown here. Inline")
+            print(f"with the reference's training run ({trained}{meta['budget']} budget), shown here.")
         else:
             print(f"Autograde: this is the grader's own training run of your gan.py ({trained}{meta['budget']} "
                   "budget),")  # fmt: skip
-            print("shown here instead of training a second time. Inline")
-        print("Questions 1-3 are graded from exactly this generator; the grader stops training as soon as its")
-        print("samples meet the thresholds.")
+            print("shown here instead of training a second time.")
+        print("Inline Questions 1-3 are graded from exactly this generator; the grader stops training as soon as")
+        print("its samples meet the thresholds.")
         return images
 
     return replay
