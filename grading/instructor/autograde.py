@@ -423,12 +423,10 @@ class Grader:
             reference = types.SimpleNamespace(key=trained.REFERENCE, problems=[], files={})
             run = Run(reference, self.alike.root / "work", self.settings.time.start())
             # (an error starting the sandbox stops the batch here, as it would at the first submission)
-            assignment, out = run.work / "assignment", run.work / "exports" / "training"
+            out = run.work / "exports" / "training"
             shutil.rmtree(run.work, ignore_errors=True)
-            assignment.mkdir(parents=True)
             out.mkdir(parents=True)
-            shutil.copy(SOLUTION_GAN, assignment / "gan.py")
-            shutil.copytree(KIT_DATA, assignment / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
+            stage(SOLUTION_GAN, run.work / "assignment", "gan.py")
             probes = [f"{gan}={probe[gan]}" for gan in missing]
             start = time.perf_counter()
             # trusted code: the whole time budget of a submission for its training alone; each GAN's export is
@@ -619,9 +617,7 @@ class Grader:
         """The sandboxed function export and training runs (Grader.train), judged here (into run.verdicts)."""
         work = run.work
         assignment, exports = work / "assignment", work / "exports"
-        assignment.mkdir(parents=True, exist_ok=True)
-        shutil.copy(run.staged["gan"], assignment / "gan.py")
-        shutil.copytree(KIT_DATA, assignment / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
+        stage(run.staged["gan"], assignment, "gan.py")
         inputs = judge.draw_inputs()
         judge.save_inputs(work / "inputs.npz", inputs)  # the grader's copy: the sandbox gets another one
         judge.save_inputs(exports / "functions" / "inputs.npz", inputs)
@@ -786,10 +782,8 @@ class Grader:
             run.lost(part2.FUNCTION_ITEMS, "no faces.py")
             return
         folder, exports = run.work / "faces", run.work / "exports" / "faces"
-        folder.mkdir(parents=True)
         exports.mkdir(parents=True)
-        shutil.copy(run.staged["faces"], folder / "faces.py")
-        shutil.copytree(KIT_DATA, folder / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
+        stage(run.staged["faces"], folder, "faces.py")
         inputs = judge_faces.draw_inputs()
         judge.save_inputs(exports / "inputs.npz", inputs)  # the sandbox's copy: the judge uses its own (inputs)
         limit = run.clock.faces()
@@ -963,6 +957,14 @@ class Grader:
             shutil.copy(page, copy)
         else:
             copy.unlink(missing_ok=True)  # an earlier submission's
+
+
+def stage(source, folder, name):
+    """`folder` as a run of student code sees it: the file `source` as `name` beside the provided package (its
+    downloaded MNIST and caches left out)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, folder / name)
+    shutil.copytree(KIT_DATA, folder / KIT_DATA.name, ignore=shutil.ignore_patterns("MNIST", "__pycache__"))
 
 
 def exported(path):

@@ -22,6 +22,7 @@ DATA (grading/ta/alike.json) is written from the cache, and REPORT (alike.md) fr
 """
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -34,9 +35,10 @@ import torch
 
 from grading.kit import ALIKE_PROBE as PROBE
 from grading.kit import GRADING, KIT_DATA, SOLUTION_GAN, import_file, weights_digest
-from grading.ta.seed_distributions import mnist_root, write_atomically
-from nndl2.agent.export import save_probe
-from nndl2.agent.training import GANS, train_gan, training_batches
+from grading.ta.seed_distributions import loader, mnist_root, write_atomically
+from grading.ta.trajectories import mutant_claims
+from nndl2.agent.export import save_probe, train_probe
+from nndl2.agent.training import GANS, train_gan
 from nndl2.budget import BUDGETS, SEED
 from nndl2.items import GANS as ITEM_GANS
 
@@ -56,15 +58,9 @@ def sources():
     for path in sorted(STYLES.glob("*.py.txt")):
         name = path.name.removesuffix(".py.txt")
         found[name] = (style_gan(name), "style", {}, None)
-    gans = {f"test_inline_q{number}": gan for number, gan in enumerate(GANS, 1)}
     for m in MUTANTS:
-        claims = {gans[q]: "ruins" for q in m["spoils"]} | {gans[q]: "open" for q in m.get("watch", ())}
-        found[f"{m['style']}-{m['function']}"] = (
-            mutant_gan(m["style"], m["function"]),
-            "mutant",
-            claims,
-            m["function"],
-        )
+        found[f"{m['style']}-{m['function']}"] = (mutant_gan(m["style"], m["function"]), "mutant", mutant_claims(m),
+                                                  m["function"])  # fmt: skip
     return found
 
 
@@ -87,10 +83,9 @@ def made_with():
             "threads": 1}  # fmt: skip
 
 
-def probe(module, gan, loader):
+def probe(module, gan, batches):
     """The digest of G's weights after PROBE[gan] iterations of the grader's run (as its probe exports them)."""
-    training = {**BUDGETS[BUDGET][gan], "max_iters": PROBE[gan], "keep_weights": (PROBE[gan],)}
-    _, _, _, history = train_gan(gan, module, loader, training, SEED, bfloat16=False)
+    history = train_probe(module, gan, batches, BUDGET, PROBE[gan])
     with tempfile.TemporaryDirectory() as tmp:  # as the probe writes it, and as the grader reads it
         save_probe(Path(tmp) / "probe.npz", history, PROBE[gan])
         with np.load(Path(tmp) / "probe.npz", allow_pickle=False) as data:
@@ -98,10 +93,10 @@ def probe(module, gan, loader):
         return weights_digest(json.loads(str(arrays.pop("__meta__")))["iterations"], arrays)
 
 
-def whole(module, gan, loader):
+def whole(module, gan, batches):
     """The grader's whole run of `gan` (until it passes, at most the budget): (iterations, its digest: G's weights,
     every iteration's losses and D's beliefs)."""
-    _, G, _, history = train_gan(gan, module, loader, BUDGETS[BUDGET][gan], SEED, until_passing=True, bfloat16=False)
+    _, G, _, history = train_gan(gan, module, batches, BUDGETS[BUDGET][gan], SEED, until_passing=True, bfloat16=False)
     sha = hashlib.sha256()
     for tensor in G.state_dict().values():
         sha.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -110,10 +105,10 @@ def whole(module, gan, loader):
     return len(history["d_loss"]), sha.hexdigest()[:16]
 
 
-def cached(cache, text, gan, what, make=None):
-    """make()'s JSON result for (file text, GAN, what), kept in `cache` under everything it depends on (make None:
-    the kept one, or LookupError)."""
-    key = hashlib.sha256(json.dumps([text, gan, what, made_with()]).encode()).hexdigest()[:16]
+def cached(cache, made, text, gan, what, make=None):
+    """make()'s JSON result for (file text, GAN, what), kept in `cache` under everything it depends on (`made`:
+    made_with()) (make None: the kept one, or LookupError)."""
+    key = hashlib.sha256(json.dumps([text, gan, what, made]).encode()).hexdigest()[:16]
     path = cache / f"{gan}-{what}-{key}.json"
     if not path.exists():
         if make is None:
@@ -125,8 +120,8 @@ def cached(cache, text, gan, what, make=None):
 
 def measure(cache, share=(1, 1), only_cached=False):
     """DATA's content: for every file and GAN its probe, and its whole run where the probe is the reference's."""
-    found = sources()
-    loader, modules = None, {}
+    found, made, modules = sources(), made_with(), {}
+    batches = functools.cache(loader)  # loaded once, and only if something trains
     torch.set_num_threads(1)
 
     def module(name):
@@ -137,13 +132,8 @@ def measure(cache, share=(1, 1), only_cached=False):
             modules[name] = import_file(path, f"alike_{len(modules)}")
         return modules[name]
 
-    def batches():
-        nonlocal loader
-        loader = loader or training_batches(download=False)
-        return loader
-
     def result(name, gan, what, make):
-        return cached(cache, found[name][0], gan, what, None if only_cached else make)
+        return cached(cache, made, found[name][0], gan, what, None if only_cached else make)
 
     index, count = share
     pairs = [(name, gan) for name in found for gan in GANS]

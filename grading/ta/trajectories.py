@@ -107,20 +107,21 @@ def stop(rows, gan, total):
     return total, by_iteration.get(total)
 
 
+def mutant_claims(mutant):
+    """{gan: claim} of a corpus mutant (a row of tests/corpus/index.py MUTANTS): "ruins" for each GAN its bug ruins
+    (`spoils`: no seed may meet the thresholds), "open" for each it degrades without ruining (`watch`: whether it
+    passes is the GAN's luck; recorded to show how often it does)."""
+    gans = {f"test_inline_q{number}": gan for number, gan in enumerate(GANS, 1)}
+    return {gans[q]: "ruins" for q in mutant["spoils"]} | {gans[q]: "open" for q in mutant.get("watch", ())}
+
+
 def corpus_mutants():
-    """{name: (gan.py text, {gan: claim})} of the corpus mutants recorded here (tests/corpus/index.py MUTANTS): "ruins"
-    for each GAN its bug ruins (`spoils`: no seed may meet the thresholds), "open" for each it degrades without
-    ruining (`watch`: whether it passes is the GAN's luck; recorded to show how often it does)."""
+    """{name: (gan.py text, {gan: claim})} of the corpus mutants recorded here: those with a claim (mutant_claims)."""
     from tests.corpus import mutant_gan
     from tests.corpus.index import MUTANTS
 
-    gans = {f"test_inline_q{number}": gan for number, gan in enumerate(GANS, 1)}
-    found = {}
-    for m in MUTANTS:
-        claims = {gans[q]: "ruins" for q in m["spoils"]} | {gans[q]: "open" for q in m.get("watch", ())}
-        if claims:
-            found[f"{m['style']}-{m['function']}"] = (mutant_gan(m["style"], m["function"]), claims)
-    return found
+    return {f"{m['style']}-{m['function']}": (mutant_gan(m["style"], m["function"]), mutant_claims(m))
+            for m in MUTANTS if mutant_claims(m)}  # fmt: skip
 
 
 def run_key(run):

@@ -245,24 +245,25 @@ def export_training(
     loader = training_batches(download=False, device=device)
     bfloat16 = precision == "bfloat16"
     probe = probe or {}
+    if probe_only:  # the first iterations of each probed GAN's run: G's weights there, and nothing else
+        for name in (name for name in gans or GANS if name in probe):
+            try:
+                history = train_probe(gan, name, loader, budget, probe[name], device, bfloat16)
+            except BaseException:  # noqa: BLE001 (no probe: the grader trains this GAN, and its run says why)
+                continue
+            save_probe(out / name / f"{name}.probe.npz", history, probe[name])
+        return 0
     for index, name in enumerate(gans or GANS):
         meta, arrays = {"budget": budget, "device": str(device), "precision": precision}, {}
         training = dict(BUDGETS[budget][name])
         if name in probe:
             training["keep_weights"] = (probe[name],)
-        if probe_only:
-            if name not in probe:
-                continue
-            training["max_iters"] = probe[name]
         try:
             _, G, images, history = train_gan(
-                name, gan, loader, training, SEED, device, until_passing=until_passing and not probe_only,
-                bfloat16=bfloat16,
-            )  # fmt: skip
+                name, gan, loader, training, SEED, device, until_passing=until_passing, bfloat16=bfloat16
+            )
             if name in probe:
                 save_probe(out / name / f"{name}.probe.npz", history, probe[name])
-            if probe_only:
-                continue
             meta["iterations"] = len(history.get("d_loss", []))
             g_arrays, meta["g_names"] = parameters(G)
             arrays.update({f"g_{key}": value for key, value in g_arrays.items()})
@@ -271,12 +272,20 @@ def export_training(
                 arrays[f"history_{key}"] = np.asarray(history.get(key, []), dtype=np.float64)
         except BaseException as error:  # noqa: BLE001
             meta.update(error_meta(error))
-            if probe_only:  # no probe: the grader trains this GAN
-                continue
         save_npz(out / name / f"{name}.npz", meta, arrays)
         if index > 0 and "error" in meta:
             return STOPPED_AFTER_ERROR
     return 0
+
+
+def train_probe(gan, name, loader, budget, iterations, device="cpu", bfloat16=False):
+    """The first `iterations` iterations of the grader's run of GAN `name` with module `gan` (the same seed, data and
+    settings; nothing evaluated on the way): its history, G's weights there kept (save_probe writes them)."""
+    from nndl2.agent.training import train_gan
+    from nndl2.budget import BUDGETS, SEED
+
+    training = {**BUDGETS[budget][name], "max_iters": iterations, "keep_weights": (iterations,)}
+    return train_gan(name, gan, loader, training, SEED, device, bfloat16=bfloat16)[3]
 
 
 def save_probe(path, history, iterations):

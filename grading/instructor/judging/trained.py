@@ -21,14 +21,13 @@ solution's for its first iterations goes on with the reference's run, trained on
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from grading.kit import ALIKE_PROBE, ROOT, SOLUTION_GAN, digest, weights_digest
+from nndl2.agent.export import save_npz  # how an export is written (the judge reads it as it reads any)
 
 PACKAGE = ROOT / "nndl2"
 
@@ -127,14 +126,19 @@ class Alike:
     def paths(self, gan):
         return self.root / f"{gan}.npz", self.root / f"{gan}.json"
 
-    def digest(self, gan):
-        """The digest of the reference's probe of `gan`, or None when its run is not kept."""
+    def stamp(self, gan):
+        """What was kept of the reference's run of `gan` beside its export ({"probe": digest, "iterations": n}), or None
+        when there is none for the probes in force."""
         export, stamp = self.paths(gan)
         try:
             kept = json.loads(stamp.read_text())
-            return kept["probe"] if export.is_file() and kept["iterations"] == PROBE[gan] else None
+            return kept if export.is_file() and kept["iterations"] == PROBE[gan] else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def digest(self, gan):
+        """The digest of the reference's probe of `gan`, or None when its run is not kept."""
+        return (self.stamp(gan) or {}).get("probe")
 
     def keep(self, gan, probe, export):
         """Keep the reference's export of `gan` (a run that ended well) beside its probe's digest."""
@@ -151,15 +155,12 @@ class Alike:
     def get(self, gan, probe, into):
         """Copy the reference's export of `gan` into `into`/<gan>.npz if `probe` (a submission's probe file) has
         the reference's digest, its description marked as the reference's run; True if it did."""
-        expected = self.digest(gan)
-        if expected is None or probe_digest(probe) != expected:
+        from grading.instructor.judging import judge
+
+        kept = self.stamp(gan)
+        if kept is None or probe_digest(probe) != kept["probe"]:
             return False
-        with np.load(self.paths(gan)[0], allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-        meta = json.loads(str(arrays.pop("__meta__")))
-        meta["alike"] = json.loads(self.paths(gan)[1].read_text())["iterations"]  # the replay and feedback say so
-        target = Path(into) / f"{gan}.npz"
-        with open(target.with_name(target.name + ".partial"), "wb") as f:
-            np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-        os.replace(target.with_name(target.name + ".partial"), target)
+        meta, arrays = judge.load_export(self.paths(gan)[0])
+        # marked as the reference's run, for the replay and the feedback to say so
+        save_npz(Path(into) / f"{gan}.npz", meta | {"alike": kept["iterations"]}, arrays)
         return True
