@@ -72,6 +72,8 @@ def load_faces_solution():
 # GAN's run the grader compares with the reference solution's own run. Few: a probe trains this much again, on top of
 # the process start; enough that a bug in any function the GAN's training calls shows in G's weights.
 ALIKE_PROBE = {"vanilla": 30, "lsgan": 30, "dcgan": 10}
+# The correct gan.py files in other styles whose runs --alike hands on too (written by grading/ta/alike.py).
+ALIKE_STYLES = GRADING / "instructor" / "judging" / "alike_styles"
 
 
 def weights_digest(iterations, arrays):

@@ -164,6 +164,39 @@ def test_a_probe_digest_is_of_the_weights_in_order_and_a_malformed_probe_has_non
     assert trained.probe_digest(tmp_path / "missing.npz") is None
 
 
+def test_a_styles_probe_is_noted_first_and_its_run_is_handed_on_only_once_trained_with_that_probe(tmp_path):
+    """trained.Alike for a style: its probe's digest is kept alone first (no run to hand on); its run is kept only
+    with the probe noted; a submission's digest then gets that run, marked as the style's."""
+    import numpy as np
+
+    from nndl2.agent.export import save_npz
+
+    kept = trained.Kept(tmp_path / "trained", "autograde", 1)
+    style_py = tmp_path / "style.py.txt"
+    style_py.write_text("# a style\n")
+    style = trained.Alike(tmp_path / "trained", kept, "a_style", style_py)
+    reference = trained.Alike(tmp_path / "trained", kept)
+    assert style.root != reference.root  # each solution's runs apart
+    weights = {"w0": np.ones(3, dtype=np.float32)}
+    save_npz(tmp_path / "probe.npz", {"iterations": trained.PROBE["dcgan"]}, weights)
+    save_npz(tmp_path / "other.npz", {"iterations": trained.PROBE["dcgan"]}, {"w0": np.zeros(3, dtype=np.float32)})
+    save_npz(tmp_path / "run.npz", {"iterations": 180, "budget": "autograde"}, {"g_p0": np.ones(2, dtype=np.float32)})
+    digest = trained.probe_digest(tmp_path / "probe.npz")
+    assert style.digest("dcgan") is None and style.note("dcgan", tmp_path / "probe.npz")
+    assert style.digest("dcgan") == digest and not style.has_run("dcgan")
+    assert not style.get("dcgan", digest, tmp_path)  # no run yet
+    assert not style.keep("dcgan", tmp_path / "other.npz", tmp_path / "run.npz")  # not the probe noted
+    assert not style.has_run("dcgan") and style.keep("dcgan", tmp_path / "probe.npz", tmp_path / "run.npz")
+    into = tmp_path / "into"
+    into.mkdir()
+    assert not style.get("dcgan", trained.probe_digest(tmp_path / "other.npz"), into) and not any(into.iterdir())
+    assert style.get("dcgan", digest, into)
+    with np.load(into / "dcgan.npz", allow_pickle=False) as data:
+        meta = json.loads(str(data["__meta__"]))
+        assert (data["g_p0"] == 1).all()
+    assert meta["alike"] == trained.PROBE["dcgan"] and meta["alike_style"] == "a_style" and meta["iterations"] == 180
+
+
 @pytest.mark.slow
 def test_a_probe_is_the_start_of_the_training_run_and_equal_probes_train_alike(tmp_path, monkeypatch, mnist_real,
                                                                               one_thread):  # fmt: skip
@@ -257,10 +290,11 @@ def test_a_result_handed_the_references_runs_is_graded_again_when_every_gan_trai
 @pytest.mark.slow
 def test_gans_that_train_as_the_references_go_on_with_its_run_and_no_submission_feeds_it(tmp_path, mnist_real,
                                                                                         monkeypatch):  # fmt: skip
-    """In the sandbox, at the smoke budget with probes of 1-2 iterations: the reference solution is trained first;
-    a style that trains as it does in every GAN trains nothing (its Inline Questions say whose run they judged);
-    a mutant of the LSGAN's generator loss in another style trains the LSGAN and the DCGAN (whose style trains
-    otherwise) itself and goes on with the reference's vanilla GAN; what the reference's runs hold is never
+    """In the sandbox, at the smoke budget with probes of 1-2 iterations: the reference solution is trained first,
+    and the styles' solutions (trained.trusted) probed; a style that trains as the reference does in every GAN trains
+    nothing (its Inline Questions say whose run they judged); a mutant of the LSGAN's generator loss in another style
+    trains the LSGAN itself, goes on with the reference's vanilla GAN, and with the DCGAN of the style whose DCGAN
+    trains as its does (lsgan_shape1_bcewithlogits, trained then, once); what the trusted runs hold is never
     replaced by a submission's."""
     from types import SimpleNamespace
 
@@ -279,8 +313,11 @@ def test_gans_that_train_as_the_references_go_on_with_its_run_and_no_submission_
     grader.prepare_alike(1)
     assert grader.probe == trained.PROBE
     assert any(PREPARED.search(line) for line in log), log  # the line grading_time reads
-    kept = {path.name: path.read_bytes() for path in grader.alike.root.glob("*.*")}
+    reference, *styles = grader.alike
+    kept = {path.name: path.read_bytes() for path in reference.root.glob("*.*")}
     assert sorted(kept) == sorted(f"{gan}.{ext}" for gan in trained.PROBE for ext in ("json", "npz"))
+    assert [s.name for s in styles] == list(trained.trusted())[1:] and "lsgan_shape1_bcewithlogits" in trained.trusted()
+    assert all(s.digest(gan) and not s.has_run(gan) for s in styles for gan in trained.PROBE)  # probed, not trained
 
     def graded(name):
         staged = tmp_path / name / "gan.py"
@@ -299,6 +336,40 @@ def test_gans_that_train_as_the_references_go_on_with_its_run_and_no_submission_
         said = f"your {title}'s generator held the reference solution's weights bit for bit"
         assert said in style.verdicts[item].message
     mutant = graded("mutant_torch_flatten_inplace_ls_generator_loss")
-    assert mutant.alike == ["vanilla"] and mutant.phases["training"] > 0
+    assert mutant.alike == ["vanilla", "dcgan"] and mutant.phases["training"] > 0
     assert "1,000 samples of your trained LSGAN (3 iterations)" in mutant.verdicts["test_inline_q2"].message
-    assert {path.name: path.read_bytes() for path in grader.alike.root.glob("*.*")} == kept
+    said = "your DCGAN's generator held the weights of a correct solution written in another common style bit for bit"
+    assert said in mutant.verdicts["test_inline_q3"].message
+    style = next(s for s in styles if s.name == "lsgan_shape1_bcewithlogits")
+    assert style.has_run("dcgan") and not any(s.has_run(gan) for s in styles for gan in ("vanilla", "lsgan"))
+    assert any(line.startswith("--alike: the lsgan_shape1_bcewithlogits style's dcgan run took") for line in log)
+    assert {path.name: path.read_bytes() for path in reference.root.glob("*.*")} == kept
+
+
+@pytest.mark.parametrize("marks", [{}, {"alike": 30}, {"alike": 10, "alike_style": "a_style"}])
+def test_the_notebooks_replay_says_whose_run_it_shows(tmp_path, monkeypatch, capsys, marks):
+    """The training cell's replay of the grader's run says whether it is this gan.py's own run, the reference's
+    (--alike) or a style's solution's, and loads the generator either way."""
+    import numpy as np
+    import torch
+
+    from nndl2.agent.export import save_npz
+    from nndl2.agent.replay import REPLAY, replayer
+
+    G = torch.nn.Linear(2, 2)
+    weights = {"g_p0": np.full((2, 2), 0.5, dtype=np.float32), "g_p1": np.zeros(2, dtype=np.float32)}
+    history = {f"history_{key}": np.ones(3) for key in ("d_loss", "g_loss", "d_real", "d_fake")}
+    (tmp_path / "dcgan").mkdir()
+    meta = {"iterations": 210, "budget": "autograde"} | marks
+    save_npz(tmp_path / "dcgan" / "dcgan.npz", meta, weights | history | {"images": np.zeros((1, 4), np.float32)})
+    monkeypatch.setenv(REPLAY, str(tmp_path))
+    kept = {}
+    assert len(replayer("dcgan")(None, G, None, None, None, None, None, history=kept)) == 1
+    assert (G.weight == 0.5).all() and kept["d_loss"] == [1.0, 1.0, 1.0]
+    said = " ".join(capsys.readouterr().out.split())
+    own = "this is the grader's own training run of your gan.py (210 iterations, autograde budget)"
+    reference = "held the reference solution's weights bit for bit, so the grader went on with the reference's"
+    style = "held the weights of a correct solution written in another common style bit for bit, so the grader went on"
+    alike, of_style = "alike" in marks, "alike_style" in marks
+    assert [own in said, reference in said, style in said] == [not alike, alike and not of_style, of_style]
+    assert not alike or f"after the first {marks['alike']} iterations of the grader's training run" in said

@@ -25,8 +25,9 @@ How one submission is graded ("the kernel reports, the grader judges"):
    function of gan.py on inputs drawn fresh for this submission, and `python -m nndl2.agent.export train`
    trains the notebook's three GANs with gan.py and the kit's training loop at the autograde budget.
    Both write plain data only. (With --alike, the default for a large batch (trained.ALIKE_BATCH): a GAN
-   whose first iterations leave G's weights bit for bit as the reference solution's, trained first, goes on
-   with the reference's run instead: grading/instructor/judging/trained.py Alike.)
+   whose first iterations leave G's weights bit for bit as the reference solution's, trained first, or as a
+   correct solution's in another common style, goes on with that solution's run instead:
+   grading/instructor/judging/trained.py Alike.)
 3. The judge (grading/instructor/judging/judge.py), in this process, scores the functions and Inline Questions
    1-3 from that data; it never imports or runs student code.
 4. nbgrader runs the rebuilt notebook in the sandbox, its training cells replaying the grader's run
@@ -79,6 +80,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import types
@@ -343,8 +345,10 @@ class Grader:
         self.gradebooks = Gradebooks(self.course)
         self.mnist_root = self.settings.mnist_root
         self.kept = trained.Kept(self.out / "trained", self.settings.training(), self.settings.threads, self.mnist_root)
-        self.alike = trained.Alike(self.out / "trained", self.kept)
-        self.probe = {}  # {gan: iterations} probed against the reference's run (prepare_alike)
+        # the trusted solutions whose runs --alike hands on: the reference's first, then the styles' (trained.Alike)
+        self.alike = [trained.Alike(self.out / "trained", self.kept, *source) for source in trained.trusted().items()]
+        self.probe = {}  # {gan: iterations} probed against the trusted solutions' probes (prepare_alike)
+        self.training_trusted = threading.Lock()  # one style's run trains once, whoever needs it first
         self.sandboxed = self.settings.sandbox == "on"
         if self.sandboxed:
             self.confinement = sandbox.require()  # SandboxUnavailable says how to install bubblewrap or opt out
@@ -401,8 +405,9 @@ class Grader:
 
     def prepare_alike(self, submissions):
         """--alike: train the reference solution first as a submission is trained (sandboxed, these settings), unless
-        its runs are kept, so that each submission's GAN that trains as its does for trained.PROBE iterations goes on
-        with its run instead of training the whole budget (trained.Alike). "auto": for a batch of at least
+        its runs are kept, and probe the styles' solutions (trained.trusted), so that each submission's GAN that trains
+        as one of them does for trained.PROBE iterations goes on with its run instead of training the whole budget
+        (trained.Alike; a style's run trains when a submission first needs it). "auto": for a batch of at least
         trained.ALIKE_BATCH submissions. Sets self.probe."""
         mode, settings = self.settings.alike, self.settings
         if mode == "off" or (mode == "auto" and submissions < trained.ALIKE_BATCH):
@@ -414,38 +419,79 @@ class Grader:
             self.log("--alike: off: its evidence (grading/ta/alike.md) is for CPU training in float32 that stops "
                      "when the thresholds are met")  # fmt: skip
             return
-        budget = settings.budget
-        probe = {gan: n for gan, n in trained.PROBE.items() if n < iterations(gan, budget)}  # smoke: none
-        missing = [gan for gan in probe if self.alike.digest(gan) is None]
+        probe = {gan: n for gan, n in trained.PROBE.items() if n < iterations(gan, settings.budget)}  # smoke: none
+        reference, styles = self.alike[0], self.alike[1:]
+        missing = [gan for gan in probe if not reference.has_run(gan)]
+        unprobed = [style for style in styles if any(style.digest(gan) is None for gan in probe)]
         if missing:
             self.log(f"--alike: training the reference solution's {', '.join(missing)} first (submissions whose GANs "
                      "train bit for bit as its do go on with its runs)")  # fmt: skip
-            reference = types.SimpleNamespace(key=trained.REFERENCE, problems=[], files={})
-            run = Run(reference, self.alike.root / "work", self.settings.time.start())
-            # (an error starting the sandbox stops the batch here, as it would at the first submission)
-            out = run.work / "exports" / "training"
-            shutil.rmtree(run.work, ignore_errors=True)
-            out.mkdir(parents=True)
-            stage(SOLUTION_GAN, run.work / "assignment", "gan.py")
-            probes = [f"{gan}={probe[gan]}" for gan in missing]
-            start = time.perf_counter()
-            # trusted code: the whole time budget of a submission for its training alone; each GAN's export is
-            # written when it is trained, so one that is there stands even if the run ended later
-            ended = self.export(
-                run, "training", lambda o: [*training_args(missing, o), "--probe", *probes], out,
-                settings.time.total,
-            )  # fmt: skip
-            for gan in missing:
-                export = out / gan / f"{gan}.npz"
-                meta = exported(export)
-                probe_file = out / gan / f"{gan}.probe.npz"
-                if meta is None or "error" in meta or not self.alike.keep(gan, probe_file, export):
-                    why = "its export records an error" if meta and "error" in meta else ended.reason or "no export"
-                    self.log(f"WARNING: --alike: the reference solution's {gan} run did not end well ({why}; "
-                             f"{run.work}): every submission's {gan} trains")  # fmt: skip
-            shutil.rmtree(run.work / "exports", ignore_errors=True)
+        steps = [lambda: self.train_trusted(reference, missing, probe)] if missing else []
+        steps += [lambda: self.probe_styles(unprobed, probe)] if unprobed else []
+        # one thread each (the styles' probes beside the reference's training), as --jobs lets two submissions run
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(2, settings.workers)) as pool:
+            for done in [pool.submit(step) for step in steps]:
+                done.result()
+        self.probe = {gan: n for gan, n in probe.items() if any(source.digest(gan) for source in self.alike)}
+
+    def trusted_run(self, source):
+        """A Run of trusted solution `source` (trained.Alike) in its own work folder, its gan.py staged there."""
+        solution = types.SimpleNamespace(key=source.name, problems=[], files={})
+        run = Run(solution, source.root / "work", self.settings.time.start())
+        shutil.rmtree(run.work, ignore_errors=True)
+        stage(source.gan_py, run.work / "assignment", "gan.py")
+        return run
+
+    def train_trusted(self, source, gans, probe=None):
+        """Train trusted solution `source`'s `gans` as a submission's (sandboxed, these settings) and keep each run
+        that ends well with its probe (trained.Alike.keep); a run that does not is logged, and its GAN then trains
+        in every submission."""
+        probe = probe or self.probe
+        run = self.trusted_run(source)
+        # (an error starting the sandbox stops the batch here, as it would at the first submission)
+        out = run.work / "exports" / "training"
+        out.mkdir(parents=True)
+        probes = [f"{gan}={probe[gan]}" for gan in gans]
+        start = time.perf_counter()
+        # trusted code: the whole time budget of a submission for its training alone; each GAN's export is
+        # written when it is trained, so one that is there stands even if the run ended later
+        ended = self.export(
+            run, "training", lambda o: [*training_args(gans, o), "--probe", *probes], out, self.settings.time.total
+        )
+        whose = "the reference solution's" if source.name == trained.REFERENCE else f"the {source.name} style's"
+        for gan in gans:
+            export = out / gan / f"{gan}.npz"
+            meta = exported(export)
+            probe_file = out / gan / f"{gan}.probe.npz"
+            if meta is None or "error" in meta or not source.keep(gan, probe_file, export):
+                why = "its export records an error" if meta and "error" in meta else ended.reason or "no export"
+                why = why if meta is None or "error" in meta else "another probe than the one noted, or none"
+                self.log(f"WARNING: --alike: {whose} {gan} run did not end well ({why}; {run.work}): no submission's "
+                         f"{gan} goes on with it")  # fmt: skip
+        shutil.rmtree(run.work / "exports", ignore_errors=True)
+        if source.name == trained.REFERENCE:
             self.log(ALIKE_TOOK.format(time.perf_counter() - start))
-        self.probe = {gan: n for gan, n in probe.items() if self.alike.digest(gan) is not None}
+        else:
+            self.log(f"--alike: {whose} {', '.join(gans)} run took {time.perf_counter() - start:.1f} s (once)")
+
+    def probe_styles(self, styles, probe):
+        """Probe each style's solution (trained.Alike, one sandboxed --probe-only run each) and note its digests."""
+        start, probes = time.perf_counter(), [f"{gan}={n}" for gan, n in probe.items()]
+        for source in styles:
+            run = self.trusted_run(source)
+            out = run.work / "exports" / "probe"
+            out.mkdir(parents=True)
+            ended = self.export(
+                run, "probe", lambda o: [*training_args(list(probe), o), "--probe-only", "--probe", *probes], out,
+                self.settings.time.total,
+            )  # fmt: skip
+            for gan in probe:
+                if not source.note(gan, out / gan / f"{gan}.probe.npz"):
+                    self.log(f"WARNING: --alike: the {source.name} style's {gan} probe did not end well "
+                             f"({ended.reason or 'no probe'}; {run.work})")  # fmt: skip
+            shutil.rmtree(run.work / "exports", ignore_errors=True)
+        self.log(f"--alike: the styles' probes ({', '.join(s.name for s in styles)}) took "
+                 f"{time.perf_counter() - start:.1f} s")  # fmt: skip
 
     def env(self, student, exports=None, replay=None):
         unwanted = {"PYTHONPATH", "GAN_KIT_BUDGET", SETTINGS_VARIABLE, "JUPYTER_PATH", EXPORTS, REPLAY}
@@ -664,9 +710,10 @@ class Grader:
 
     def go_on_alike(self, run, gans, gan_py, training):
         """Probe `gans` (a sandboxed run of trained.PROBE iterations each, as the training run starts): each whose G
-        then holds the reference's weights bit for bit is handed the reference's run (trained.Alike) into
-        `training`/<gan>/, and kept for re-grades as a run of this gan.py is (Kept); returns the GANs still to train.
-        A probe that fails or differs costs its time only."""
+        then holds a trusted solution's weights bit for bit (the reference's, or a style's) is handed that
+        solution's run (trained.Alike) into `training`/<gan>/, and kept for re-grades as a run of this gan.py is
+        (Kept); returns the GANs still to train. A probe that fails or differs costs its time only; a style's run
+        that trains first for this submission costs it nothing."""
         probed = [gan for gan in gans if gan in self.probe]
         if not probed:
             return gans
@@ -680,19 +727,36 @@ class Grader:
                 run, "probe", lambda o: [*training_args(probed, o), "--probe-only", "--probe", *probes], out,
                 run.clock.functions(),
             )  # fmt: skip
+        handed = {}
         for gan in probed:
             probe = out / gan / f"{gan}.probe.npz"
             inside = probe.resolve().is_relative_to(out.resolve())
-            if inside and probe.is_file() and self.alike.get(gan, probe, training / gan):
+            digest = trained.probe_digest(probe) if inside and probe.is_file() else None
+            source = next((s for s in self.alike if digest is not None and s.digest(gan) == digest), None)
+            if source is not None and self.hand_on(run, source, gan, digest, training / gan):
                 run.alike.append(gan)
+                handed.setdefault(source.name, []).append(gan)
                 self.kept.keep(run.student, gan, gan_py, training / gan, alike=True)
         shutil.rmtree(out, ignore_errors=True)
         if ended.where is None and len(run.alike) < len(probed):  # the GANs that train lose no time to the probe
             run.clock.started += time.monotonic() - start
-        if run.alike:
-            self.log(f"{quote(run.student)}: the {', '.join(run.alike)} trained bit for bit as the reference "
-                     "solution's for their first iterations: going on with its runs (--alike)")  # fmt: skip
+        for name, gans_handed in handed.items():
+            whose = "the reference solution's" if name == trained.REFERENCE else f"the {name} style's solution's"
+            self.log(f"{quote(run.student)}: the {', '.join(gans_handed)} trained bit for bit as {whose} for their "
+                     "first iterations: going on with its runs (--alike)")  # fmt: skip
         return [gan for gan in gans if gan not in run.alike]
+
+    def hand_on(self, run, source, gan, digest, into):
+        """Copy trusted solution `source`'s run of `gan` into `into` (trained.Alike.get) for a submission whose probe
+        has `digest`, training that run first if it is not kept (a style's, the first time one is needed: the time
+        is given back to the submission's clock). True if it did."""
+        if not source.has_run(gan):
+            start = time.monotonic()
+            with self.training_trusted:
+                if not source.has_run(gan):
+                    self.train_trusted(source, [gan])
+            run.clock.started += time.monotonic() - start  # trusted work, not this submission's
+        return source.get(gan, digest, into)
 
     def train(self, run, gans, gan_py, training):
         """The grader's training runs of `gans` (in notebook order) with the staged gan.py, into `training`/<gan>/.
@@ -1276,8 +1340,9 @@ def options():
     )  # fmt: skip
     parser.add_argument(
         "--alike", choices=["auto", "on", "off"], default=default.alike,
-        help="on: train the reference solution first, and let each submission's GAN that trains bit for bit as its "
-        "does for the first iterations go on with its run (an assumption about the rest of the run: grading/ta/"
+        help="on: train the reference solution first (and probe the styles' solutions in grading/instructor/judging/"
+        "alike_styles), and let each submission's GAN that trains bit for bit as one of theirs does for the first "
+        "iterations go on with that run (an assumption about the rest of the run: grading/ta/"
         f"alike.md); off: train every GAN; auto (default): on for a batch of {trained.ALIKE_BATCH} submissions or "
         "more. Only for CPU training in float32 that stops when the thresholds are met, in the sandbox",
     )  # fmt: skip

@@ -39,7 +39,12 @@ def replayer(name):
                     history.setdefault(key, []).extend(data[f"history_{key}"].tolist())
             images = list(data["images"])
         trained = f"{meta['iterations']:,} iterations, " if "iterations" in meta else ""
-        if "alike" in meta:  # the grader's --alike: the reference's run, which this gan.py's followed bit for bit
+        if "alike" in meta and "alike_style" in meta:  # the grader's --alike: a correct solution's run, followed
+            print(f"Autograde: after the first {meta['alike']} iterations of the grader's training run of your gan.py,")
+            print("this GAN's generator held the weights of a correct solution written in another common")
+            print("style bit for bit, so the grader went on with that solution's training run")
+            print(f"({trained}{meta['budget']} budget), shown here.")
+        elif "alike" in meta:  # the grader's --alike: the reference's run, which this gan.py's followed bit for bit
             print(f"Autograde: after the first {meta['alike']} iterations of the grader's training run of your gan.py,")
             print("this GAN's generator held the reference solution's weights bit for bit, so the grader went on")
             print(f"with the reference's training run ({trained}{meta['budget']} budget), shown here.")

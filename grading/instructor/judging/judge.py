@@ -547,10 +547,13 @@ def judge_training(folder, function_verdicts, solution=None):
         shown = {key: metrics[key] for key in ("recognizable", "coverage", "class_distance", "inception_score", "fid")}
         trained = f" ({meta['iterations']:,} iterations)" if isinstance(meta.get("iterations"), int) else ""
         samples = f"Inline Question {number}: 1,000 samples of your trained {title}{trained}"
-        if isinstance(meta.get("alike"), int):  # the reference's run, which this gan.py's followed (trained.Alike)
+        if isinstance(meta.get("alike"), int):  # a trusted solution's run, which this gan.py's followed (trained.Alike)
+            held, its = "the reference solution's weights", "the reference's"
+            if "alike_style" in meta:
+                held, its = "the weights of a correct solution written in another common style", "that solution's"
             samples = (
                 f"Inline Question {number}: after the first {meta['alike']} iterations, your {title}'s generator held "
-                "the reference solution's weights bit for bit, so the grader went on with the reference's "
+                f"{held} bit for bit, so the grader went on with {its} "
                 f"run{trained}: 1,000 samples"
             )
         if ok:

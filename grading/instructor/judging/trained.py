@@ -16,7 +16,8 @@ for the DCGAN, so about 42 MB per student (13 GB for 300 students) under `<out>/
 the folder to free it (the next grading trains again).
 
 `Alike` (--alike, below) goes further for a new gan.py: a GAN that trains bit for bit as the reference
-solution's for its first iterations goes on with the reference's run, trained once per batch.
+solution's (or a correct solution's in another common style) for its first iterations goes on with that solution's
+run, trained once.
 """
 
 import hashlib
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from grading.kit import ALIKE_PROBE, ROOT, SOLUTION_GAN, digest, weights_digest
+from grading.kit import ALIKE_PROBE, ALIKE_STYLES, ROOT, SOLUTION_GAN, digest, weights_digest
 from nndl2.agent.export import save_npz  # how an export is written (the judge reads it as it reads any)
 
 PACKAGE = ROOT / "nndl2"
@@ -86,11 +87,18 @@ class Kept:
         stamp.write_text(json.dumps({"key": self.key(gan_py, gan)} | ({"alike": True} if alike else {})))
 
 
-# -- GANs that train as the reference's ------------------------------------------------------------------------
+# -- GANs that train as a trusted solution's ------------------------------------------------------------------
 
 PROBE = ALIKE_PROBE  # the iterations a probe trains, per GAN (grading/kit.py)
 REFERENCE = "reference-solution"  # the reference's own work folder under Alike.root (no student's key)
 ALIKE_BATCH = 10  # --alike auto: on for a batch of at least this many submissions (the reference trains first)
+
+
+def trusted():
+    """{name: gan.py}: the solutions whose runs --alike hands on, the reference first, then the correct gan.py files
+    in other common styles (grading/kit.py ALIKE_STYLES, written with their evidence by grading/ta/alike.py)."""
+    styles = sorted(ALIKE_STYLES.glob("*.py.txt"))
+    return {REFERENCE: SOLUTION_GAN} | {path.name.removesuffix(".py.txt"): path for path in styles}
 
 
 def probe_digest(path):
@@ -105,62 +113,83 @@ def probe_digest(path):
 
 
 class Alike:
-    """The reference solution's own training runs, for submissions whose GANs train bit for bit as they do.
+    """A trusted solution's own training runs (`trusted()`: the reference's, or a style's), for submissions whose
+    GANs train bit for bit as they do.
 
-    Before a batch, the grader trains the reference solution as it trains a submission (sandboxed, the same
-    settings) and keeps, per GAN, its export and the digest of G's weights after PROBE iterations
-    (`<root>/<settings>/<gan>.npz`, `<gan>.json`). A submission's GAN that trains to exactly those weights (its
-    probe: a sandboxed run of PROBE iterations) is handed the reference's export instead of training the whole
-    budget: the training steps that follow start from the same weights, optimizer state and random numbers, so
-    the run would go on as the reference's did, unless gan.py's code does something else later in the run
-    (a branch on the iteration count or on values not yet met). That assumption is what this mode rests on;
-    the evidence for it is in grading/ta/alike.md. Only the reference's runs are ever kept here: a submission's
-    run is never handed to another submission.
+    The grader trains the reference solution before a batch, as it trains a submission (sandboxed, the same
+    settings), and keeps, per GAN, its export and the digest of G's weights after PROBE iterations
+    (`<root>/<settings>/<gan>.npz`, `<gan>.json`). For a style it first keeps the probe's digest alone, and trains the
+    GAN's run once a submission's probe has that digest. A submission's GAN that trains to exactly those weights (its
+    probe: a sandboxed run of PROBE iterations) is handed that export instead of training the whole budget: the
+    training steps that follow start from the same weights, optimizer state and random numbers, so the run would go
+    on as the solution's did, unless gan.py's code does something else later in the run (a branch on the iteration
+    count or on values not yet met). That assumption is what this mode rests on; the evidence for it is in
+    grading/ta/alike.md. Only trusted solutions' runs are ever kept here: a submission's run is never handed to
+    another submission.
     """
 
-    def __init__(self, root, kept):
+    def __init__(self, root, kept, name=REFERENCE, gan_py=SOLUTION_GAN):
         # its key: the trained GANs' (Kept), the CPU's kernels (another CPU may compute other bits), the solution
-        made_of = json.dumps([kept.settings, torch.backends.cpu.get_cpu_capability(), SOLUTION_GAN.read_text(), PROBE])
+        text = Path(gan_py).read_text()
+        made_of = json.dumps([kept.settings, torch.backends.cpu.get_cpu_capability(), text, PROBE])
+        self.name, self.gan_py = name, Path(gan_py)
         self.root = Path(root) / "alike" / hashlib.sha256(made_of.encode()).hexdigest()[:16]
 
     def paths(self, gan):
         return self.root / f"{gan}.npz", self.root / f"{gan}.json"
 
     def stamp(self, gan):
-        """What was kept of the reference's run of `gan` beside its export ({"probe": digest, "iterations": n}), or None
-        when there is none for the probes in force."""
+        """What was kept of the solution's probe of `gan` ({"probe": digest, "iterations": n}, "run": true beside its
+        export), or None when there is none for the probes in force."""
         export, stamp = self.paths(gan)
         try:
             kept = json.loads(stamp.read_text())
-            return kept if export.is_file() and kept["iterations"] == PROBE[gan] else None
+            if kept["iterations"] != PROBE[gan] or not isinstance(kept["probe"], str):
+                return None
+            return kept | {"run": export.is_file() and kept.get("run") is True}
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def digest(self, gan):
-        """The digest of the reference's probe of `gan`, or None when its run is not kept."""
+        """The digest of the solution's probe of `gan`, or None when none is kept."""
         return (self.stamp(gan) or {}).get("probe")
 
-    def keep(self, gan, probe, export):
-        """Keep the reference's export of `gan` (a run that ended well) beside its probe's digest."""
+    def has_run(self, gan):
+        """Whether the solution's run of `gan` is kept (beside its probe's digest)."""
+        return (self.stamp(gan) or {}).get("run", False)
+
+    def note(self, gan, probe):
+        """Keep the digest of the solution's probe of `gan` alone (its run trains when a submission's probe is it)."""
         digest = probe_digest(probe)
         if digest is None:
+            return False
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.paths(gan)[1].write_text(json.dumps({"probe": digest, "iterations": PROBE[gan]}))
+        return True
+
+    def keep(self, gan, probe, export):
+        """Keep the solution's export of `gan` (a run that ended well) beside its probe's digest; False (nothing kept)
+        when the probe is malformed, or is not the one noted before."""
+        digest, noted = probe_digest(probe), self.digest(gan)
+        if digest is None or noted not in (None, digest):
             return False
         target, stamp = self.paths(gan)
         target.parent.mkdir(parents=True, exist_ok=True)
         stamp.unlink(missing_ok=True)
         shutil.copyfile(export, target)
-        stamp.write_text(json.dumps({"probe": digest, "iterations": PROBE[gan]}))
+        stamp.write_text(json.dumps({"probe": digest, "iterations": PROBE[gan], "run": True}))
         return True
 
-    def get(self, gan, probe, into):
-        """Copy the reference's export of `gan` into `into`/<gan>.npz if `probe` (a submission's probe file) has
-        the reference's digest, its description marked as the reference's run; True if it did."""
+    def get(self, gan, digest, into):
+        """Copy the solution's export of `gan` into `into`/<gan>.npz if `digest` (a submission's probe's) is its
+        probe's, its description marked as this solution's run; True if it did."""
         from grading.instructor.judging import judge
 
         kept = self.stamp(gan)
-        if kept is None or probe_digest(probe) != kept["probe"]:
+        if kept is None or not kept["run"] or digest is None or digest != kept["probe"]:
             return False
         meta, arrays = judge.load_export(self.paths(gan)[0])
-        # marked as the reference's run, for the replay and the feedback to say so
-        save_npz(Path(into) / f"{gan}.npz", meta | {"alike": kept["iterations"]}, arrays)
+        # marked as the solution's run, for the replay and the feedback to say so
+        marks = {"alike": kept["iterations"]} | ({} if self.name == REFERENCE else {"alike_style": self.name})
+        save_npz(Path(into) / f"{gan}.npz", meta | marks, arrays)
         return True
