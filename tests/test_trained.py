@@ -34,9 +34,13 @@ def test_a_kept_training_is_handed_back_for_the_same_gan_py_only(tmp_path, files
     assert not kept.get("ben", "dcgan", gan_py, into)  # another student
     gan_py.write_text("x = 2\n")  # gan.py changed: trained again
     assert not kept.get("ana", "dcgan", gan_py, into)
-    # the reference's run handed to this gan.py (--alike) comes back only while --alike is on
-    kept.keep("ana", "dcgan", gan_py, run, alike=True)
-    assert not kept.get("ana", "dcgan", gan_py, into) and kept.get("ana", "dcgan", gan_py, into, alike=True)
+    # a trusted solution's run handed to this gan.py (--alike) comes back only while that solution's runs are
+    # handed on: not with --alike off, nor once the solution is no longer trusted (another id)
+    kept.keep("ana", "dcgan", gan_py, run, alike="a1b2")
+    assert not kept.get("ana", "dcgan", gan_py, into) and kept.get("ana", "dcgan", gan_py, into, alike={"a1b2"})
+    assert not kept.get("ana", "dcgan", gan_py, into, alike={"c3d4"})
+    kept.paths("ana", "dcgan")[1].write_text(json.dumps({"key": kept.key(gan_py, "dcgan"), "alike": True}))
+    assert not kept.get("ana", "dcgan", gan_py, into, alike={"a1b2"})  # kept before the ids: trained again
 
 
 def test_a_run_that_wrote_nothing_keeps_nothing_and_a_bad_stamp_is_a_miss(tmp_path, files):
@@ -195,6 +199,11 @@ def test_a_styles_probe_is_noted_first_and_its_run_is_handed_on_only_once_traine
         meta = json.loads(str(data["__meta__"]))
         assert (data["g_p0"] == 1).all()
     assert meta["alike"] == trained.PROBE["dcgan"] and meta["alike_style"] == "a_style" and meta["iterations"] == 180
+    # a stamp kept by an older grader (no "run" in it) is a probe without a run: the run trains again
+    style.paths("dcgan")[1].write_text(json.dumps({"probe": digest, "iterations": trained.PROBE["dcgan"]}))
+    assert style.digest("dcgan") == digest and not style.has_run("dcgan") and not style.get("dcgan", digest, into)
+    style.forget("dcgan")
+    assert style.digest("dcgan") is None and not any(path.exists() for path in style.paths("dcgan"))
 
 
 @pytest.mark.slow
@@ -275,16 +284,81 @@ def test_a_probe_that_hands_nothing_on_costs_the_training_no_time_unless_it_hung
     assert (moved == 0) if hangs else (moved >= 0.3)
 
 
+@pytest.mark.parametrize("training", ["ends well", "writes nothing", "cannot start"])
+def test_a_styles_run_trains_once_for_the_first_submission_whose_probe_is_its_and_its_wait_is_given_back_once(
+    tmp_path, monkeypatch, training
+):
+    """Grader.go_on_alike and hand_on, the sandboxed runs replaced: a submission whose vanilla probe is a style's
+    (noted, its run not trained yet) waits for that run (trained.Alike) and gets it; the wait and the probe are each
+    given back to its clock once; the next such submission trains nothing more. A style's run that ends badly, or
+    whose sandbox cannot start, is tried once: every submission then trains that GAN itself."""
+    import time
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from grading.instructor import autograde
+    from grading.instructor.settings import Settings
+    from nndl2.agent.export import save_npz
+
+    grader = autograde.Grader(tmp_path / "out", Settings(sandbox="off"), log=print)
+    grader.probe = {"vanilla": 30, "dcgan": 10}
+    style = grader.alike[1]
+    ours = {"w0": np.ones(3, dtype=np.float32)}  # the style's vanilla probe; the submissions' DCGAN probe is no one's
+    save_npz(tmp_path / "noted.npz", {"iterations": 30}, ours)
+    assert style.note("vanilla", tmp_path / "noted.npz")
+    steps = []
+
+    def export(run, step, args, out, timeout, **kwargs):
+        steps.append(step)
+        time.sleep(0.3 if step == "probe" else 0.5)
+        if step == "training" and training == "cannot start":
+            raise RuntimeError("the sandbox could not start: no user namespaces")
+        if step == "probe":
+            for gan, n, weights in (("vanilla", 30, ours), ("dcgan", 10, {"w0": np.zeros(2, dtype=np.float32)})):
+                (out / gan).mkdir(parents=True)
+                save_npz(out / gan / f"{gan}.probe.npz", {"iterations": n}, weights)
+        elif training == "ends well":
+            (out / "vanilla").mkdir(parents=True)
+            save_npz(out / "vanilla" / "vanilla.probe.npz", {"iterations": 30}, ours)
+            save_npz(out / "vanilla" / "vanilla.npz", {"iterations": 840, "budget": "autograde"}, {"g_p0": ours["w0"]})
+        return autograde.Ended("", None, None, [])
+
+    monkeypatch.setattr(grader, "export", export)
+    gan_py = tmp_path / "gan.py"
+    gan_py.write_text("# a student's gan.py\n")
+    for number, student in enumerate(("ada", "ben")):
+        run = autograde.Run(SimpleNamespace(key=student), tmp_path / student, Settings().time.start())
+        training_folder = tmp_path / student / "exports" / "training"
+        for gan in ("vanilla", "dcgan"):
+            (training_folder / gan).mkdir(parents=True)
+        started = run.clock.started
+        left = grader.go_on_alike(run, ["vanilla", "lsgan", "dcgan"], gan_py, training_folder)
+        moved = run.clock.started - started
+        waited = 0.5 if number == 0 else 0  # the style's run trains (or is tried) for the first submission only
+        assert waited + 0.3 <= moved < waited + 0.3 + 0.25  # the probe's time (a GAN trains) and the wait, once each
+        if training == "ends well":
+            assert left == ["lsgan", "dcgan"] and run.alike == ["vanilla"] and run.alike_of == {"vanilla": style.id}
+            assert (training_folder / "vanilla" / "vanilla.npz").is_file()
+        else:
+            assert left == ["vanilla", "lsgan", "dcgan"] and run.alike == []
+            assert (style.name, "vanilla") in grader.failed
+    assert steps == ["probe", "training", "probe"]
+
+
 def test_a_result_handed_the_references_runs_is_graded_again_when_every_gan_trains(tmp_path):
     from grading.instructor import autograde
     from grading.instructor.settings import Settings
 
     grader = autograde.Grader(tmp_path / "out", Settings(sandbox="off"), log=print)
-    trained_itself, handed = {"key": "k", "alike": []}, {"key": "k", "alike": ["vanilla"]}
+    trained_itself = {"key": "k", "alike": [], "alike_of": {}}
+    handed = {"key": "k", "alike": ["vanilla"], "alike_of": {"vanilla": grader.alike[-1].id}}
     assert grader.reusable(trained_itself, "k") and not grader.reusable(trained_itself, "other")
     assert not grader.reusable(handed, "k")  # --alike is off for this batch: train it
     grader.probe = {"vanilla": 30}
-    assert grader.reusable(handed, "k")
+    assert grader.reusable(handed, "k") and grader.reusable(trained_itself, "k")
+    assert not grader.reusable(handed | {"alike_of": {"vanilla": "a solution no longer trusted"}}, "k")
+    assert not grader.reusable({"key": "k", "alike": ["vanilla"]}, "k")  # graded before the ids were kept
 
 
 @pytest.mark.slow
@@ -342,7 +416,7 @@ def test_gans_that_train_as_the_references_go_on_with_its_run_and_no_submission_
     assert said in mutant.verdicts["test_inline_q3"].message
     style = next(s for s in styles if s.name == "lsgan_shape1_bcewithlogits")
     assert style.has_run("dcgan") and not any(s.has_run(gan) for s in styles for gan in ("vanilla", "lsgan"))
-    assert any(line.startswith("--alike: the lsgan_shape1_bcewithlogits style's dcgan run took") for line in log)
+    assert sum(line.startswith("--alike: the lsgan_shape1_bcewithlogits style's dcgan run took") for line in log) == 1
     assert {path.name: path.read_bytes() for path in reference.root.glob("*.*")} == kept
 
 

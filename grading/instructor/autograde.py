@@ -312,7 +312,8 @@ class Run:
     phases: dict = dataclasses.field(default_factory=dict)  # seconds per step
     causes: dict = dataclasses.field(default_factory=dict)  # grade id -> the row's note that cost it its points
     reused: list = dataclasses.field(default_factory=list)  # the GANs whose earlier training was reused (trained.py)
-    alike: list = dataclasses.field(default_factory=list)  # the GANs handed the reference's run (trained.Alike)
+    alike: list = dataclasses.field(default_factory=list)  # the GANs handed a trusted solution's run (trained.Alike)
+    alike_of: dict = dataclasses.field(default_factory=dict)  # {gan: the Alike.id of the solution whose run it is}
 
     def lost(self, items, cause, message=None):
         """Items scored 0 for one cause: the cause once in the row's reason, each item's message in the feedback."""
@@ -349,6 +350,7 @@ class Grader:
         self.alike = [trained.Alike(self.out / "trained", self.kept, *source) for source in trained.trusted().items()]
         self.probe = {}  # {gan: iterations} probed against the trusted solutions' probes (prepare_alike)
         self.training_trusted = threading.Lock()  # one style's run trains once, whoever needs it first
+        self.failed = set()  # (solution, gan): trusted runs that did not end well this batch (not trained again)
         self.sandboxed = self.settings.sandbox == "on"
         if self.sandboxed:
             self.confinement = sandbox.require()  # SandboxUnavailable says how to install bubblewrap or opt out
@@ -422,6 +424,8 @@ class Grader:
         probe = {gan: n for gan, n in trained.PROBE.items() if n < iterations(gan, settings.budget)}  # smoke: none
         reference, styles = self.alike[0], self.alike[1:]
         missing = [gan for gan in probe if not reference.has_run(gan)]
+        for gan in missing:  # an older folder's probe of it, kept without its run, must not stand for the new run
+            reference.forget(gan)
         unprobed = [style for style in styles if any(style.digest(gan) is None for gan in probe)]
         if missing:
             self.log(f"--alike: training the reference solution's {', '.join(missing)} first (submissions whose GANs "
@@ -444,8 +448,8 @@ class Grader:
 
     def train_trusted(self, source, gans, probe=None):
         """Train trusted solution `source`'s `gans` as a submission's (sandboxed, these settings) and keep each run
-        that ends well with its probe (trained.Alike.keep); a run that does not is logged, and its GAN then trains
-        in every submission."""
+        that ends well with its probe (trained.Alike.keep); a run that does not is logged and not trained again this
+        batch (self.failed): no submission's GAN goes on with it, each trains itself."""
         probe = probe or self.probe
         run = self.trusted_run(source)
         # (an error starting the sandbox stops the batch here, as it would at the first submission)
@@ -468,6 +472,7 @@ class Grader:
                 why = why if meta is None or "error" in meta else "another probe than the one noted, or none"
                 self.log(f"WARNING: --alike: {whose} {gan} run did not end well ({why}; {run.work}): no submission's "
                          f"{gan} goes on with it")  # fmt: skip
+                self.failed.add((source.name, gan))
         shutil.rmtree(run.work / "exports", ignore_errors=True)
         if source.name == trained.REFERENCE:
             self.log(ALIKE_TOOK.format(time.perf_counter() - start))
@@ -485,7 +490,7 @@ class Grader:
                 run, "probe", lambda o: [*training_args(list(probe), o), "--probe-only", "--probe", *probes], out,
                 self.settings.time.total,
             )  # fmt: skip
-            for gan in probe:
+            for gan in [gan for gan in probe if source.digest(gan) is None]:  # a kept run keeps its stamp
                 if not source.note(gan, out / gan / f"{gan}.probe.npz"):
                     self.log(f"WARNING: --alike: the {source.name} style's {gan} probe did not end well "
                              f"({ended.reason or 'no probe'}; {run.work})")  # fmt: skip
@@ -636,10 +641,17 @@ class Grader:
         result = self.save(run, key, scores, start)
         return result
 
+    def alike_ids(self):
+        """The Alike.id of each trusted solution whose runs this batch hands on (none when --alike is off)."""
+        return {source.id for source in self.alike} if self.probe else set()
+
     def reusable(self, previous, key):
-        """Whether an earlier result stands: graded from the same files and settings (`key`), and not handed the
-        reference's runs (--alike) when this batch trains every GAN."""
-        return previous.get("key") == key and not (previous.get("alike") and not self.probe)
+        """Whether an earlier result stands: graded from the same files and settings (`key`), and every trusted
+        solution's run it was handed (--alike) one this batch hands on too."""
+        handed = previous.get("alike_of") or {}
+        if previous.get("alike") and len(handed) != len(previous["alike"]):  # from before alike_of was kept
+            return False
+        return previous.get("key") == key and set(handed.values()) <= self.alike_ids()
 
     def reuse(self, run, previous, result_path):
         """An unchanged submission: its earlier result, with the gradebook's current (manual) scores."""
@@ -692,7 +704,7 @@ class Grader:
                 continue
             folder = exports / "training" / gan
             folder.mkdir(parents=True, exist_ok=True)
-            if self.kept.get(run.student, gan, assignment / "gan.py", folder, alike=bool(self.probe)):  # trained before
+            if self.kept.get(run.student, gan, assignment / "gan.py", folder, alike=self.alike_ids()):  # trained before
                 run.reused.append(gan)
                 continue
             pending.append(gan)
@@ -727,19 +739,21 @@ class Grader:
                 run, "probe", lambda o: [*training_args(probed, o), "--probe-only", "--probe", *probes], out,
                 run.clock.functions(),
             )  # fmt: skip
+        took = time.monotonic() - start
         handed = {}
         for gan in probed:
             probe = out / gan / f"{gan}.probe.npz"
             inside = probe.resolve().is_relative_to(out.resolve())
             digest = trained.probe_digest(probe) if inside and probe.is_file() else None
-            source = next((s for s in self.alike if digest is not None and s.digest(gan) == digest), None)
-            if source is not None and self.hand_on(run, source, gan, digest, training / gan):
+            found = [s for s in self.alike if (s.name, gan) not in self.failed and s.digest(gan) == digest]
+            if digest is not None and found and self.hand_on(run, found[0], gan, digest, training / gan):
                 run.alike.append(gan)
-                handed.setdefault(source.name, []).append(gan)
-                self.kept.keep(run.student, gan, gan_py, training / gan, alike=True)
+                run.alike_of[gan] = found[0].id
+                handed.setdefault(found[0].name, []).append(gan)
+                self.kept.keep(run.student, gan, gan_py, training / gan, alike=found[0].id)
         shutil.rmtree(out, ignore_errors=True)
         if ended.where is None and len(run.alike) < len(probed):  # the GANs that train lose no time to the probe
-            run.clock.started += time.monotonic() - start
+            run.clock.started += took
         for name, gans_handed in handed.items():
             whose = "the reference solution's" if name == trained.REFERENCE else f"the {name} style's solution's"
             self.log(f"{quote(run.student)}: the {', '.join(gans_handed)} trained bit for bit as {whose} for their "
@@ -753,8 +767,12 @@ class Grader:
         if not source.has_run(gan):
             start = time.monotonic()
             with self.training_trusted:
-                if not source.has_run(gan):
-                    self.train_trusted(source, [gan])
+                if not source.has_run(gan) and (source.name, gan) not in self.failed:
+                    try:
+                        self.train_trusted(source, [gan])
+                    except RuntimeError as error:  # the sandbox did not start: this submission trains itself
+                        self.log(f"WARNING: --alike: the {source.name} style's {gan} run: {error}")
+                        self.failed.add((source.name, gan))
             run.clock.started += time.monotonic() - start  # trusted work, not this submission's
         return source.get(gan, digest, into)
 
@@ -990,7 +1008,8 @@ class Grader:
             "seconds": round(time.perf_counter() - start, 1),
             "phases": run.phases,
             "reused_training": run.reused,
-            "alike": run.alike,  # the GANs handed the reference's run (--alike)
+            "alike": run.alike,  # the GANs handed a trusted solution's run (--alike)
+            "alike_of": run.alike_of,  # {gan: that solution's Alike.id}
             "manual_state": json.dumps(gradebook.manual_state(self.gradebooks.main, run.student), default=str),
         }
         path = self.out / "results" / f"{run.student}.json"

@@ -124,7 +124,7 @@ def cached(cache, made, text, gan, what, make=None):
 
 
 def measure(cache, share=(1, 1), only_cached=False):
-    """DATA's content: for every file and GAN its probe, and its whole run where the probe is the reference's."""
+    """DATA's content: for every file and GAN its probe, and its whole run where the probe is a trusted one's."""
     found, made, modules = sources(), made_with(), {}
     batches = functools.cache(loader)  # loaded once, and only if something trains
     torch.set_num_threads(1)

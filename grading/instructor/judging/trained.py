@@ -22,7 +22,9 @@ run, trained once.
 
 import hashlib
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import torch
@@ -59,24 +61,25 @@ class Kept:
         folder = self.root / student
         return folder / f"{gan}.npz", folder / f"{gan}.json"
 
-    def get(self, student, gan, gan_py, into, alike=False):
-        """Copy the kept export of `gan` into folder `into` if its key matches gan.py's; True if it did. A kept
-        reference's run (Alike) only where `alike` (--alike is on): off, every GAN trains."""
+    def get(self, student, gan, gan_py, into, alike=()):
+        """Copy the kept export of `gan` into folder `into` if its key matches gan.py's; True if it did. A trusted
+        solution's run handed to this gan.py (Alike) only while that solution is among `alike` (the Alike.id of the
+        solutions --alike hands on now; none when it is off: then every GAN trains)."""
         export, stamp = self.paths(student, gan)
         if not (export.is_file() and stamp.is_file()):
             return False
         try:
             kept = json.loads(stamp.read_text())
-            if kept.get("key") != self.key(gan_py, gan) or (kept.get("alike") and not alike):
+            if kept.get("key") != self.key(gan_py, gan) or (kept.get("alike") and kept["alike"] not in alike):
                 return False
         except (OSError, ValueError, AttributeError):
             return False
         shutil.copyfile(export, Path(into) / f"{gan}.npz")
         return True
 
-    def keep(self, student, gan, gan_py, folder, alike=False):
+    def keep(self, student, gan, gan_py, folder, alike=None):
         """Keep the export `folder`/<gan>.npz of a run that finished on its own (the previous one is replaced);
-        `alike`: it is the reference's run, handed to this gan.py (Alike)."""
+        `alike`: it is the run of that trusted solution (its Alike.id), handed to this gan.py."""
         source = Path(folder) / f"{gan}.npz"
         if not source.is_file():
             return
@@ -84,7 +87,7 @@ class Kept:
         export.parent.mkdir(parents=True, exist_ok=True)
         stamp.unlink(missing_ok=True)  # no key beside a half-copied file
         shutil.copyfile(source, export)
-        stamp.write_text(json.dumps({"key": self.key(gan_py, gan)} | ({"alike": True} if alike else {})))
+        stamp.write_text(json.dumps({"key": self.key(gan_py, gan)} | ({"alike": alike} if alike else {})))
 
 
 # -- GANs that train as a trusted solution's ------------------------------------------------------------------
@@ -99,6 +102,14 @@ def trusted():
     in other common styles (grading/kit.py ALIKE_STYLES, written with their evidence by grading/ta/alike.py)."""
     styles = sorted(ALIKE_STYLES.glob("*.py.txt"))
     return {REFERENCE: SOLUTION_GAN} | {path.name.removesuffix(".py.txt"): path for path in styles}
+
+
+def replace_with(path, write):
+    """write(a temporary path beside `path`), then rename it to `path`: a grading thread reading `path` sees the old
+    file or the new one, never half of one."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    write(partial)
+    os.replace(partial, path)
 
 
 def probe_digest(path):
@@ -133,7 +144,8 @@ class Alike:
         text = Path(gan_py).read_text()
         made_of = json.dumps([kept.settings, torch.backends.cpu.get_cpu_capability(), text, PROBE])
         self.name, self.gan_py = name, Path(gan_py)
-        self.root = Path(root) / "alike" / hashlib.sha256(made_of.encode()).hexdigest()[:16]
+        self.id = hashlib.sha256(made_of.encode()).hexdigest()[:16]  # what a run handed on is kept under (Kept)
+        self.root = Path(root) / "alike" / self.id
 
     def paths(self, gan):
         return self.root / f"{gan}.npz", self.root / f"{gan}.json"
@@ -164,20 +176,27 @@ class Alike:
         if digest is None:
             return False
         self.root.mkdir(parents=True, exist_ok=True)
-        self.paths(gan)[1].write_text(json.dumps({"probe": digest, "iterations": PROBE[gan]}))
+        stamp = json.dumps({"probe": digest, "iterations": PROBE[gan]})
+        replace_with(self.paths(gan)[1], lambda partial: partial.write_text(stamp))
         return True
+
+    def forget(self, gan):
+        """Drop what is kept of `gan` (before its run is trained again: an old probe must not stand for it)."""
+        for path in self.paths(gan):
+            path.unlink(missing_ok=True)
 
     def keep(self, gan, probe, export):
         """Keep the solution's export of `gan` (a run that ended well) beside its probe's digest; False (nothing kept)
-        when the probe is malformed, or is not the one noted before."""
+        when the probe is malformed, or is not the one noted before. The noted digest stands meanwhile, for the
+        threads reading it."""
         digest, noted = probe_digest(probe), self.digest(gan)
         if digest is None or noted not in (None, digest):
             return False
         target, stamp = self.paths(gan)
         target.parent.mkdir(parents=True, exist_ok=True)
-        stamp.unlink(missing_ok=True)
-        shutil.copyfile(export, target)
-        stamp.write_text(json.dumps({"probe": digest, "iterations": PROBE[gan], "run": True}))
+        replace_with(target, lambda partial: shutil.copyfile(export, partial))
+        kept = json.dumps({"probe": digest, "iterations": PROBE[gan], "run": True})
+        replace_with(stamp, lambda partial: partial.write_text(kept))
         return True
 
     def get(self, gan, digest, into):
