@@ -17,7 +17,7 @@ process, not by one more submission each:
   Question 6, and tests/test_sandbox.py kills kernels by signal;
 - one submission graded alone (--jobs 1) as in the batch: tests/test_gradescope.py's run_autograder.
 
-The corpus forgeries the batch leaves out are graded at the real budget with the reference
+Every corpus forgery, the batch's included, is graded at the real budget with the reference
 (`./kit test -m long`): there Inline Questions 1-3, which fake training, a generator returning real digits
 and a swapped generator export aim at, are judged too.
 """
