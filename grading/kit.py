@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import os
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the student release lives at the top level
@@ -87,6 +89,15 @@ def weights_digest(iterations, arrays):
             return None
         sha.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
     return sha.hexdigest()
+
+
+def write_atomically(path, save):
+    """save(a temporary path beside `path`), then rename it to `path`: a process or thread reading `path` sees the old
+    file or the new one, never half of one (the temporary name keeps the suffix: np.save would add one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial{path.suffix}")
+    save(partial)
+    os.replace(partial, path)
 
 
 def digest(paths, skip=("__pycache__",)):

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 
 from grading.kit import ALIKE_PROBE as PROBE
-from grading.kit import ALIKE_STYLES, GRADING, KIT_DATA, SOLUTION_GAN, import_file, weights_digest
-from grading.ta.seed_distributions import loader, mnist_root, write_atomically
+from grading.kit import ALIKE_STYLES, GRADING, KIT_DATA, SOLUTION_GAN, import_file, weights_digest, write_atomically
+from grading.ta.seed_distributions import loader, mnist_root
 from grading.ta.trajectories import mutant_claims
 from nndl2.agent.export import save_probe, train_probe
 from nndl2.agent.training import GANS, train_gan

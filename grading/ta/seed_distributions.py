@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grading.kit import GRADING, import_file, load_solution
+from grading.kit import GRADING, import_file, load_solution, write_atomically
 from grading.ta import reference_gans
 from grading.ta.calibrate import METRICS
 from nndl2 import quality
@@ -80,14 +80,6 @@ def fingerprint(module, gan, batches, bfloat16=False):
         for part in sorted(hashlib.sha256(f"{t.shape}".encode() + t.tobytes()).digest() for t in tensors):
             digest.update(part)
     return digest.hexdigest()[:16]
-
-
-def write_atomically(path, save):
-    """save(temporary path), then rename it to `path`: a process reading `path` never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
-    save(partial)
-    os.replace(partial, path)
 
 
 def sample_path(cache, gan, budget, key, seed, precision="float32"):

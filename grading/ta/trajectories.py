@@ -40,8 +40,8 @@ from pathlib import Path
 
 import torch
 
-from grading.kit import GRADING, SOLUTION_GAN, import_file
-from grading.ta.seed_distributions import mnist_root, write_atomically
+from grading.kit import GRADING, SOLUTION_GAN, import_file, write_atomically
+from grading.ta.seed_distributions import mnist_root
 from nndl2 import quality
 from nndl2.agent.training import GANS, UntilPassing, build_gan, training_batches
 from nndl2.budget import BUDGETS, SEED, iterations

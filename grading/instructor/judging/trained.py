@@ -22,14 +22,12 @@ run, trained once.
 
 import hashlib
 import json
-import os
 import shutil
-import threading
 from pathlib import Path
 
 import torch
 
-from grading.kit import ALIKE_PROBE, ALIKE_STYLES, ROOT, SOLUTION_GAN, digest, weights_digest
+from grading.kit import ALIKE_PROBE, ALIKE_STYLES, ROOT, SOLUTION_GAN, digest, weights_digest, write_atomically
 from nndl2.agent.export import save_npz  # how an export is written (the judge reads it as it reads any)
 
 PACKAGE = ROOT / "nndl2"
@@ -104,14 +102,6 @@ def trusted():
     return {REFERENCE: SOLUTION_GAN} | {path.name.removesuffix(".py.txt"): path for path in styles}
 
 
-def replace_with(path, write):
-    """write(a temporary path beside `path`), then rename it to `path`: a grading thread reading `path` sees the old
-    file or the new one, never half of one."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    write(partial)
-    os.replace(partial, path)
-
-
 def probe_digest(path):
     """The digest of the probe at `path` (grading/kit.py weights_digest); None when there is none or it is malformed."""
     from grading.instructor.judging import judge, verdict
@@ -177,7 +167,7 @@ class Alike:
             return False
         self.root.mkdir(parents=True, exist_ok=True)
         stamp = json.dumps({"probe": digest, "iterations": PROBE[gan]})
-        replace_with(self.paths(gan)[1], lambda partial: partial.write_text(stamp))
+        write_atomically(self.paths(gan)[1], lambda partial: partial.write_text(stamp))
         return True
 
     def forget(self, gan):
@@ -194,9 +184,9 @@ class Alike:
             return False
         target, stamp = self.paths(gan)
         target.parent.mkdir(parents=True, exist_ok=True)
-        replace_with(target, lambda partial: shutil.copyfile(export, partial))
+        write_atomically(target, lambda partial: shutil.copyfile(export, partial))
         kept = json.dumps({"probe": digest, "iterations": PROBE[gan], "run": True})
-        replace_with(stamp, lambda partial: partial.write_text(kept))
+        write_atomically(stamp, lambda partial: partial.write_text(kept))
         return True
 
     def get(self, gan, digest, into):
