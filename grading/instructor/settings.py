@@ -159,10 +159,11 @@ class Settings:
         may use (memory, processes, file sizes; confine/limits.py).
     mnist_root: the MNIST folder every run reads (None: nndl2/'s own).
     regrade: grade unchanged submissions again.
-    alike: "on": the grader trains the reference solution first, and a submission's GAN that trains bit for bit as its
-        does for the first iterations goes on with its run instead of training the whole budget (judging/trained.py
-        Alike: an assumption about the rest of the run, its evidence in grading/ta/alike.md); "off": every GAN
-        trains; "auto" (default): on for a batch of at least trained.ALIKE_BATCH submissions.
+    alike: "on": the grader trains the reference solution first (and probes the styles' solutions in
+        judging/alike_styles/), and a submission's GAN that trains bit for bit as one of theirs does for the first
+        iterations goes on with that run instead of training the whole budget (judging/trained.py Alike: an
+        assumption about the rest of the run, its evidence in grading/ta/alike.md); "off": every GAN trains;
+        "auto" (default): on for a batch of at least trained.ALIKE_BATCH submissions.
     """
 
     budget: str = "autograde"

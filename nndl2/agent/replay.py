@@ -7,12 +7,23 @@ nndl2.training.run_a_gan after it), so the cell shows that run instead of traini
 
 import json
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import torch
 
 REPLAY = "GAN_KIT_REPLAY"  # the grader's training run, replayed into the notebook at autograde
+
+
+def handed_on(meta):
+    """(whose weights it held, whose run it is) for an export the grader handed on with --alike (a correct solution's
+    run that this gan.py's followed bit for bit: "alike" in its description); None for this gan.py's own run."""
+    if "alike" not in meta:
+        return None
+    if "alike_style" in meta:
+        return "the weights of a correct solution written in another common style", "that solution's"
+    return "the reference solution's weights", "the reference's"
 
 
 def replayer(name):
@@ -39,15 +50,14 @@ def replayer(name):
                     history.setdefault(key, []).extend(data[f"history_{key}"].tolist())
             images = list(data["images"])
         trained = f"{meta['iterations']:,} iterations, " if "iterations" in meta else ""
-        if "alike" in meta and "alike_style" in meta:  # the grader's --alike: a correct solution's run, followed
-            print(f"Autograde: after the first {meta['alike']} iterations of the grader's training run of your gan.py,")
-            print("this GAN's generator held the weights of a correct solution written in another common")
-            print("style bit for bit, so the grader went on with that solution's training run")
-            print(f"({trained}{meta['budget']} budget), shown here.")
-        elif "alike" in meta:  # the grader's --alike: the reference's run, which this gan.py's followed bit for bit
-            print(f"Autograde: after the first {meta['alike']} iterations of the grader's training run of your gan.py,")
-            print("this GAN's generator held the reference solution's weights bit for bit, so the grader went on")
-            print(f"with the reference's training run ({trained}{meta['budget']} budget), shown here.")
+        handed = handed_on(meta)
+        if handed:  # the grader's --alike: a correct solution's run, which this gan.py's followed bit for bit
+            held, its = handed
+            print(textwrap.fill(
+                f"Autograde: after the first {meta['alike']} iterations of the grader's training run of your gan.py, "
+                f"this GAN's generator held {held} bit for bit, so the grader went on with {its} training run "
+                f"({trained}{meta['budget']} budget), shown here.", width=100,
+            ))  # fmt: skip
         else:
             print(f"Autograde: this is the grader's own training run of your gan.py ({trained}{meta['budget']} "
                   "budget),")  # fmt: skip

@@ -35,6 +35,7 @@ from grading.course.items import FUNCTION_ITEMS  # grade id of each graded funct
 from grading.instructor.judging.verdict import ExportError, Verdict, clean
 from grading.kit import load_solution
 from nndl2 import quality
+from nndl2.agent.replay import handed_on  # the words the notebook's replay uses too
 from nndl2.checks import GRADIENT_TOLERANCE, LOSS_TOLERANCE, relative_error
 from nndl2.items import GANS, LOSSES, function_item, of_kind
 
@@ -548,9 +549,7 @@ def judge_training(folder, function_verdicts, solution=None):
         trained = f" ({meta['iterations']:,} iterations)" if isinstance(meta.get("iterations"), int) else ""
         samples = f"Inline Question {number}: 1,000 samples of your trained {title}{trained}"
         if isinstance(meta.get("alike"), int):  # a trusted solution's run, which this gan.py's followed (trained.Alike)
-            held, its = "the reference solution's weights", "the reference's"
-            if "alike_style" in meta:
-                held, its = "the weights of a correct solution written in another common style", "that solution's"
+            held, its = handed_on(meta)
             samples = (
                 f"Inline Question {number}: after the first {meta['alike']} iterations, your {title}'s generator held "
                 f"{held} bit for bit, so the grader went on with {its} "
