@@ -83,8 +83,9 @@ def test_twenty_failing_seeds_bound_the_passing_share_at_13_9_percent():
 
 
 def test_the_command_trains_what_it_lacks_keeps_the_other_recorded_runs_and_reports(tmp_path, monkeypatch):
-    """main(), without training: a run made of another gan.py (or data, or checkpoints) is not reused from the cache,
-    the recorded runs it did not make stay in DATA, and --report-only writes the report from DATA alone."""
+    """main(), without training: a run made of another gan.py (or training code, data, checkpoints) is not reused
+    from the cache, the recorded runs it did not make stay in DATA, and --report-only writes the report from DATA
+    alone."""
     data, report = tmp_path / "trajectories.json", tmp_path / "trajectories.md"
     monkeypatch.setattr(tj, "DATA", data)
     monkeypatch.setattr(tj, "REPORT", report)
@@ -105,6 +106,16 @@ def test_the_command_trains_what_it_lacks_keeps_the_other_recorded_runs_and_repo
     assert tj.main(argv) == 0 and len(trained) == 2  # cached: not trained again
     monkeypatch.setattr(tj, "corpus_mutants", lambda: {"m": ("# version 2", {"vanilla": "ruins"})})
     assert tj.main(argv) == 0 and trained[2:] == [("# version 2", "vanilla", 0), ("# version 2", "vanilla", 1)]
+    # The code that trains every gan.py (nndl2's loop, the budget...) is part of what a run is made of; its comments
+    # and docstrings are not.
+    loop = tmp_path / "training.py"
+    loop.write_text("def run(gan):\n    return gan\n")
+    monkeypatch.setattr(tj, "TRAINED_BY", (loop,))
+    assert tj.main(argv) == 0 and len(trained) == 6
+    loop.write_text('def run(gan):\n    """Trains it."""\n    return gan  # as before\n')
+    assert tj.main(argv) == 0 and len(trained) == 6
+    loop.write_text("def run(gan):\n    return gan * 2\n")
+    assert tj.main(argv) == 0 and trained[6:] == [("# version 2", "vanilla", 0), ("# version 2", "vanilla", 1)]
     recorded = json.loads(data.read_text())
     assert [tj.run_key(run) for run in recorded["runs"]] == [
         ("mutant", "m", "vanilla", 0), ("mutant", "m", "vanilla", 1), ("reference", "reference", "dcgan", 7)

@@ -15,10 +15,10 @@ command trains whole runs (the autograde budget, float32, one thread, seed as th
 and evaluates the generator at each checkpoint and at the end as the grader does (quality.sample_images,
 1,000 samples, quality.evaluate); evaluating changes nothing in a run, so one whole run shows where
 every shorter one would end. Each run is kept as JSON in --cache, named by what it was made from (the
-gan.py text, the MNIST folder, the checkpoints: source_tag), so a run kept is not trained again and a stale
-one is never used. The runs this command asked for then replace those of the same kind, file, GAN and seed
-in DATA (grading/ta/trajectories.json; the others stay, so a machine without the cache loses nothing), and
-REPORT is written from DATA:
+gan.py text, the training code, the MNIST folder, the checkpoints, PyTorch, the CPU: source_tag), so a run kept
+is not trained again and a stale one is never used. The runs this command asked for then replace those of the
+same kind, file, GAN and seed in DATA (grading/ta/trajectories.json; the others stay, so a machine without the
+cache loses nothing), and REPORT is written from DATA:
 
 - for each corpus mutant whose bug ruins a GAN (tests/corpus/index.py, `spoils`) or degrades it (`watch`), over
   its seeds: how many seeds meet the thresholds at some evaluation (for a ruined GAN none may: its Inline Question
@@ -41,6 +41,7 @@ from pathlib import Path
 import torch
 
 from grading.kit import GRADING, SOLUTION_GAN, import_file, write_atomically
+from grading.ta.make_outputs import TRAINING_CODE, solution_checksum
 from grading.ta.seed_distributions import mnist_root
 from nndl2 import quality
 from nndl2.agent.training import GANS, UntilPassing, build_gan, training_batches
@@ -52,6 +53,7 @@ DATA = GRADING / "ta" / "trajectories.json"  # every run's metrics at its evalua
 DEFAULT_CACHE = Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit")) / "trajectories"
 SHOWN = ("recognizable", "coverage", "class_distance", "inception_score", "fid")
 COLUMNS = ("iteration", *SHOWN)  # a row of DATA: the metrics of one evaluation
+TRAINED_BY = tuple(path for path in TRAINING_CODE if path != SOLUTION_GAN)  # the code that trains every gan.py
 CONFIDENCE = 0.95  # of the upper bound on a mutant's passing share
 
 
@@ -231,9 +233,11 @@ def report(data):
 
 
 def source_tag(text):
-    """What a run is made from, hashed: the gan.py text, the MNIST folder and the checkpoints (a cached run of other
-    ones is never used)."""
-    made_of = json.dumps([text, mnist_root(), {gan: checkpoints(gan) for gan in GANS}])
+    """What a run is made from, hashed: the gan.py text, the code that trains it (TRAINED_BY, its comments and
+    docstrings left out), the MNIST folder, the checkpoints, PyTorch and the CPU (a cached run of other ones is never
+    used)."""
+    made_of = json.dumps([text, solution_checksum(TRAINED_BY), mnist_root(), {gan: checkpoints(gan) for gan in GANS},
+                          torch.__version__, torch.backends.cpu.get_cpu_capability()])  # fmt: skip
     return hashlib.sha256(made_of.encode()).hexdigest()[:12]
 
 
