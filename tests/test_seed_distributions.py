@@ -14,7 +14,7 @@ import pytest
 from grading.kit import ROOT, SOLUTION_GAN, import_file
 from grading.ta import seed_distributions as sd
 from nndl2 import quality
-from nndl2.agent.training import train_gan
+from nndl2.agent.training import GANS, train_gan
 from nndl2.data import MNISTBatches, load_mnist
 
 
@@ -125,7 +125,7 @@ def test_the_command_trains_each_distinct_training_once_per_seed_then_reports_fr
     assert trained == [("reference", "0"), ("reference", "1")]  # alike trains like the reference: not again
     cached = sorted(p.name for p in cache.glob("*.npy"))
     assert len(cached) == 2 and all(
-        re.fullmatch(rf"vanilla-smoke-[0-9a-f]{{16}}-seed{i}\.npy", n) for i, n in enumerate(cached)
+        re.fullmatch(rf"vanilla-smoke-[0-9a-f]{{16}}-[0-9a-f]{{12}}-seed{i}\.npy", n) for i, n in enumerate(cached)
     )
     first = report.read_text()
     assert "| vanilla | reference, alike | 2 | 0 | " in first  # 3 iterations: nothing passes yet
@@ -172,6 +172,25 @@ def test_the_command_trains_each_distinct_training_once_per_seed_then_reports_fr
     with pytest.raises(SystemExit, match="another budget, MNIST folder or precision .smoke, .*this run: full"):
         sd.main([*argv, "--budget", "full"])  # the smoke budget's seeds would all be dropped
     assert data.read_text() == recorded and report.read_text() == first
+
+
+def test_a_change_of_the_training_code_trains_again_and_one_of_its_comments_does_not(tmp_path, batches, monkeypatch):
+    """The cache (fingerprints and samples) is keyed by the code that trains every gan.py too: a cached run of
+    another training loop is never reported as this one's."""
+    loop = tmp_path / "training.py"
+    monkeypatch.setattr(sd, "TRAINED_BY", (loop,))
+    trained = []  # (GAN, seed) of each run: the fingerprints' (every GAN) and the measured seeds' (vanilla)
+    monkeypatch.setattr(
+        sd, "train_gan", lambda *args, **kwargs: trained.append(args[::4]) or train_gan(*args, **kwargs)
+    )
+    argv = ["--budget", "smoke", "--seeds", "2", "--gans", "vanilla", "--cache", str(tmp_path / "cache")]
+    argv += ["--report", str(tmp_path / "report.md")]
+    for code in ("STEPS = 3\n", '"""A docstring."""\nSTEPS = 3  # as before\n', "STEPS = 4\n"):
+        loop.write_text(code)
+        (tmp_path / "report.json").unlink(missing_ok=True)  # each code's report afresh (not refused as another's)
+        assert sd.main(argv) == 0
+    runs = [*[(gan, seed) for gan in GANS for seed in sd.FINGERPRINT["seeds"]], ("vanilla", 0), ("vanilla", 1)]
+    assert trained == runs * 2  # the comment trained nothing again, the change everything
 
 
 def test_a_bfloat16_run_trains_under_autocast_and_keeps_its_own_samples_and_report(tmp_path, batches, bfloat16_asked):

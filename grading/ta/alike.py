@@ -79,9 +79,9 @@ def code(text):
 def made_with():
     """What every result depends on besides the file: the budget, the probes, the training code (nndl2's, as
     make_outputs lists it, and the probe's export), the data, PyTorch and the CPU."""
-    from grading.ta.make_outputs import TRAINING_CODE
+    from grading.ta.make_outputs import TRAINED_BY
 
-    files = [path for path in TRAINING_CODE if path != SOLUTION_GAN] + [KIT_DATA / "agent" / "export.py"]
+    files = [*TRAINED_BY, KIT_DATA / "agent" / "export.py"]
     training = hashlib.sha256("".join(code(path.read_text()) for path in files).encode()).hexdigest()[:12]
     return {"budget": BUDGET, "probe": PROBE, "training_code": training, "mnist_root": mnist_root(),
             "torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(), "precision": "float32",

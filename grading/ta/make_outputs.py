@@ -46,6 +46,7 @@ TRAINING_CODE = (
     KIT_DATA / "speed.py",
     KIT_DATA / "budget.py",
 )
+TRAINED_BY = tuple(path for path in TRAINING_CODE if path != SOLUTION_GAN)  # the code that trains any gan.py
 
 
 def code_only(source):

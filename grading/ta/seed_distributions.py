@@ -14,8 +14,9 @@ weights hashed. Files whose GAN trains bit for bit alike that far (the reference
 train alike to the end and share one distribution: only distinct trainings are trained, for the whole
 autograde budget, once per seed, as the grader's training run does it (nndl2.agent.training.train_gan, float32,
 one thread, torch.manual_seed(seed) before building the nets); their final samples (quality.sample_images:
-1,000 samples, noise seed 0) are evaluated. Samples are cached (--cache, outside the repo; empty it when the
-kit's training code changes), so the command is resumable and can run as several processes, each on its own
+1,000 samples, noise seed 0) are evaluated. Fingerprints and samples are cached (--cache, outside the repo), keyed
+by what made them (the file or fingerprint, the training code, the data, PyTorch and the CPU's kind: made_by; a run
+of other ones is never used), so the command is resumable and can run as several processes, each on its own
 seeds (--first, --every; the last one to finish reports every seed).
 
 It writes the measurements (REPORT_JSON; measurements recorded there and not cached are kept; where writing would
@@ -45,6 +46,7 @@ import torch
 from grading.kit import GRADING, import_file, load_solution, write_atomically
 from grading.ta import reference_gans
 from grading.ta.calibrate import METRICS
+from grading.ta.make_outputs import TRAINED_BY, solution_checksum
 from nndl2 import quality
 from nndl2.agent.training import GANS, train_gan, training_batches
 from nndl2.budget import BUDGETS
@@ -82,9 +84,16 @@ def fingerprint(module, gan, batches, bfloat16=False):
     return digest.hexdigest()[:16]
 
 
+def made_by():
+    """What else a training run is made of, hashed (part of every cache key): the code that trains every gan.py
+    (make_outputs.TRAINED_BY, comments and docstrings left out), PyTorch and the CPU's kind."""
+    made_of = [solution_checksum(TRAINED_BY), torch.__version__, torch.backends.cpu.get_cpu_capability()]
+    return hashlib.sha256(json.dumps(made_of).encode()).hexdigest()[:12]
+
+
 def sample_path(cache, gan, budget, key, seed, precision="float32"):
-    tag = "" if precision == "float32" else f"-{precision}"  # float32: the names the cache had before
-    return Path(cache) / f"{gan}-{budget}{tag}-{key}-seed{seed}.npy"
+    tag = "" if precision == "float32" else f"-{precision}"
+    return Path(cache) / f"{gan}-{budget}{tag}-{key}-{made_by()}-seed{seed}.npy"
 
 
 def train_samples(path, name, module, gan, budget, seed, batches, bfloat16=False):
@@ -244,13 +253,13 @@ def parse(argv):
 
 
 def fingerprints(args, modules, batches):
-    """{gan: {fingerprint: [names]}}, fingerprints kept in the cache (keyed by source, settings and data)."""
+    """{gan: {fingerprint: [names]}}, fingerprints kept in the cache (keyed by source, settings, data and made_by)."""
     prints, groups = args.cache / "fingerprints.json", {gan: {} for gan in GANS}
     known = json.loads(prints.read_text()) if prints.exists() else {}
     for name, module in modules.items():
         source = hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
         for gan in GANS:
-            tag = f"{gan}:{source}:{json.dumps(FINGERPRINT, sort_keys=True)}:sorted:{mnist_root()}"
+            tag = f"{gan}:{source}:{json.dumps(FINGERPRINT, sort_keys=True)}:sorted:{mnist_root()}:{made_by()}"
             tag += "" if args.precision == "float32" else f":{args.precision}"
             if tag not in known:
                 if args.report_only:

@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 from grading.kit import GRADING, SOLUTION_GAN, import_file, write_atomically
-from grading.ta.make_outputs import TRAINING_CODE, solution_checksum
+from grading.ta.make_outputs import TRAINED_BY, solution_checksum
 from grading.ta.seed_distributions import mnist_root
 from nndl2 import quality
 from nndl2.agent.training import GANS, UntilPassing, build_gan, training_batches
@@ -53,7 +53,6 @@ DATA = GRADING / "ta" / "trajectories.json"  # every run's metrics at its evalua
 DEFAULT_CACHE = Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit")) / "trajectories"
 SHOWN = ("recognizable", "coverage", "class_distance", "inception_score", "fid")
 COLUMNS = ("iteration", *SHOWN)  # a row of DATA: the metrics of one evaluation
-TRAINED_BY = tuple(path for path in TRAINING_CODE if path != SOLUTION_GAN)  # the code that trains every gan.py
 CONFIDENCE = 0.95  # of the upper bound on a mutant's passing share
 
 
