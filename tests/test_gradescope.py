@@ -19,8 +19,9 @@ import pytest
 
 from grading.course.items import TITLES
 from grading.instructor.autograde import graded_items
+from grading.instructor.judging.trained import trusted
 from grading.instructor.outputs import gradescope
-from grading.kit import NOTEBOOK, SOLUTION_GAN, STUDENT_GAN
+from grading.kit import NOTEBOOK, ROOT, SOLUTION_GAN, STUDENT_GAN
 from grading.ta.examples import answered_notebook, write_submission
 
 # Gradescope's results.json ("Autograder Specifications": top-level score, execution_time, output,
@@ -76,7 +77,9 @@ def test_the_zip_has_gradescopes_two_scripts_and_the_kit_but_no_ta_tools(autogra
             "nndl2/mnist_classifier.pt"} <= names  # fmt: skip
     assert not any(name.startswith(("grading/ta/", "tests/", "build/")) or "MNIST" in name for name in names)
     assert settings == {"budget": "smoke", "precision": "float32", "threads": 1, "sandbox": "on",
-                        "visibility": "visible"}  # fmt: skip
+                        "visibility": "visible", "alike": "on"}  # fmt: skip
+    solutions = {str(path.relative_to(ROOT)) for path in trusted().values()}  # whose runs setup.sh trains
+    assert len(solutions) > 1 and solutions <= names
     assert gradescope.build(tmp_path / "again.zip", budget="smoke", threads=1).read_bytes() == autograder.read_bytes()
 
 
@@ -95,8 +98,19 @@ def test_the_grader_in_the_container_takes_the_zips_settings(tmp_path, precision
     assert (chosen.budget, chosen.threads, chosen.sandbox, chosen.regrade) == ("smoke", 1, "on", True)
     assert chosen.precision == resolved
     assert chosen.mnist_root == (tmp_path / "mnist").resolve()
+    assert chosen.alike == "on"  # the default: setup.sh trains the trusted runs, each container hands them on
     with pytest.raises(ValueError, match="precision is one of auto, float32"):
         gradescope.build(tmp_path / "bad.zip", precision="float16")
+    with pytest.raises(ValueError, match="alike is 'on' or 'off', not 'auto'"):
+        gradescope.build(tmp_path / "bad.zip", alike="auto")
+    gradescope.build(tmp_path / "off.zip", budget="smoke", alike="off")
+    with zipfile.ZipFile(tmp_path / "off.zip") as archive:
+        archive.extract(gradescope.SETTINGS, tmp_path / "off")
+    assert gradescope.grading_settings(tmp_path / "off").alike == "off"
+    older = json.loads((tmp_path / "off" / gradescope.SETTINGS).read_text())
+    del older["alike"]  # a zip built before the setting: as it graded then
+    (tmp_path / "off" / gradescope.SETTINGS).write_text(json.dumps(older))
+    assert gradescope.grading_settings(tmp_path / "off").alike == "off"
 
 
 def container(tmp_path, autograder, gan_text, notebook, meta):
@@ -205,3 +219,24 @@ def test_results_json_of_a_submission_that_earned_nothing_fails_every_test_with_
     noted = gradescope.results_json({**result, "reason": "gan.py does not parse; a note"}, items, "hidden", 1)
     assert noted["output"] == "Notes from the grader:\n- gan.py does not parse\n- a note"
     assert {t["visibility"] for t in noted["tests"]} == {"hidden"}
+
+
+def test_setup_trains_the_trusted_runs_once_and_each_container_only_hands_them_on(tmp_path, monkeypatch, mnist_real):
+    """setup.sh's prepare builds the course, then trains the trusted solutions' runs (the reference's, then every
+    style's a submission may be handed); run_autograder's grader only uses what setup kept (kept_only), before
+    grading. What those steps do: tests/test_trained.py (a container's grader on setup's folder)."""
+    from grading.instructor.autograde import Grader
+
+    root = container(tmp_path, gradescope.build(tmp_path / "autograder.zip", budget="smoke", threads=1),
+                     SOLUTION_GAN.read_text(), answered_notebook(), META)  # fmt: skip
+    monkeypatch.setenv("MNIST_ROOT", str(mnist_real))
+    calls = []
+    for step in ("prepare", "prepare_alike", "train_styles"):
+        monkeypatch.setattr(Grader, step, lambda self, *args, step=step, **kwargs: calls.append((step, args, kwargs)))
+    monkeypatch.setattr(Grader, "grade", lambda self, submission: calls.append(("grade", (), {})) or {"scores": {}})
+    gradescope.prepare(root, root / "source")
+    assert calls == [("prepare", (), {}), ("prepare_alike", (1,), {}), ("train_styles", (), {})]
+    calls.clear()
+    monkeypatch.setattr(gradescope, "__file__", str(root / "source" / "grading" / "instructor" / "outputs" / "x.py"))
+    gradescope.run(root)
+    assert calls == [("prepare", (), {}), ("prepare_alike", (1,), {"kept_only": True}), ("grade", (), {})]

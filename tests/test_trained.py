@@ -251,6 +251,15 @@ def test_alike_is_off_for_small_batches_unconfined_runs_untested_settings_and_sh
         grader.prepare_alike(submissions)
         told = [line for line in log if line.startswith("--alike")]
         assert grader.probe == {} and len(told) == (1 if said else 0) and all(line.startswith(said) for line in told)
+    # kept_only (a Gradescope container): where nothing was kept when the autograder was set up, nothing trains here
+    log = []
+    grader = autograde.Grader(tmp_path / "container", Settings(alike="on"), log=log.append)
+    monkeypatch.setattr(grader, "export", lambda *a, **k: pytest.fail("nothing may train"))
+    grader.prepare_alike(1, kept_only=True)
+    assert grader.probe == {} and log == [
+        "--alike: off: the trusted solutions' runs were not kept before (when the autograder was set up): every GAN "
+        "trains"
+    ]
     with pytest.raises(ValueError, match="alike is 'auto', 'on' or 'off'"):
         Settings(alike="yes")
 
@@ -418,6 +427,22 @@ def test_gans_that_train_as_the_references_go_on_with_its_run_and_no_submission_
     assert style.has_run("dcgan") and not any(s.has_run(gan) for s in styles for gan in ("vanilla", "lsgan"))
     assert sum(line.startswith("--alike: the lsgan_shape1_bcewithlogits style's dcgan run took") for line in log) == 1
     assert {path.name: path.read_bytes() for path in reference.root.glob("*.*")} == kept
+    # Where each submission has a grader of its own (Gradescope's containers), setup.sh's grader trains every
+    # style's run a submission may be handed (train_styles: a probe no solution before it has) and a container's
+    # grader, on the same folder, hands them on with nothing kept trained or probed again (kept_only).
+    grader.train_styles()
+    for number, source in enumerate(grader.alike[1:], 1):
+        for gan in trained.PROBE:
+            new = all(other.digest(gan) != source.digest(gan) for other in grader.alike[:number])
+            assert source.has_run(gan) == new, (source.name, gan)
+    grader = autograde.Grader(tmp_path / "out", settings, log=log.append)
+    for step in ("train_trusted", "probe_styles"):
+        monkeypatch.setattr(grader, step, lambda *args, step=step: pytest.fail(f"{step}: kept, not again"))
+    grader.prepare_alike(1, kept_only=True)
+    assert grader.probe == trained.PROBE
+    style = graded("torch_flatten_inplace")
+    assert style.alike == ["vanilla", "lsgan", "dcgan"] and "training" not in style.phases
+    assert len(set(style.alike_of.values())) == 2  # the reference's vanilla GAN and LSGAN, a style's DCGAN
 
 
 @pytest.mark.parametrize("marks", [{}, {"alike": 30}, {"alike": 10, "alike_style": "a_style"}])

@@ -405,12 +405,14 @@ class Grader:
         self.gradebooks.reset()
         stamp.write_text(self.kit)
 
-    def prepare_alike(self, submissions):
+    def prepare_alike(self, submissions, kept_only=False):
         """--alike: train the reference solution first as a submission is trained (sandboxed, these settings), unless
         its runs are kept, and probe the styles' solutions (trained.trusted), so that each submission's GAN that trains
         as one of them does for trained.PROBE iterations goes on with its run instead of training the whole budget
-        (trained.Alike; a style's run trains when a submission first needs it). "auto": for a batch of at least
-        trained.ALIKE_BATCH submissions. Sets self.probe."""
+        (trained.Alike; a style's run trains when a submission first needs it, or before: train_styles). "auto": for
+        a batch of at least trained.ALIKE_BATCH submissions. kept_only: train and probe nothing; without the runs
+        and probes kept before (Gradescope's setup.sh keeps them for every container), --alike is off. Sets
+        self.probe."""
         mode, settings = self.settings.alike, self.settings
         if mode == "off" or (mode == "auto" and submissions < trained.ALIKE_BATCH):
             return
@@ -427,6 +429,10 @@ class Grader:
         for gan in missing:  # an older folder's probe of it, kept without its run, must not stand for the new run
             reference.forget(gan)
         unprobed = [style for style in styles if any(style.digest(gan) is None for gan in probe)]
+        if kept_only and (missing or unprobed):
+            self.log("--alike: off: the trusted solutions' runs were not kept before (when the autograder was set "
+                     "up): every GAN trains")  # fmt: skip
+            return
         if missing:
             self.log(f"--alike: training the reference solution's {', '.join(missing)} first (submissions whose GANs "
                      "train bit for bit as its do go on with its runs)")  # fmt: skip
@@ -437,6 +443,17 @@ class Grader:
             for done in [pool.submit(step) for step in steps]:
                 done.result()
         self.probe = {gan: n for gan, n in probe.items() if any(source.digest(gan) for source in self.alike)}
+
+    def train_styles(self):
+        """Train now (after prepare_alike) each style's GANs that a submission may be handed: those whose probe no
+        solution before it has, not kept yet. Where every submission is graded in a container of its own
+        (Gradescope), setup.sh trains them once instead of a container each."""
+        for number, source in enumerate(self.alike[1:], 1):
+            earlier = self.alike[:number]
+            gans = [gan for gan in self.probe if source.digest(gan) and not source.has_run(gan)
+                    and all(other.digest(gan) != source.digest(gan) for other in earlier)]  # fmt: skip
+            if gans:
+                self.train_trusted(source, gans)
 
     def trusted_run(self, source):
         """A Run of trusted solution `source` (trained.Alike) in its own work folder, its gan.py staged there."""

@@ -3,16 +3,20 @@
     python -m grading.instructor.outputs.gradescope build [--out build/gradescope/autograder.zip]
                                                            [--budget autograde] [--threads 2] [--sandbox on|off]
                                                            [--visibility visible] [--precision float32|auto]
+                                                           [--alike on|off]
 
 Upload the zip as the assignment's autograder ("Zip file upload", Ubuntu 22.04 base image). Gradescope
 then runs every submission in a container of its own, in parallel, at any class size:
 
 - setup.sh runs once, when Gradescope builds the image: it installs Python, bubblewrap and the kit's
   requirements (PyTorch's CPU build), then `python -m grading.instructor.outputs.gradescope prepare`
-  downloads MNIST and builds the nbgrader course, so that each submission starts at once;
+  downloads MNIST and builds the nbgrader course, so that each submission starts at once, and (--alike on, the
+  default) trains the trusted solutions' runs as autograde's --alike does before a batch: the reference's and
+  the styles' that a submission may be handed (grading/instructor/judging/trained.py), sandboxed, once;
 - run_autograder runs for every submission: `python -m grading.instructor.outputs.gradescope run` copies the
   student's files (plain files only), grades them exactly as `grading.instructor.autograde` grades one
-  student (the same sandbox, the same judge, the same nbgrader course), and writes
+  student (the same sandbox, the same judge, the same nbgrader course; a GAN whose probe is a trusted
+  solution's goes on with the run setup.sh kept, and where setup.sh kept none every GAN trains), and writes
   /autograder/results/results.json: one test per autograded item (its title, score, points, and the
   judge's one sentence as output), the row's notes as the overall output. Hand-graded items (the two
   justifications; with Part 2 graded, FACES_POINTS > 0 in grading/course/part2.py, its samples and three
@@ -98,21 +102,24 @@ def kit_files():
 
 
 def build(out=DEFAULT_OUT, budget=Settings.budget, threads=2, sandbox=Settings.sandbox, visibility="visible",
-          precision=Settings.precision):  # fmt: skip
+          precision=Settings.precision, alike="on"):  # fmt: skip
     """Write the autograder zip; returns its path. Deterministic: the same kit gives the same bytes.
 
     precision: float32 by default, as autograde's: Gradescope runs each submission on whatever machine its
-    container lands on, and the class's GANs should train alike whichever CPU that is."""
+    container lands on, and the class's GANs should train alike whichever CPU that is.
+    alike: "on": setup.sh trains the trusted solutions' runs once (autograde's --alike), and each container hands
+    them to the submission's GANs that train bit for bit as theirs; "off": every GAN trains."""
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility is one of {', '.join(VISIBILITIES)}, not {visibility!r}")
-    if sandbox not in ("on", "off"):
-        raise ValueError(f"sandbox is 'on' or 'off', not {sandbox!r}")
+    for name, value in (("sandbox", sandbox), ("alike", alike)):
+        if value not in ("on", "off"):
+            raise ValueError(f"{name} is 'on' or 'off', not {value!r}")
     if precision not in PRECISION_CHOICES:
         raise ValueError(f"precision is one of {', '.join(PRECISION_CHOICES)}, not {precision!r}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = {"budget": budget, "precision": precision, "threads": threads, "sandbox": sandbox,
-                "visibility": visibility}  # fmt: skip
+                "visibility": visibility, "alike": alike}  # fmt: skip
     members = [("setup.sh", SETUP.encode(), 0o755), ("run_autograder", RUN.encode(), 0o755)]
     members.append((SETTINGS, (json.dumps(settings, indent=1) + "\n").encode(), 0o644))
     members += [(name, path.read_bytes(), 0o644) for name, path in kit_files()]
@@ -143,7 +150,7 @@ def grading_settings(source):
     chosen = settings(source)
     return Settings(
         budget=chosen["budget"], precision=chosen["precision"], threads=chosen["threads"], sandbox=chosen["sandbox"],
-        mnist_root=mnist_folder(source), regrade=True, alike="off",  # one submission per container: nothing to share
+        mnist_root=mnist_folder(source), regrade=True, alike=chosen.get("alike", "off"),  # a zip from before: off
     )  # fmt: skip
 
 
@@ -154,13 +161,17 @@ def grader(root, source, submissions=None, log=print):
 
 
 def prepare(root=None, source=None):
-    """Download MNIST and build the nbgrader course (setup.sh, once)."""
+    """Download MNIST and build the nbgrader course (setup.sh, once); with alike on, train the trusted solutions'
+    runs that the containers hand on (Grader.prepare_alike, then train_styles: sandboxed, the zip's settings)."""
     from nndl2.data import load_mnist
 
     root = Path(root or autograder_root())
     source = Path(source or Path(__file__).resolve().parents[3])
     load_mnist(mnist_folder(source))
-    grader(root, source).prepare()
+    judge = grader(root, source)
+    judge.prepare()
+    judge.prepare_alike(1)  # nothing where the zip's alike is off
+    judge.train_styles()
 
 
 def copy_submission(folder, target):
@@ -274,6 +285,7 @@ def run(root=None):
 
                 sandbox.protect(root, keep=sandbox.python_folders())
             judge.prepare()  # setup.sh built the course: this only checks its stamp (or builds it if missing)
+            judge.prepare_alike(1, kept_only=True)  # the runs setup.sh kept, if it did: nothing trains here
             torch.set_num_threads(chosen["threads"])  # the judge's own computations, as in autograde's batches
             result = judge.grade(submission)
         results = results_json(result, items, chosen["visibility"], time.perf_counter() - start)
@@ -298,11 +310,16 @@ def main(argv=None):
         "autocast where that CPU is fast at it, so students' GANs may train differently)",
     )  # fmt: skip
     make.add_argument("--visibility", choices=VISIBILITIES, default="visible")
-    commands.add_parser("prepare", help="(setup.sh) download MNIST and build the course")
+    make.add_argument(
+        "--alike", choices=["on", "off"], default="on",
+        help="on (default): setup.sh trains the trusted solutions' runs once (autograde's --alike) and every container "
+        "hands them to the submission's GANs that train bit for bit as theirs; off: every GAN trains",
+    )  # fmt: skip
+    commands.add_parser("prepare", help="(setup.sh) download MNIST, build the course, train the trusted runs")
     commands.add_parser("run", help="(run_autograder) grade /autograder/submission")
     args = parser.parse_args(argv)
     if args.command == "build":
-        out = build(args.out, args.budget, args.threads, args.sandbox, args.visibility, precision=args.precision)
+        out = build(args.out, args.budget, args.threads, args.sandbox, args.visibility, args.precision, args.alike)
         print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB): upload it as the Gradescope autograder")
     elif args.command == "prepare":
         prepare()
