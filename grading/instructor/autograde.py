@@ -426,13 +426,13 @@ class Grader:
         probe = {gan: n for gan, n in trained.PROBE.items() if n < iterations(gan, settings.budget)}  # smoke: none
         reference, styles = self.alike[0], self.alike[1:]
         missing = [gan for gan in probe if not reference.has_run(gan)]
-        for gan in missing:  # an older folder's probe of it, kept without its run, must not stand for the new run
-            reference.forget(gan)
         unprobed = [style for style in styles if any(style.digest(gan) is None for gan in probe)]
         if kept_only and (missing or unprobed):
             self.log("--alike: off: the trusted solutions' runs were not kept before (when the autograder was set "
                      "up): every GAN trains")  # fmt: skip
             return
+        for gan in missing:  # an older folder's probe of it, kept without its run, must not stand for the new run
+            reference.forget(gan)
         if missing:
             self.log(f"--alike: training the reference solution's {', '.join(missing)} first (submissions whose GANs "
                      "train bit for bit as its do go on with its runs)")  # fmt: skip
