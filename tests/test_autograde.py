@@ -19,7 +19,8 @@ process, not by one more submission each:
 
 Every corpus forgery, the batch's included, is graded at the real budget with the reference
 (`./kit test -m long`): there Inline Questions 1-3, which fake training, a generator returning real digits
-and a swapped generator export aim at, are judged too.
+and a swapped generator export aim at, are judged too, with --alike on as for a class (beside a correct style
+and two of its mutants handed the reference's and a style's runs).
 """
 
 import csv
@@ -47,8 +48,10 @@ from grading.instructor.judging import judge
 from grading.instructor.judging.answers import judge_answers
 from grading.instructor.settings import Settings, training_args, training_device
 from grading.kit import ROOT, SOLUTION_GAN, import_file
+from grading.ta import alike
 from grading.ta.examples import answered_notebook, colab_saved, grade_id, tampered, write_submission
 from nndl2.agent import STOPPED_AFTER_ERROR, export
+from nndl2.agent.training import GANS
 from nndl2.answers import EXPORTS, save_answers
 
 QUALITY = set(judge.QUALITY_ITEMS)
@@ -58,9 +61,17 @@ CHECKED = [grade_id for grade_id in AUTO if grade_id not in QUALITY]  # what the
 FUNCTION_ITEMS = list(judge.FUNCTION_ITEMS)
 INLINE = ["test_inline_q4", "test_inline_q5", "test_inline_q6"]
 GRADED_CORPUS = [BUGGY, *FORGERIES]
-# Every forgery, graded at the real budget too (test_every_forgery_earns_what_it_deserves_at_the_real_budget): the CI
+# Every forgery, graded at the real budget too (test_every_forgery_and_every_run_handed_on_earn_...): the CI
 # batch grades FORGERIES at the smoke budget only, where Inline Questions 1-3 are not judged.
 LONG_FORGERIES = [e["name"] for e in corpus.ENTRIES if e["kind"] == "forgery"]
+# Graded beside them with --alike on: {corpus entry: its file in grading/ta/alike.json}. A correct style handed the
+# reference's vanilla GAN and LSGAN and lsgan_shape1_bcewithlogits' DCGAN; a mutant handed those but its LSGAN; one
+# handed the reference's LSGAN alone, its other two GANs failing as they train themselves.
+ALIKE_ENTRIES = {
+    "torch_flatten_inplace": "torch_flatten_inplace",
+    "mutant_torch_flatten_inplace_ls_generator_loss": "torch_flatten_inplace-ls_generator_loss",
+    "mutant_torch_flatten_inplace_discriminator_loss": "torch_flatten_inplace-discriminator_loss",
+}
 MATHJAX = {  # the only scripts of a feedback page: nbgrader's template loading MathJax
     '<script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX-AMS_CHTML-full,Safe">',
     '<script type="text/x-mathjax-config">',
@@ -704,23 +715,40 @@ def test_reference_earns_full_marks_at_the_real_budget(tmp_path, mnist_real):
 
 
 @pytest.mark.long
-def test_every_forgery_earns_what_it_deserves_at_the_real_budget(tmp_path, mnist_real):
+def test_every_forgery_and_every_run_handed_on_earn_what_they_deserve_at_the_real_budget(tmp_path, mnist_real):
     """Every corpus forgery, graded where Inline Questions 1-3 are judged too: fake training, a generator returning
     real digits, a swapped generator export (the smoke budget cannot tell them apart from honest code), and the
     rest, those the CI batch grades at the smoke budget included (their Inline Questions were never judged there:
-    one's swapped LS losses turned out to train a working LSGAN, tests/corpus/index.py)."""
-    for name in LONG_FORGERIES:
+    one's swapped LS losses turned out to train a working LSGAN, tests/corpus/index.py).
+
+    With --alike on, as a class is graded: a forgery whose probe is a trusted solution's is handed that run and must
+    still earn only what it deserves. Beside them, a correct style and two of its mutants are handed the reference's
+    runs and a style's DCGAN run (ALIKE_ENTRIES: which GANs, grading/ta/alike.json says) and the GANs their bugs
+    break train themselves and fail. Graded again into the same folder, every row is reused as it was."""
+    names = [*LONG_FORGERIES, *ALIKE_ENTRIES]
+    for name in names:
         corpus.write_entry(tmp_path / "submissions" / name, name)
-    results, _ = autograde.autograde(
-        tmp_path / "submissions",
-        tmp_path / "out",
-        Settings(mnist_root=mnist_real, jobs=2, limits=batch_limits()),
-        log=print,
-    )
-    assert sorted(result["student"] for result in results) == sorted(LONG_FORGERIES)
+    settings = Settings(mnist_root=mnist_real, jobs=2, limits=batch_limits(), alike="on")
+    results, _ = autograde.autograde(tmp_path / "submissions", tmp_path / "out", settings, log=print)
+    assert sorted(result["student"] for result in results) == sorted(names)
     for result in results:
         found = corpus.mismatches(result["student"], result["scores"], result["reason"], real_budget=True)
         assert found == [], result["messages"]
+    graded = {result["student"]: result for result in results}
+    evidence = json.loads(alike.DATA.read_text())
+    if (evidence["made_with"]["cpu"], evidence["made_with"]["torch"]) == (torch.backends.cpu.get_cpu_capability(),
+                                                                         torch.__version__):  # fmt: skip
+        for name, file in ALIKE_ENTRIES.items():  # where the evidence was made, its runs are handed on as it says
+            handed = {gan: alike.followers(evidence["files"], gan).get(file) for gan in GANS}
+            handed = {gan: source for gan, source in handed.items() if source}
+            got = graded[name]["alike_of"]
+            assert set(got) == set(handed), (name, got, handed)
+            pairs = [(a, b) for a in got for b in got]  # handed the same solution's runs where the evidence says so
+            assert [got[a] == got[b] for a, b in pairs] == [handed[a] == handed[b] for a, b in pairs], (name, got)
+    logged = []
+    again, _ = autograde.autograde(tmp_path / "submissions", tmp_path / "out", settings, log=logged.append)
+    assert {result["student"]: result["scores"] for result in again} == {n: r["scores"] for n, r in graded.items()}
+    assert sum("unchanged, reusing the earlier grading" in line for line in logged) == len(names), logged
 
 
 def test_every_example_submission_can_be_written(tmp_path):
