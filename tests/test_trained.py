@@ -251,15 +251,39 @@ def test_alike_is_off_for_small_batches_unconfined_runs_untested_settings_and_sh
         grader.prepare_alike(submissions)
         told = [line for line in log if line.startswith("--alike")]
         assert grader.probe == {} and len(told) == (1 if said else 0) and all(line.startswith(said) for line in told)
-    # kept_only (a Gradescope container): where nothing was kept when the autograder was set up, nothing trains here
+
+
+def test_a_container_uses_what_setup_kept_and_trains_nothing(tmp_path, monkeypatch):
+    """kept_only (a Gradescope container): without the reference's runs --alike is off, and a reference probe kept
+    without its run stays as it is; with them, a style kept with its probe but not its run (its run failed at
+    setup) is never trained here: its GAN trains as the submission's own."""
+    import numpy as np
+
+    from grading.instructor import autograde
+    from grading.instructor.settings import Settings
+    from nndl2.agent.export import save_npz
+
     log = []
     grader = autograde.Grader(tmp_path / "container", Settings(alike="on"), log=log.append)
-    monkeypatch.setattr(grader, "export", lambda *a, **k: pytest.fail("nothing may train"))
+    monkeypatch.setattr(grader, "export", lambda *a, **k: pytest.fail("nothing may train or probe"))
+    reference, style = grader.alike[0], grader.alike[1]
+    for gan, n in trained.PROBE.items():
+        save_npz(tmp_path / f"{gan}.probe.npz", {"iterations": n}, {"w0": np.full(3, n, dtype=np.float32)})
+    save_npz(tmp_path / "run.npz", {"iterations": 180, "budget": "autograde"}, {"g_p0": np.ones(2, dtype=np.float32)})
+    assert reference.note("vanilla", tmp_path / "vanilla.probe.npz")  # its probe, not its run
     grader.prepare_alike(1, kept_only=True)
-    assert grader.probe == {} and log == [
-        "--alike: off: the trusted solutions' runs were not kept before (when the autograder was set up): every GAN "
-        "trains"
+    said = "--alike: off: the reference solution's runs were not kept for this CPU kind, PyTorch and these settings"
+    assert grader.probe == {} and [line for line in log if line.startswith("--alike")] == [
+        said + " (when the autograder was set up): every GAN trains"
     ]
+    assert reference.digest("vanilla") is not None  # left as it was
+    for gan in trained.PROBE:
+        assert reference.keep(gan, tmp_path / f"{gan}.probe.npz", tmp_path / "run.npz")
+    assert style.note("dcgan", tmp_path / "lsgan.probe.npz")  # another probe than the reference's, no run
+    grader = autograde.Grader(tmp_path / "container", Settings(alike="on"), log=log.append)
+    monkeypatch.setattr(grader, "export", lambda *a, **k: pytest.fail("nothing may train or probe"))
+    grader.prepare_alike(1, kept_only=True)
+    assert grader.probe == trained.PROBE and grader.failed == {(style.name, "dcgan")}
     with pytest.raises(ValueError, match="alike is 'auto', 'on' or 'off'"):
         Settings(alike="yes")
 

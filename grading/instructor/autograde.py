@@ -410,9 +410,9 @@ class Grader:
         its runs are kept, and probe the styles' solutions (trained.trusted), so that each submission's GAN that trains
         as one of them does for trained.PROBE iterations goes on with its run instead of training the whole budget
         (trained.Alike; a style's run trains when a submission first needs it, or before: train_styles). "auto": for
-        a batch of at least trained.ALIKE_BATCH submissions. kept_only: train and probe nothing; without the runs
-        and probes kept before (Gradescope's setup.sh keeps them for every container), --alike is off. Sets
-        self.probe."""
+        a batch of at least trained.ALIKE_BATCH submissions. kept_only: train and probe nothing, use what was kept
+        before (Gradescope's setup.sh keeps it for every container): without the reference's runs --alike is off; a
+        style's GAN kept without its run is not handed on. Sets self.probe."""
         mode, settings = self.settings.alike, self.settings
         if mode == "off" or (mode == "auto" and submissions < trained.ALIKE_BATCH):
             return
@@ -427,9 +427,13 @@ class Grader:
         reference, styles = self.alike[0], self.alike[1:]
         missing = [gan for gan in probe if not reference.has_run(gan)]
         unprobed = [style for style in styles if any(style.digest(gan) is None for gan in probe)]
-        if kept_only and (missing or unprobed):
-            self.log("--alike: off: the trusted solutions' runs were not kept before (when the autograder was set "
-                     "up): every GAN trains")  # fmt: skip
+        if kept_only and missing:
+            self.log("--alike: off: the reference solution's runs were not kept for this CPU kind, PyTorch and these "
+                     "settings (when the autograder was set up): every GAN trains")  # fmt: skip
+            return
+        if kept_only:  # what was kept, as it is: a style probed without its run never trains here (self.failed)
+            self.failed |= {(s.name, gan) for s in styles for gan in probe if s.digest(gan) and not s.has_run(gan)}
+            self.probe = {gan: n for gan, n in probe.items() if any(source.digest(gan) for source in self.alike)}
             return
         for gan in missing:  # an older folder's probe of it, kept without its run, must not stand for the new run
             reference.forget(gan)

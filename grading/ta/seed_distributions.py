@@ -16,7 +16,8 @@ autograde budget, once per seed, as the grader's training run does it (nndl2.age
 one thread, torch.manual_seed(seed) before building the nets); their final samples (quality.sample_images:
 1,000 samples, noise seed 0) are evaluated. Fingerprints and samples are cached (--cache, outside the repo), keyed
 by what made them (the file or fingerprint, the training code, the data, PyTorch and the CPU's kind: made_by; a run
-of other ones is never used), so the command is resumable and can run as several processes, each on its own
+of other ones is never used; the data loading's code, nndl2/data.py, is not in the key: empty the cache after
+changing it), so the command is resumable and can run as several processes, each on its own
 seeds (--first, --every; the last one to finish reports every seed).
 
 It writes the measurements (REPORT_JSON; measurements recorded there and not cached are kept; where writing would

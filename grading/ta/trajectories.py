@@ -16,9 +16,10 @@ and evaluates the generator at each checkpoint and at the end as the grader does
 1,000 samples, quality.evaluate); evaluating changes nothing in a run, so one whole run shows where
 every shorter one would end. Each run is kept as JSON in --cache, named by what it was made from (the
 gan.py text, the training code, the MNIST folder, the checkpoints, PyTorch, the CPU: source_tag), so a run kept
-is not trained again and a stale one is never used. The runs this command asked for then replace those of the
-same kind, file, GAN and seed in DATA (grading/ta/trajectories.json; the others stay, so a machine without the
-cache loses nothing), and REPORT is written from DATA:
+is not trained again and one of other training code is never used (the data loading's and the metrics' code,
+nndl2/data.py and quality.py, are not in the key: empty --cache after changing them). The runs this command
+asked for then replace those of the same kind, file, GAN and seed in DATA (grading/ta/trajectories.json; the
+others stay, so a machine without the cache loses nothing), and REPORT is written from DATA:
 
 - for each corpus mutant whose bug ruins a GAN (tests/corpus/index.py, `spoils`) or degrades it (`watch`), over
   its seeds: how many seeds meet the thresholds at some evaluation (for a ruined GAN none may: its Inline Question
