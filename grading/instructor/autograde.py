@@ -433,8 +433,7 @@ class Grader:
             return
         if kept_only:  # what was kept, as it is: a style probed without its run never trains here (self.failed)
             self.failed |= {(s.name, gan) for s in styles for gan in probe if s.digest(gan) and not s.has_run(gan)}
-            self.probe = {gan: n for gan, n in probe.items() if any(source.digest(gan) for source in self.alike)}
-            return
+            missing, unprobed = [], []
         for gan in missing:  # an older folder's probe of it, kept without its run, must not stand for the new run
             reference.forget(gan)
         if missing:
@@ -483,7 +482,6 @@ class Grader:
         ended = self.export(
             run, "training", lambda o: [*training_args(gans, o), "--probe", *probes], out, self.settings.time.total
         )
-        whose = "the reference solution's" if source.name == trained.REFERENCE else f"the {source.name} style's"
         for gan in gans:
             export = out / gan / f"{gan}.npz"
             meta = exported(export)
@@ -491,14 +489,14 @@ class Grader:
             if meta is None or "error" in meta or not source.keep(gan, probe_file, export):
                 why = "its export records an error" if meta and "error" in meta else ended.reason or "no export"
                 why = why if meta is None or "error" in meta else "another probe than the one noted, or none"
-                self.log(f"WARNING: --alike: {whose} {gan} run did not end well ({why}; {run.work}): no submission's "
-                         f"{gan} goes on with it")  # fmt: skip
+                self.log(f"WARNING: --alike: {source.whose} {gan} run did not end well ({why}; {run.work}): no "
+                         f"submission's {gan} goes on with it")  # fmt: skip
                 self.failed.add((source.name, gan))
         shutil.rmtree(run.work / "exports", ignore_errors=True)
         if source.name == trained.REFERENCE:
             self.log(ALIKE_TOOK.format(time.perf_counter() - start))
         else:
-            self.log(f"--alike: {whose} {', '.join(gans)} run took {time.perf_counter() - start:.1f} s (once)")
+            self.log(f"--alike: {source.whose} {', '.join(gans)} run took {time.perf_counter() - start:.1f} s (once)")
 
     def probe_styles(self, styles, probe):
         """Probe each style's solution (trained.Alike, one sandboxed --probe-only run each) and note its digests."""
@@ -513,7 +511,7 @@ class Grader:
             )  # fmt: skip
             for gan in [gan for gan in probe if source.digest(gan) is None]:  # a kept run keeps its stamp
                 if not source.note(gan, out / gan / f"{gan}.probe.npz"):
-                    self.log(f"WARNING: --alike: the {source.name} style's {gan} probe did not end well "
+                    self.log(f"WARNING: --alike: {source.whose} {gan} probe did not end well "
                              f"({ended.reason or 'no probe'}; {run.work})")  # fmt: skip
             shutil.rmtree(run.work / "exports", ignore_errors=True)
         self.log(f"--alike: the styles' probes ({', '.join(s.name for s in styles)}) took "
@@ -770,15 +768,14 @@ class Grader:
             if digest is not None and found and self.hand_on(run, found[0], gan, digest, training / gan):
                 run.alike.append(gan)
                 run.alike_of[gan] = found[0].id
-                handed.setdefault(found[0].name, []).append(gan)
+                handed.setdefault(found[0], []).append(gan)
                 self.kept.keep(run.student, gan, gan_py, training / gan, alike=found[0].id)
         shutil.rmtree(out, ignore_errors=True)
         if ended.where is None and len(run.alike) < len(probed):  # the GANs that train lose no time to the probe
             run.clock.started += took
-        for name, gans_handed in handed.items():
-            whose = "the reference solution's" if name == trained.REFERENCE else f"the {name} style's solution's"
-            self.log(f"{quote(run.student)}: the {', '.join(gans_handed)} trained bit for bit as {whose} for their "
-                     "first iterations: going on with its runs (--alike)")  # fmt: skip
+        for source, gans_handed in handed.items():
+            self.log(f"{quote(run.student)}: the {', '.join(gans_handed)} trained bit for bit as {source.whose} for "
+                     "their first iterations: going on with its runs (--alike)")  # fmt: skip
         return [gan for gan in gans if gan not in run.alike]
 
     def hand_on(self, run, source, gan, digest, into):
@@ -792,7 +789,7 @@ class Grader:
                     try:
                         self.train_trusted(source, [gan])
                     except RuntimeError as error:  # the sandbox did not start: this submission trains itself
-                        self.log(f"WARNING: --alike: the {source.name} style's {gan} run: {error}")
+                        self.log(f"WARNING: --alike: {source.whose} {gan} run: {error}")
                         self.failed.add((source.name, gan))
             run.clock.started += time.monotonic() - start  # trusted work, not this submission's
         return source.get(gan, digest, into)

@@ -134,6 +134,7 @@ class Alike:
         text = Path(gan_py).read_text()
         made_of = json.dumps([kept.settings, torch.backends.cpu.get_cpu_capability(), text, PROBE])
         self.name, self.gan_py = name, Path(gan_py)
+        self.whose = "the reference solution's" if name == REFERENCE else f"the {name} style's"  # in the grader's log
         self.id = hashlib.sha256(made_of.encode()).hexdigest()[:16]  # what a run handed on is kept under (Kept)
         self.root = Path(root) / "alike" / self.id
 
